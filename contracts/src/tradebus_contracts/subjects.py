@@ -1,0 +1,230 @@
+"""NATS subjects of DESIGN §4: builders, a parser, and the subject for any event.
+
+Symbols in subjects: NATS splits subjects on '.', so a share-class symbol like ``BRK.B`` would become two
+tokens and break ``orders.requested.*`` filters. In a subject the symbol's '.' is therefore written as '_'
+(``orders.requested.BRK_B``) and turned back into '.' when parsing. Symbols never contain '_' (see
+``orders.SYMBOL_PATTERN``), so the mapping is exact both ways. The event body always carries the real symbol.
+
+Builders validate their input, so a '*', '>', space or lowercase ticker can never produce a subject (or a
+wildcard) by accident; the parser refuses wildcards and unknown subjects with ``InvalidSubject``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.events import (
+    CancelRequested,
+    CancelResult,
+    CorporateActionApplied,
+    DeadLetter,
+    FillReported,
+    OrderRequested,
+    OrderStatusChanged,
+    OrderSubmitted,
+    PositionDrift,
+    PositionReconciled,
+    PositionSnapshot,
+    RiskApproved,
+    RiskRejected,
+    SubmissionFailed,
+    TradingStateChanged,
+)
+from tradebus_contracts.orders import SYMBOL_PATTERN
+
+__all__ = [
+    "InvalidSubject",
+    "ParsedSubject",
+    "SYMBOL_KINDS",
+    "TRADING_STATE",
+    "DLQ",
+    "KIND_BY_EVENT_TYPE",
+    "symbol_token",
+    "symbol_from_token",
+    "symbol_subject",
+    "dlq_subject",
+    "subject_filter",
+    "parse_subject",
+    "subject_for",
+    "orders_requested",
+    "risk_approved",
+    "risk_rejected",
+    "orders_submitted",
+    "orders_failed",
+    "orders_status",
+    "orders_cancel",
+    "orders_cancel_result",
+    "fills",
+    "positions_snapshot",
+    "positions_drift",
+    "positions_reconciled",
+    "positions_corporate_action",
+]
+
+# Kinds are the subject minus its last token; each names one event type.
+SYMBOL_KINDS: frozenset[str] = frozenset(
+    {
+        "orders.requested",
+        "risk.approved",
+        "risk.rejected",
+        "orders.submitted",
+        "orders.failed",
+        "orders.status",
+        "orders.cancel",
+        "orders.cancel_result",
+        "fills",
+        "positions.snapshot",
+        "positions.drift",
+        "positions.reconciled",
+        "positions.corporate_action",
+    }
+)
+TRADING_STATE = "control.trading_state"
+DLQ = "dlq"
+
+KIND_BY_EVENT_TYPE: dict[type[Envelope], str] = {
+    OrderRequested: "orders.requested",
+    RiskApproved: "risk.approved",
+    RiskRejected: "risk.rejected",
+    OrderSubmitted: "orders.submitted",
+    SubmissionFailed: "orders.failed",
+    OrderStatusChanged: "orders.status",
+    CancelRequested: "orders.cancel",
+    CancelResult: "orders.cancel_result",
+    FillReported: "fills",
+    PositionSnapshot: "positions.snapshot",
+    PositionDrift: "positions.drift",
+    PositionReconciled: "positions.reconciled",
+    CorporateActionApplied: "positions.corporate_action",
+    TradingStateChanged: TRADING_STATE,
+    DeadLetter: DLQ,
+}
+
+_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+_TOKEN_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
+_SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class InvalidSubject(ValueError):
+    """A subject (or a symbol/service meant for one) that tradebus does not produce."""
+
+
+class ParsedSubject(NamedTuple):
+    kind: str  # e.g. "orders.requested", "control.trading_state", "dlq"
+    symbol: str | None  # the real symbol ("BRK.B"), for per-symbol kinds
+    service: str | None = None  # for "dlq.<service>"
+
+
+def symbol_token(symbol: str) -> str:
+    """``"BRK.B" -> "BRK_B"``: the symbol as one subject token."""
+    if not _SYMBOL_RE.fullmatch(symbol):
+        raise InvalidSubject(f"not a valid symbol for a subject: {symbol!r}")
+    return symbol.replace(".", "_")
+
+
+def symbol_from_token(token: str) -> str:
+    """``"BRK_B" -> "BRK.B"``: inverse of ``symbol_token``."""
+    if not _TOKEN_RE.fullmatch(token):
+        raise InvalidSubject(f"not a symbol token: {token!r}")
+    return token.replace("_", ".")
+
+
+def symbol_subject(kind: str, symbol: str) -> str:
+    if kind not in SYMBOL_KINDS:
+        raise InvalidSubject(f"unknown per-symbol subject kind {kind!r}")
+    return f"{kind}.{symbol_token(symbol)}"
+
+
+def dlq_subject(service: str) -> str:
+    if not _SERVICE_RE.fullmatch(service):
+        raise InvalidSubject(f"not a valid service name for a subject: {service!r}")
+    return f"{DLQ}.{service}"
+
+
+def subject_filter(kind: str) -> str:
+    """The consumer filter for every subject of a kind: ``"orders.requested" -> "orders.requested.*"``."""
+    if kind in SYMBOL_KINDS or kind == DLQ:
+        return f"{kind}.*"
+    if kind == TRADING_STATE:
+        return TRADING_STATE
+    raise InvalidSubject(f"unknown subject kind {kind!r}")
+
+
+def parse_subject(subject: str) -> ParsedSubject:
+    """``"orders.requested.BRK_B" -> ParsedSubject("orders.requested", "BRK.B")``; refuses wildcards."""
+    if not subject or any(c in subject for c in "*> \t\r\n"):
+        raise InvalidSubject(f"not a concrete tradebus subject: {subject!r}")
+    if subject == TRADING_STATE:
+        return ParsedSubject(TRADING_STATE, None)
+    kind, _, last = subject.rpartition(".")
+    if kind == DLQ and _SERVICE_RE.fullmatch(last):
+        return ParsedSubject(DLQ, None, last)
+    if kind in SYMBOL_KINDS:
+        return ParsedSubject(kind, symbol_from_token(last))
+    raise InvalidSubject(f"not a tradebus subject: {subject!r}")
+
+
+def subject_for(event: Envelope) -> str:
+    """The subject an event is published on (DESIGN §4)."""
+    kind = KIND_BY_EVENT_TYPE.get(type(event))
+    if kind is None:
+        raise InvalidSubject(f"no subject for {type(event).__name__}")
+    if kind == TRADING_STATE:
+        return TRADING_STATE
+    if isinstance(event, DeadLetter):
+        return dlq_subject(event.service)
+    return symbol_subject(kind, event.symbol)  # type: ignore[attr-defined]  # every per-symbol event has one
+
+
+def orders_requested(symbol: str) -> str:
+    return symbol_subject("orders.requested", symbol)
+
+
+def risk_approved(symbol: str) -> str:
+    return symbol_subject("risk.approved", symbol)
+
+
+def risk_rejected(symbol: str) -> str:
+    return symbol_subject("risk.rejected", symbol)
+
+
+def orders_submitted(symbol: str) -> str:
+    return symbol_subject("orders.submitted", symbol)
+
+
+def orders_failed(symbol: str) -> str:
+    return symbol_subject("orders.failed", symbol)
+
+
+def orders_status(symbol: str) -> str:
+    return symbol_subject("orders.status", symbol)
+
+
+def orders_cancel(symbol: str) -> str:
+    return symbol_subject("orders.cancel", symbol)
+
+
+def orders_cancel_result(symbol: str) -> str:
+    return symbol_subject("orders.cancel_result", symbol)
+
+
+def fills(symbol: str) -> str:
+    return symbol_subject("fills", symbol)
+
+
+def positions_snapshot(symbol: str) -> str:
+    return symbol_subject("positions.snapshot", symbol)
+
+
+def positions_drift(symbol: str) -> str:
+    return symbol_subject("positions.drift", symbol)
+
+
+def positions_reconciled(symbol: str) -> str:
+    return symbol_subject("positions.reconciled", symbol)
+
+
+def positions_corporate_action(symbol: str) -> str:
+    return symbol_subject("positions.corporate_action", symbol)

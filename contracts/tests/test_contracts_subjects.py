@@ -1,0 +1,109 @@
+"""Subjects: one per event kind, symbols as one token (BRK.B <-> BRK_B), no wildcards by accident."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradebus_contracts import subjects
+from tradebus_contracts.codec import EVENT_TYPES
+from tradebus_contracts.orders import SYMBOL_PATTERN
+from tradebus_contracts.subjects import InvalidSubject, ParsedSubject, parse_subject, subject_for
+
+BUILDERS = {
+    "orders.requested": subjects.orders_requested,
+    "risk.approved": subjects.risk_approved,
+    "risk.rejected": subjects.risk_rejected,
+    "orders.submitted": subjects.orders_submitted,
+    "orders.failed": subjects.orders_failed,
+    "orders.status": subjects.orders_status,
+    "orders.cancel": subjects.orders_cancel,
+    "orders.cancel_result": subjects.orders_cancel_result,
+    "fills": subjects.fills,
+    "positions.snapshot": subjects.positions_snapshot,
+    "positions.drift": subjects.positions_drift,
+    "positions.reconciled": subjects.positions_reconciled,
+    "positions.corporate_action": subjects.positions_corporate_action,
+}
+
+EXPECTED = {
+    "OrderRequested": "orders.requested.BRK_B",
+    "RiskApproved": "risk.approved.BRK_B",
+    "RiskRejected": "risk.rejected.BRK_B",
+    "OrderSubmitted": "orders.submitted.BRK_B",
+    "SubmissionFailed": "orders.failed.BRK_B",
+    "OrderStatusChanged": "orders.status.BRK_B",
+    "CancelRequested": "orders.cancel.BRK_B",
+    "CancelResult": "orders.cancel_result.BRK_B",
+    "FillReported": "fills.BRK_B",
+    "PositionSnapshot": "positions.snapshot.AAPL",
+    "PositionDrift": "positions.drift.AAPL",
+    "PositionReconciled": "positions.reconciled.AAPL",
+    "CorporateActionApplied": "positions.corporate_action.NVDA",
+    "TradingStateChanged": "control.trading_state",
+    "DeadLetter": "dlq.risk-service",
+}
+
+
+def test_builders_when_listed_then_cover_every_per_symbol_kind():
+    assert set(BUILDERS) == subjects.SYMBOL_KINDS
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("symbol", ["AAPL", "BRK.B", "A.B.C"])
+def test_build_then_parse_when_symbol_has_dots_then_one_token_and_same_symbol(kind, symbol):
+    subject = BUILDERS[kind](symbol)
+
+    assert subject.count(".") == kind.count(".") + 1
+    assert parse_subject(subject) == ParsedSubject(kind, symbol)
+
+
+@given(st.from_regex(SYMBOL_PATTERN, fullmatch=True).filter(lambda s: len(s) <= 16))
+def test_symbol_token_when_any_valid_symbol_then_round_trips(symbol):
+    assert subjects.symbol_from_token(subjects.symbol_token(symbol)) == symbol
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_subject_for_when_any_event_then_design_subject(sample_event, name):
+    event = sample_event(name)
+
+    subject = subject_for(event)
+
+    assert subject == EXPECTED[name]
+    assert subjects.KIND_BY_EVENT_TYPE[type(event)] == parse_subject(subject).kind
+
+
+def test_subject_for_when_listed_then_every_event_type_has_a_subject():
+    assert set(subjects.KIND_BY_EVENT_TYPE) == set(EVENT_TYPES.values())
+
+
+def test_parse_when_control_or_dlq_then_kind_and_service():
+    assert parse_subject("control.trading_state") == ParsedSubject("control.trading_state", None)
+    assert parse_subject("dlq.order-gateway") == ParsedSubject("dlq", None, "order-gateway")
+
+
+@pytest.mark.parametrize("symbol", ["*", ">", "AA PL", "aapl", "BRK_B", "", "AAPL.*", "A\n"])
+def test_build_when_symbol_could_be_a_wildcard_or_split_then_refused(symbol):
+    with pytest.raises(InvalidSubject):
+        subjects.orders_requested(symbol)
+
+
+@pytest.mark.parametrize("subject", ["orders.requested.*", "orders.>", "fills.AAPL.>", "orders.requested.aapl",
+                                     "orders.requested", "nope.AAPL", "dlq.*", "dlq.Bad Service", "", "fills.A__B"])
+def test_parse_when_wildcard_or_unknown_then_invalid_subject(subject):
+    with pytest.raises(InvalidSubject):
+        parse_subject(subject)
+
+
+def test_subject_filter_when_kind_then_matches_all_symbols_of_that_kind():
+    assert subjects.subject_filter("fills") == "fills.*"
+    assert subjects.subject_filter("dlq") == "dlq.*"
+    assert subjects.subject_filter("control.trading_state") == "control.trading_state"
+    with pytest.raises(InvalidSubject):
+        subjects.subject_filter("orders")
+
+
+def test_dlq_subject_when_service_name_has_wildcard_then_refused():
+    with pytest.raises(InvalidSubject):
+        subjects.dlq_subject("risk.*")
