@@ -1,0 +1,21 @@
+"""tradebus runtime: what every service does the same way (settings, logging, NATS, PostgreSQL, health, shutdown).
+
+Services import from here and from ``tradebus_contracts``; never from each other.
+"""
+
+from .bus import Bus, Consumer, ConsumerSpec, PoisonMessage
+from .logging import configure_logging, get_logger, register_secret
+from .service import ServiceApp
+from .settings import ServiceSettings
+
+__all__ = [
+    "Bus",
+    "Consumer",
+    "ConsumerSpec",
+    "PoisonMessage",
+    "ServiceApp",
+    "ServiceSettings",
+    "configure_logging",
+    "get_logger",
+    "register_secret",
+]

@@ -1,0 +1,264 @@
+"""NATS JetStream: connection, stream declaration, publishing events and consuming them.
+
+This is plain nats-py on purpose: the hot path (risk -> gateway) must stay within 1.5x of a bare nats-py
+pipeline, and a generic framework's per-message logging and thread hops cost more than that (see
+docs/ARCHITECTURE.md). Everything here runs on the event loop: no thread hop per message.
+
+Consumers are durable pull consumers with explicit ack. Each message is decoded into its contract type
+exactly once; a message that cannot be decoded is put on ``dlq.<service>`` with the reason and terminated
+(never redelivered forever); a handler error is retried with backoff up to ``max_deliver`` times, and the
+last failure also goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+from tradebus_contracts import Envelope as Event
+from tradebus_contracts import DeadLetter, InvalidEvent, decode_event, encode_event, subject_for
+from tradebus_contracts.streams import ALL_STREAMS, StreamDefinition
+
+from .logging import get_logger
+
+log = get_logger(__name__)
+
+Handler = Callable[[Event, Msg], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that can never succeed: it goes to the DLQ at once."""
+
+
+async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
+    """Connect with unlimited reconnects; disconnections are logged, never fatal."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    async def on_disconnect() -> None:
+        log.warning("nats.disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats.reconnected")
+
+    return await nats.connect(
+        servers=[u.strip() for u in url.split(",")],
+        name=name,
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+def stream_config(spec: StreamDefinition) -> api.StreamConfig:
+    """The nats-py configuration for one of the contract's stream definitions."""
+    return api.StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects) or None,
+        sources=[api.StreamSource(name=s) for s in spec.sources] or None,
+        storage=api.StorageType.FILE if spec.storage == "file" else api.StorageType.MEMORY,
+        retention=api.RetentionPolicy(spec.retention),
+        max_age=spec.max_age_seconds or None,
+        duplicate_window=spec.duplicate_window_seconds,
+        discard=api.DiscardPolicy(spec.discard),
+        deny_delete=spec.deny_delete,
+        deny_purge=spec.deny_purge,
+        num_replicas=1,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamDefinition] = ALL_STREAMS) -> None:
+    """Create the streams that are missing and update the ones whose definition changed (idempotent)."""
+    for spec in specs:
+        config = stream_config(spec)
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+            log.info("nats.stream_created", stream=spec.name)
+        else:
+            await js.update_stream(config)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One durable pull consumer of a service."""
+
+    stream: str
+    durable: str
+    filter_subjects: tuple[str, ...]
+    max_deliver: int = 5
+    backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
+    max_ack_pending: int = 1000
+    batch: int = 64
+    description: str = ""
+
+    def config(self) -> api.ConsumerConfig:
+        return api.ConsumerConfig(
+            durable_name=self.durable,
+            description=self.description or None,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            filter_subjects=list(self.filter_subjects),
+            max_deliver=self.max_deliver,
+            backoff=list(self.backoff_s),
+            ack_wait=self.backoff_s[0] if self.backoff_s else 30.0,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+@dataclass
+class Bus:
+    """A service's handle on NATS: publish events, run consumers, answer requests."""
+
+    nc: NatsClient
+    service: str
+    js: JetStreamContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.js = self.nc.jetstream()
+
+    async def publish(self, event: Event, *, timeout: float = 5.0) -> api.PubAck:
+        """Publish an event to its contract subject; ``Nats-Msg-Id`` = ``event_id`` de-duplicates retries."""
+        return await self.js.publish(
+            subject_for(event), encode_event(event), timeout=timeout, headers={"Nats-Msg-Id": str(event.event_id)}
+        )
+
+    async def dead_letter(self, msg: Msg, reason: str) -> None:
+        """Put a message that cannot be processed on ``dlq.<service>`` with the reason."""
+        letter = DeadLetter.from_raw(
+            producer=self.service,
+            service=self.service,
+            original_subject=msg.subject,
+            reason=reason,
+            payload=msg.data,
+            headers=dict(msg.headers or {}),
+        )
+        await self.publish(letter)
+        log.warning("dlq.published", original_subject=msg.subject, reason=reason[:500])
+
+    async def ensure_consumer(self, spec: ConsumerSpec) -> JetStreamContext.PullSubscription:
+        config = spec.config()
+        try:
+            await self.js.consumer_info(spec.stream, spec.durable)
+        except NotFoundError:
+            await self.js.add_consumer(spec.stream, config)
+            log.info("nats.consumer_created", stream=spec.stream, durable=spec.durable)
+        else:
+            await self.js.add_consumer(spec.stream, config)  # idempotent create-or-update
+        return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+
+
+class Consumer:
+    """Runs one durable pull consumer: fetch in batches, decode, hand to the handler, ack."""
+
+    def __init__(self, bus: Bus, spec: ConsumerSpec, handler: Handler) -> None:
+        self._bus = bus
+        self._spec = spec
+        self._handler = handler
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.processed = 0
+        self.dead_lettered = 0
+
+    @property
+    def spec(self) -> ConsumerSpec:
+        return self._spec
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        sub = await self._bus.ensure_consumer(self._spec)
+        self._task = asyncio.create_task(self._run(sub), name=f"consumer:{self._spec.durable}")
+
+    async def stop(self) -> None:
+        """Finish the message in hand, then stop fetching (un-acked messages are redelivered later)."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
+        fetch_task: asyncio.Task[list[Msg]] | None = None
+        stop_wait = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                fetch_task = asyncio.create_task(sub.fetch(self._spec.batch, timeout=5.0))
+                await asyncio.wait({fetch_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch_task.done():
+                    fetch_task.cancel()
+                    break
+                try:
+                    messages = fetch_task.result()
+                except (NatsTimeoutError, asyncio.TimeoutError):
+                    continue
+                except Exception as exc:  # connection trouble: keep going, nats-py reconnects
+                    log.warning("consumer.fetch_failed", durable=self._spec.durable, error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    await self._process(msg)
+        finally:
+            stop_wait.cancel()
+            if fetch_task is not None and not fetch_task.done():
+                fetch_task.cancel()
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _process(self, msg: Msg) -> None:
+        try:
+            event = decode_event(msg.data)
+        except InvalidEvent as exc:
+            await self._dead_letter(msg, f"undecodable: {exc}")
+            return
+        try:
+            await self._handler(event, msg)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, f"poison: {exc}")
+            return
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered
+            log.exception("consumer.handler_failed", durable=self._spec.durable, delivered=delivered,
+                          event_type=event.event_type, correlation_id=event.correlation_id)
+            if delivered >= self._spec.max_deliver:
+                await self._dead_letter(msg, f"handler failed {delivered} times: {type(exc).__name__}: {exc}")
+            else:
+                index = min(delivered - 1, len(self._spec.backoff_s) - 1)
+                await msg.nak(delay=self._spec.backoff_s[index] if self._spec.backoff_s else None)
+            return
+        await msg.ack()
+        self.processed += 1
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        try:
+            await self._bus.dead_letter(msg, reason)
+        except Exception:
+            # The DLQ itself is unreachable: leave the message un-acked so it comes back, lose nothing.
+            log.exception("dlq.publish_failed", original_subject=msg.subject)
+            await msg.nak(delay=5.0)
+            return
+        await msg.term()
+        self.dead_lettered += 1
+
+
+async def request_json(nc: NatsClient, subject: str, payload: bytes = b"{}", timeout: float = 2.0) -> Any:
+    import json
+
+    reply = await nc.request(subject, payload, timeout=timeout)
+    return json.loads(reply.data)

@@ -1,0 +1,70 @@
+"""The inbox: which events this service has already taken in, so a redelivery is recognised.
+
+JetStream delivers at least once (a crash between the handler's commit and the ack redelivers the message).
+A handler that must act once per event records the event_id in its own schema's ``inbox`` table *in the same
+transaction* as its effect; `record` returns False for an event seen before, and the handler skips it.
+The table is created by the runtime in every service schema (see `ensure_inbox`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from tradebus_contracts import Envelope as Event
+
+from .logging import get_logger
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
+    from .bus import Handler
+    from .service import ServiceApp
+
+log = get_logger(__name__)
+
+INBOX_DDL = """
+CREATE TABLE IF NOT EXISTS inbox (
+    event_id       uuid PRIMARY KEY,
+    event_type     text NOT NULL,
+    correlation_id text NOT NULL,
+    subject        text NOT NULL,
+    payload        jsonb NOT NULL,
+    received_at    timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def ensure_inbox(conn: asyncpg.Connection) -> None:
+    await conn.execute(INBOX_DDL)
+
+
+async def record(conn: asyncpg.Connection | asyncpg.Pool, event: Event, subject: str, payload: bytes) -> bool:
+    """Insert the event into the inbox; False when it was already there (a redelivery or a re-publish)."""
+    inserted = await conn.fetchval(
+        """INSERT INTO inbox (event_id, event_type, correlation_id, subject, payload)
+           VALUES ($1, $2, $3, $4, $5::jsonb)
+           ON CONFLICT (event_id) DO NOTHING
+           RETURNING true""",
+        event.event_id,
+        event.event_type,
+        event.correlation_id,
+        subject,
+        payload.decode(),
+    )
+    return bool(inserted)
+
+
+def recording_handler(app: "ServiceApp", event_name: str) -> "Handler":
+    """A handler that takes events into the inbox and logs them, and does nothing else.
+
+    This is what a service runs for a subscription whose business logic has not landed yet: the events are
+    kept (durably, de-duplicated) instead of being dropped, and the log says plainly that nothing acted on them.
+    """
+    async def handle(event: Event, msg: "Msg") -> None:
+        assert app.pool is not None
+        first = await record(app.pool, event, msg.subject, msg.data)
+        log.info(event_name, event_type=event.event_type, correlation_id=event.correlation_id,
+                 duplicate=not first, acted_on=False)
+
+    return handle

@@ -1,0 +1,166 @@
+import asyncio
+import json
+
+import nats
+import pytest
+from tradebus_contracts import decode_event
+from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, PoisonMessage, connect, ensure_streams
+
+pytestmark = pytest.mark.integration
+
+
+async def wait_for(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def next_dead_letter(js, service, timeout=5.0):
+    sub = await js.pull_subscribe(f"dlq.{service}", stream="DLQ")
+    msgs = await sub.fetch(1, timeout=timeout)
+    await msgs[0].ack()
+    return decode_event(msgs[0].data)
+
+
+@pytest.fixture
+async def bus(nats_url):
+    nc = await connect(nats_url, "test")
+    b = Bus(nc, "test-service")
+    await ensure_streams(b.js)
+    yield b
+    await nc.drain()
+
+
+def spec(**kw):
+    base = dict(stream="ORDERS", durable="test-consumer", filter_subjects=("orders.requested.*",),
+                backoff_s=(0.1, 0.1, 0.1), max_deliver=3)
+    base.update(kw)
+    return ConsumerSpec(**base)
+
+
+async def test_ensure_streams_when_run_then_all_seven_exist_with_audit_sourcing_the_rest(bus):
+    await ensure_streams(bus.js)  # twice: idempotent
+
+    names = {s.config.name for s in await bus.js.streams_info()}
+    audit = await bus.js.stream_info("AUDIT")
+
+    assert names == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "AUDIT"}
+    assert {s.name for s in audit.config.sources} == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ"}
+    assert audit.config.storage == "file"  # StorageType is a str enum
+
+
+async def test_publish_when_same_event_twice_then_stream_keeps_one(bus, order_requested):
+    event = order_requested()
+
+    first = await bus.publish(event)
+    second = await bus.publish(event)
+
+    assert second.duplicate is True and first.seq == second.seq
+    assert (await bus.js.stream_info("ORDERS")).state.messages == 1
+
+
+async def test_consumer_when_valid_event_then_handler_gets_typed_event_and_message_is_acked(bus, order_requested):
+    seen = []
+
+    async def handler(event, msg):
+        seen.append(event)
+
+    consumer = Consumer(bus, spec(), handler)
+    await consumer.start()
+    event = order_requested(symbol="BRK.B")
+    await bus.publish(event)
+
+    await wait_for(lambda: consumer.processed == 1)
+    await consumer.stop()
+    info = await bus.js.consumer_info("ORDERS", "test-consumer")
+
+    assert seen == [event]
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_consumer_when_message_is_garbage_then_it_goes_to_dlq_with_reason_and_consumer_keeps_going(
+    bus, order_requested
+):
+    seen = []
+
+    async def handler(event, msg):
+        seen.append(event)
+
+    consumer = Consumer(bus, spec(), handler)
+    await consumer.start()
+    await bus.js.publish("orders.requested.AAPL", b"\xff\xfenot json{", headers={"Nats-Msg-Id": "garbage-1"})
+    await bus.js.publish("orders.requested.AAPL", json.dumps({"event_type": "OrderRequested"}).encode())
+    await bus.publish(order_requested())
+
+    await wait_for(lambda: consumer.processed == 1 and consumer.dead_lettered == 2)
+    await consumer.stop()
+    letter = await next_dead_letter(bus.js, "test-service")
+
+    assert letter.reason.startswith("undecodable:")
+    assert letter.original_subject == "orders.requested.AAPL"
+    assert letter.payload_encoding == "base64"  # non-UTF-8 garbage kept losslessly
+    assert len(seen) == 1
+
+
+async def test_consumer_when_handler_keeps_failing_then_retried_up_to_max_deliver_then_dead_lettered(
+    bus, order_requested
+):
+    attempts = []
+
+    async def handler(event, msg):
+        attempts.append(msg.metadata.num_delivered)
+        raise RuntimeError("database unavailable")
+
+    consumer = Consumer(bus, spec(), handler)
+    await consumer.start()
+    await bus.publish(order_requested())
+
+    await wait_for(lambda: consumer.dead_lettered == 1, timeout=10)
+    await consumer.stop()
+    letter = await next_dead_letter(bus.js, "test-service")
+
+    assert attempts == [1, 2, 3]
+    assert "handler failed 3 times" in letter.reason
+
+
+async def test_consumer_when_handler_declares_poison_then_dead_lettered_at_once(bus, order_requested):
+    async def handler(event, msg):
+        raise PoisonMessage("symbol unknown to this handler")
+
+    consumer = Consumer(bus, spec(), handler)
+    await consumer.start()
+    await bus.publish(order_requested())
+
+    await wait_for(lambda: consumer.dead_lettered == 1)
+    await consumer.stop()
+
+    assert "poison: symbol unknown" in (await next_dead_letter(bus.js, "test-service")).reason
+
+
+async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost(bus, order_requested):
+    first_run = []
+
+    async def slow(event, msg):
+        first_run.append(event)
+        await asyncio.sleep(30)
+
+    consumer = Consumer(bus, spec(backoff_s=(0.3,)), slow)
+    await consumer.start()
+    await bus.publish(order_requested())
+    await wait_for(lambda: len(first_run) == 1)
+    consumer._task.cancel()  # the process dies mid-handler: no ack
+    await asyncio.sleep(0)
+
+    second_run = []
+
+    async def fast(event, msg):
+        second_run.append(event)
+
+    again = Consumer(bus, spec(backoff_s=(0.3,)), fast)
+    await again.start()
+    await wait_for(lambda: again.processed == 1)
+    await again.stop()
+
+    assert second_run == first_run
