@@ -164,3 +164,41 @@ async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost
     await again.stop()
 
     assert second_run == first_run
+
+
+async def test_batch_consumer_when_outcomes_differ_then_each_message_is_settled_its_own_way(bus, order_requested):
+    ok, poison, flaky = order_requested(), order_requested(), order_requested()
+    calls = []
+
+    async def batch(items):
+        calls.append([e.order_id for e, _ in items])
+        outcomes = []
+        for event, msg in items:
+            if event.order_id == poison.order_id:
+                outcomes.append(PoisonMessage("bad order"))
+            elif event.order_id == flaky.order_id and msg.metadata.num_delivered == 1:
+                outcomes.append(RuntimeError("try again"))
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    for event in (ok, poison, flaky):
+        await bus.publish(event)
+    consumer = Consumer(bus, spec(), batch_handler=batch)
+    await consumer.start()
+
+    await wait_for(lambda: consumer.processed == 2 and consumer.dead_lettered == 1)
+    await consumer.stop()
+
+    assert calls[0] == [ok.order_id, poison.order_id, flaky.order_id]  # one call for the fetched batch
+    assert [flaky.order_id] in calls[1:]  # only the failed one came back
+
+
+def test_consumer_when_given_both_or_neither_handler_then_refused(bus):
+    async def h(event, msg):
+        pass
+
+    with pytest.raises(ValueError):
+        Consumer(bus, spec())
+    with pytest.raises(ValueError):
+        Consumer(bus, spec(), h, batch_handler=h)

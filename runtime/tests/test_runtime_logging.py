@@ -57,3 +57,18 @@ def test_log_when_exception_message_carries_a_secret_then_traceback_is_masked(lo
     raw = json.dumps(log_lines())
     assert "CANARY-traceback-42" not in raw
     assert "auth failed for" in raw
+
+
+def test_load_settings_when_required_value_missing_then_exit_names_the_variable(monkeypatch):
+    from pydantic import Field
+    from tradebus_runtime.settings import ServiceSettings, load_settings
+
+    class Needy(ServiceSettings):
+        signing_key_path: str = Field(validation_alias="NEEDY_KEY_PATH")
+
+    monkeypatch.delenv("NEEDY_KEY_PATH", raising=False)
+
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(Needy, "needy")
+
+    assert "NEEDY_KEY_PATH" in str(exit_info.value) and "needy: invalid settings" in str(exit_info.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .app import GatewaySettings, build_app
+from .app import build_app
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.live:
         sys.exit("order-gateway: live trading is not available in this version; it runs in paper mode only")
-    build_app(GatewaySettings(mode="paper")).run()
+    build_app().run()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pydantic import Field
 from tradebus_contracts.subjects import subject_filter
 from tradebus_runtime import ConsumerSpec, ServiceApp, ServiceSettings, get_logger
 from tradebus_runtime.inbox import recording_handler
+from tradebus_runtime.settings import load_settings
 
 SERVICE = "order-gateway"
 log = get_logger(__name__)
@@ -20,7 +21,7 @@ class GatewaySettings(ServiceSettings):
 
 
 def build_app(settings: GatewaySettings | None = None) -> ServiceApp:
-    settings = settings or GatewaySettings()
+    settings = settings or load_settings(GatewaySettings, SERVICE)
     app = ServiceApp(SERVICE, settings)
     app.consume(
         ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
 from tradebus_contracts import Envelope as Event
 from tradebus_contracts import DeadLetter, InvalidEvent, decode_event, encode_event, subject_for
 from tradebus_contracts.streams import ALL_STREAMS, StreamDefinition
@@ -163,13 +164,33 @@ class Bus:
         return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
 
 
-class Consumer:
-    """Runs one durable pull consumer: fetch in batches, decode, hand to the handler, ack."""
+BatchHandler = Callable[[list[tuple[Event, Msg]]], Awaitable[Sequence[Exception | None]]]
 
-    def __init__(self, bus: Bus, spec: ConsumerSpec, handler: Handler) -> None:
+
+class Consumer:
+    """Runs one durable pull consumer: fetch in batches, decode, hand to the handler, settle each message.
+
+    Two handler shapes:
+    * ``handler(event, msg)`` — one message at a time; raising means "not done".
+    * ``batch_handler(items) -> outcomes`` — the whole fetched batch at once (so a service can write its
+      decisions in one database round trip); one outcome per item, in order: ``None`` = done (ack),
+      a `PoisonMessage` = dead-letter now, any other exception = retry later. Raising fails the whole batch.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        spec: ConsumerSpec,
+        handler: Handler | None = None,
+        *,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler or batch_handler")
         self._bus = bus
         self._spec = spec
         self._handler = handler
+        self._batch_handler = batch_handler
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.processed = 0
@@ -188,7 +209,7 @@ class Consumer:
         self._task = asyncio.create_task(self._run(sub), name=f"consumer:{self._spec.durable}")
 
     async def stop(self) -> None:
-        """Finish the message in hand, then stop fetching (un-acked messages are redelivered later)."""
+        """Finish the batch in hand, then stop fetching (un-acked messages are redelivered later)."""
         self._stopping.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,8 +233,7 @@ class Consumer:
                     log.warning("consumer.fetch_failed", durable=self._spec.durable, error=str(exc))
                     await asyncio.sleep(0.5)
                     continue
-                for msg in messages:
-                    await self._process(msg)
+                await self._process(messages)
         finally:
             stop_wait.cancel()
             if fetch_task is not None and not fetch_task.done():
@@ -221,29 +241,57 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _process(self, msg: Msg) -> None:
-        try:
-            event = decode_event(msg.data)
-        except InvalidEvent as exc:
-            await self._dead_letter(msg, f"undecodable: {exc}")
+    async def _process(self, messages: list[Msg]) -> None:
+        items: list[tuple[Event, Msg]] = []
+        for msg in messages:
+            try:
+                items.append((decode_event(msg.data), msg))
+            except InvalidEvent as exc:
+                await self._dead_letter(msg, f"undecodable: {exc}")
+        if not items:
             return
-        try:
-            await self._handler(event, msg)
-        except PoisonMessage as exc:
-            await self._dead_letter(msg, f"poison: {exc}")
+        if self._batch_handler is not None:
+            try:
+                outcomes = list(await self._batch_handler(items))
+            except Exception as exc:
+                outcomes = [exc] * len(items)
+            if len(outcomes) != len(items):
+                raise RuntimeError(f"batch handler of {self._spec.durable} returned {len(outcomes)} outcomes for {len(items)} items")
+            for (event, msg), outcome in zip(items, outcomes, strict=True):
+                await self._settle(event, msg, outcome)
             return
-        except Exception as exc:
-            delivered = msg.metadata.num_delivered
-            log.exception("consumer.handler_failed", durable=self._spec.durable, delivered=delivered,
-                          event_type=event.event_type, correlation_id=event.correlation_id)
-            if delivered >= self._spec.max_deliver:
-                await self._dead_letter(msg, f"handler failed {delivered} times: {type(exc).__name__}: {exc}")
+        assert self._handler is not None
+        for event, msg in items:
+            try:
+                await self._handler(event, msg)
+            except Exception as exc:
+                await self._settle(event, msg, exc)
             else:
-                index = min(delivered - 1, len(self._spec.backoff_s) - 1)
-                await msg.nak(delay=self._spec.backoff_s[index] if self._spec.backoff_s else None)
+                await self._settle(event, msg, None)
+
+    async def _settle(self, event: Event, msg: Msg, outcome: Exception | None) -> None:
+        if outcome is None:
+            await msg.ack()
+            self.processed += 1
             return
-        await msg.ack()
-        self.processed += 1
+        if isinstance(outcome, PoisonMessage):
+            await self._dead_letter(msg, f"poison: {outcome}")
+            return
+        delivered = msg.metadata.num_delivered
+        log.error(
+            "consumer.handler_failed",
+            durable=self._spec.durable,
+            delivered=delivered,
+            event_type=event.event_type,
+            correlation_id=event.correlation_id,
+            error=f"{type(outcome).__name__}: {outcome}",
+            exc_info=outcome,
+        )
+        if delivered >= self._spec.max_deliver:
+            await self._dead_letter(msg, f"handler failed {delivered} times: {type(outcome).__name__}: {outcome}")
+        else:
+            index = min(delivered - 1, len(self._spec.backoff_s) - 1)
+            await msg.nak(delay=self._spec.backoff_s[index] if self._spec.backoff_s else None)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         try:
@@ -257,8 +305,12 @@ class Consumer:
         self.dead_lettered += 1
 
 
-async def request_json(nc: NatsClient, subject: str, payload: bytes = b"{}", timeout: float = 2.0) -> Any:
-    import json
-
-    reply = await nc.request(subject, payload, timeout=timeout)
-    return json.loads(reply.data)
+async def ensure_kv(js: JetStreamContext, bucket: str, description: str = "") -> KeyValue:
+    """Get a KV bucket, creating it (file storage, history 1) when it does not exist yet."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(
+            api.KeyValueConfig(bucket=bucket, description=description or None, history=1,
+                               storage=api.StorageType.FILE)
+        )

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
+from nats.aio.msg import Msg
 
 from . import bus as busmod
 from .db import open_database
@@ -31,6 +34,7 @@ from .settings import ServiceSettings
 log = get_logger(__name__)
 
 Startup = Callable[["ServiceApp"], Awaitable[None]]
+Responder = Callable[[bytes], Awaitable[Any]]
 Task = Callable[["ServiceApp"], Awaitable[None]]
 
 
@@ -41,7 +45,10 @@ class ServiceApp:
     migrations_package: str | None = None
     declare_streams: bool = True
     uses_database: bool = True
-    _consumer_specs: list[tuple[busmod.ConsumerSpec, busmod.Handler]] = field(default_factory=list)
+    _consumer_specs: list[tuple[busmod.ConsumerSpec, busmod.Handler | None, busmod.BatchHandler | None]] = field(
+        default_factory=list
+    )
+    _responders: list[tuple[str, Responder]] = field(default_factory=list)
     _startup: list[Startup] = field(default_factory=list)
     _shutdown: list[Startup] = field(default_factory=list)
     _background: list[Task] = field(default_factory=list)
@@ -52,8 +59,18 @@ class ServiceApp:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def consume(self, spec: busmod.ConsumerSpec, handler: busmod.Handler) -> None:
-        self._consumer_specs.append((spec, handler))
+    def consume(
+        self,
+        spec: busmod.ConsumerSpec,
+        handler: busmod.Handler | None = None,
+        *,
+        batch_handler: busmod.BatchHandler | None = None,
+    ) -> None:
+        self._consumer_specs.append((spec, handler, batch_handler))
+
+    def respond(self, subject: str, responder: Responder) -> None:
+        """Answer core-NATS requests on ``subject`` (outside every stream) with the JSON ``responder`` returns."""
+        self._responders.append((subject, responder))
 
     def on_startup(self, hook: Startup) -> None:
         """Runs after NATS and PostgreSQL are up, before consumers start (e.g. load state)."""
@@ -83,8 +100,10 @@ class ServiceApp:
         await self.health.start()
         for hook in self._startup:
             await hook(self)
-        for spec, handler in self._consumer_specs:
-            consumer = busmod.Consumer(self.bus, spec, handler)
+        for subject, responder in self._responders:
+            await nc.subscribe(subject, cb=_answer_with(responder))
+        for spec, handler, batch_handler in self._consumer_specs:
+            consumer = busmod.Consumer(self.bus, spec, handler, batch_handler=batch_handler)
             await consumer.start()
             self.consumers.append(consumer)
         self.health.add_check("consumers", self._consumers_ok)
@@ -170,3 +189,18 @@ class ServiceApp:
 
     async def _background_ok(self) -> bool:
         return all(not t.done() for t in self._tasks)
+
+
+def _answer_with(responder: Responder) -> Callable[[Msg], Awaitable[None]]:
+    async def answer(msg: Msg) -> None:
+        if not msg.reply:
+            return
+        try:
+            body = await responder(msg.data)
+            payload = json.dumps(body, default=str).encode()
+        except Exception as exc:
+            log.exception("service.request_failed", subject=msg.subject)
+            payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()
+        await msg.respond(payload)
+
+    return answer

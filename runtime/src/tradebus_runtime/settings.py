@@ -8,8 +8,9 @@ once at start, and never mutated. Defaults are the safe ones: paper mode, local 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,3 +42,19 @@ class ServiceSettings(BaseSettings):
         if value not in {"json", "console"}:
             raise ValueError(f"log_format must be json or console, got {value!r}")
         return value
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """Read and validate a service's settings; a bad or missing value stops the process with a clear message
+    naming the environment variable, never a traceback."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "?"
+            problems.append(f"  {name}: {error['msg']}")
+        raise SystemExit(f"{service}: invalid settings (environment):\n" + "\n".join(problems)) from None

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from tradebus_runtime import ServiceApp, ServiceSettings
 from tradebus_runtime.http import add_http_server
+from tradebus_runtime.settings import load_settings
 
 SERVICE = "ticket-api"
 DIST = Path(__file__).resolve().parents[2] / "dist"
@@ -52,7 +53,7 @@ def http_app(settings: TicketSettings) -> FastAPI:
 
 
 def build_app(settings: TicketSettings | None = None) -> ServiceApp:
-    settings = settings or TicketSettings()
+    settings = settings or load_settings(TicketSettings, SERVICE)
     app = ServiceApp(SERVICE, settings)
     add_http_server(app, http_app(settings), settings.ticket_host, settings.ticket_port)
     return app

@@ -2,8 +2,12 @@
 
     tradectl up [--home DIR] [--ticket-port 8000] [--live]     the local stack (see up.py)
     tradectl tail [SUBJECT_FILTER] [--type T] [--symbol S] [--order ID] [--json] [--count N]
+    tradectl halt [--reducing] --reason TEXT                  the kill switch (TradingStateChanged)
+    tradectl resume [--reason TEXT]
+    tradectl risk limits                                      the risk service's active limits and state
+    tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
 
-Commands of DESIGN §7 not listed here (replay, audit verify, halt/resume, keys) arrive with their issues.
+Commands of DESIGN §7 not listed here (replay, audit verify, keys set/list/rotate-master) arrive with their issues.
 """
 
 from __future__ import annotations
@@ -38,6 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="JSON lines instead of human-readable lines")
     tail.add_argument("--count", type=int, help="exit after printing this many events")
     tail.add_argument("--home", help="find NATS in this home's endpoints.json when NATS_URL is not set")
+
+    halt = sub.add_parser("halt", help="stop trading: nothing passes risk (or, with --reducing, only reductions)")
+    halt.add_argument("--reducing", action="store_true", help="let orders that reduce a position through")
+    halt.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    halt.add_argument("--home")
+
+    resume = sub.add_parser("resume", help="resume normal trading (state ACTIVE)")
+    resume.add_argument("--reason", default="resumed by operator", help="why (kept in the audit trail)")
+    resume.add_argument("--home")
+
+    risk = sub.add_parser("risk", help="ask the risk service")
+    risk.add_argument("what", choices=["limits"], help="limits: the active limits, trading state and usage")
+    risk.add_argument("--home")
+
+    keys = sub.add_parser("keys", help="key management")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
+    gen = keys_sub.add_parser("gen-signing", help="create the risk service's Ed25519 approval key pair")
+    gen.add_argument("--dir", help="where to write NAME.pem (0600) and NAME.pub (default $TRADEBUS_HOME/keys)")
+    gen.add_argument("--name", default="approval-signing", help="file name stem (a new name for rotation)")
+    gen.add_argument("--force", action="store_true", help="overwrite an existing key pair of that name")
+    gen.add_argument("--home")
     return parser
 
 
@@ -64,6 +89,34 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(asyncio.run(tail(url, subjects, flt, args.json, args.count)))
         except KeyboardInterrupt:
             sys.exit(0)
+    if args.command in ("halt", "resume"):
+        from tradebus_contracts import TradingState
+
+        from .control import run_state_change
+
+        if args.command == "resume":
+            state = TradingState.ACTIVE
+        else:
+            state = TradingState.REDUCING if args.reducing else TradingState.HALTED
+        sys.exit(run_state_change(nats_url_for_cli(args.home), state, args.reason))
+    if args.command == "risk":
+        from .control import run_risk_limits
+
+        sys.exit(run_risk_limits(nats_url_for_cli(args.home)))
+    if args.command == "keys" and args.keys_command == "gen-signing":
+        from pathlib import Path
+
+        from .keys import generate_signing_key
+
+        directory = Path(args.dir).resolve() if args.dir else resolve_home(args.home) / "keys"
+        try:
+            files = generate_signing_key(directory, args.name, overwrite=args.force)
+        except FileExistsError as exc:
+            sys.exit(f"tradectl: {exc}")
+        print(f"private key: {files.private_path} (mode 0600; give its path to risk-service as RISK_SIGNING_KEY_PATH)")
+        print(f"public key:  {files.public_b64}  (also in {files.public_path})")
+        print(f"key id:      {files.key_id}")
+        sys.exit(0)
 
 
 if __name__ == "__main__":

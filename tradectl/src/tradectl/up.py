@@ -28,6 +28,7 @@ from tradebus_runtime.health import health_subject
 
 from .embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port, port_open
 from .home import endpoints_path, write_endpoints
+from .keys import ensure_signing_key
 
 SERVICE_STOP_S = 7.0
 BROKER_STOP_S = 2.0
@@ -184,9 +185,11 @@ class Stack:
             "TRADEBUS_HOME": str(self.home),
             "PYTHONUNBUFFERED": "1",
         }
+        signing = ensure_signing_key(self.home / "keys")
         services = [
-            ("risk-service", {}),
-            ("order-gateway", {"BROKER_URL": broker_url, "TRADEBUS_MODE": "paper"}),
+            ("risk-service", {"RISK_SIGNING_KEY_PATH": str(signing.private_path)}),
+            ("order-gateway", {"BROKER_URL": broker_url, "TRADEBUS_MODE": "paper",
+                               "GATEWAY_TRUSTED_KEYS": signing.public_b64}),
             ("position-sync-service", {}),
             ("webhook-ingest", {"WEBHOOK_PORT": str(webhook_port)}),
             ("ticket-api", {"TICKET_PORT": str(ticket_port), "TRADEBUS_MODE": "paper", "TRADEBUS_BROKER": "simulator"}),

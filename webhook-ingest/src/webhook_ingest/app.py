@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tradebus_runtime import ServiceApp, ServiceSettings
 from tradebus_runtime.http import add_http_server
+from tradebus_runtime.settings import load_settings
 
 SERVICE = "webhook-ingest"
 
@@ -29,7 +30,7 @@ def http_app() -> Starlette:
 
 
 def build_app(settings: WebhookSettings | None = None) -> ServiceApp:
-    settings = settings or WebhookSettings()
+    settings = settings or load_settings(WebhookSettings, SERVICE)
     app = ServiceApp(SERVICE, settings)
     add_http_server(app, http_app(), settings.webhook_host, settings.webhook_port)
     return app
