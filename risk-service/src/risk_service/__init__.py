@@ -1,10 +1,12 @@
 """risk-service: the only way an order becomes submittable.
 
-ROLE       Pre-trade risk gate. Consumes ``OrderRequested`` (``orders.requested.>``, durable consumer
-           ``risk-service`` on the ORDERS stream); will publish ``RiskApproved`` (Ed25519-signed) or
-           ``RiskRejected`` with reason codes.
-STATE      Foundation only: requests are taken into the service's inbox (PostgreSQL schema ``risk_service``),
-           de-duplicated by event_id, and logged with ``acted_on=false``. No decision is made yet: the checks
-           and signing arrive with issue #4. Nothing is approved by this version, so nothing can be submitted.
-SECURITY   Will hold the approval signing key (a file path in settings); it holds no broker credentials.
+ROLE        Pre-trade risk gate. Consumes ``OrderRequested`` (``orders.requested.*``, durable ``risk-service`` on
+            ORDERS) and publishes exactly one decision per order_id: ``RiskApproved`` (Ed25519-signed) or
+            ``RiskRejected`` (every failed check as a reason code + message).
+INPUTS      Reference data (assets, quotes, positions, account) from the ``REFDATA`` KV bucket kept by the order
+            gateway; the trading state (``control.trading_state``); order outcomes (``orders.submitted|status|
+            failed|cancel_result.*``, durable ``risk-service-orders``) to know which approvals are still open.
+PERSISTENCE Schema ``risk_service``: ``decisions`` (one row per order_id, written before publishing).
+SECURITY    Holds the approval signing key (file path in ``RISK_SIGNING_KEY_PATH``, never logged); holds no broker
+            credentials. Missing or stale reference data means a rejection, never a guess.
 """

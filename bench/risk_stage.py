@@ -1,0 +1,217 @@
+"""Benchmark: the risk stage (OrderRequested -> signed RiskApproved) against a plain nats-py floor, one run.
+
+    .venv/bin/python bench/risk_stage.py [--orders 5000] [--latency-orders 400]
+
+Starts a private NATS (JetStream, file storage) and PostgreSQL from the same wheels as `tradectl up`, seeds the
+reference data, then for each stage implementation in turn (the real `risk-service` process; `floor_risk.py`):
+  * latency: one order in flight, publish -> approval received by a subscriber, p50/p99 over --latency-orders;
+  * throughput: --orders put on the stream while the stage is down, then the stage is started and the rate is
+    taken between its first and its last decision (the load generator is out of the measurement);
+  * CPU: user+system CPU of the stage process over that same span, per order.
+Prints a table and the ratio real/floor. Results are recorded in docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import nats
+import psutil
+from tradebus_contracts import OrderRequested, encode_event, subject_for
+from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, QuoteRef, asset_key, quote_key
+from tradebus_runtime.bus import ensure_kv, ensure_streams
+from tradebus_runtime.health import probe
+from tradectl.embedded import EmbeddedNats, EmbeddedPostgres
+from tradectl.keys import generate_signing_key
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+UNLIMITED = {  # the bench measures the pipeline, not the limits
+    "RISK_MAX_ORDER_NOTIONAL": "1000000000", "RISK_MAX_ORDER_QTY": "1000000000",
+    "RISK_MAX_POSITION_QTY": "1000000000", "RISK_MAX_POSITION_NOTIONAL": "1000000000",
+    "RISK_MAX_ACCOUNT_GROSS_EXPOSURE": "1000000000", "RISK_MAX_OPEN_ORDERS": "100000000",
+    "RISK_MAX_OPEN_ORDERS_PER_SYMBOL": "100000000", "RISK_MAX_DAILY_NOTIONAL": "1000000000000",
+    "RISK_MAX_DAILY_NOTIONAL_PER_SYMBOL": "1000000000000", "RISK_THROTTLE_MAX_ORDERS": "100000000",
+}
+
+
+def order() -> OrderRequested:
+    order_id = uuid.uuid4()
+    return OrderRequested(producer="bench", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
+                          side="buy", type="limit", time_in_force="day", qty=Decimal("1"),
+                          limit_price=Decimal("187.25"))
+
+
+async def seed(js) -> None:  # type: ignore[no-untyped-def]
+    kv = await ensure_kv(js, REFDATA_BUCKET)
+    now = datetime.now(UTC)
+    await kv.put(asset_key("AAPL"), AssetRef(symbol="AAPL", tradable=True, fractionable=True, shortable=True,
+                                             as_of=now).model_dump_json().encode())
+    await kv.put(quote_key("AAPL"), QuoteRef(symbol="AAPL", bid=Decimal("187.20"), ask=Decimal("187.30"),
+                                             last=Decimal("187.25"), as_of=now.replace(year=now.year + 1))
+                 .model_dump_json().encode())  # as_of in the future: never stale during the run
+    await kv.put(ACCOUNT_KEY, AccountRef(buying_power=Decimal("1000000000000"), equity=Decimal("1"),
+                                         cash=Decimal("1"), as_of=now.replace(year=now.year + 1))
+                 .model_dump_json().encode())
+
+
+async def publish_all(js, orders: list[OrderRequested]) -> None:  # type: ignore[no-untyped-def]
+    for chunk in range(0, len(orders), 500):
+        acks = [await js.publish_async(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
+                for o in orders[chunk:chunk + 500]]
+        await asyncio.gather(*acks)
+
+
+async def latency(nats_url: str, latency_orders: int) -> list[float]:
+    """One order in flight: publish -> decision seen by a subscriber, in ms."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+
+    async def on_decision(msg) -> None:  # type: ignore[no-untyped-def]
+        arrived.put_nowait(time.perf_counter())
+
+    await nc.subscribe("risk.>", cb=on_decision)
+    samples = []
+    for n in range(50 + latency_orders):  # the first 50 warm up
+        o = order()
+        payload = encode_event(o)
+        start = time.perf_counter()
+        await js.publish(subject_for(o), payload, headers={"Nats-Msg-Id": str(o.event_id)})
+        done = await asyncio.wait_for(arrived.get(), 10)
+        if n >= 50:
+            samples.append((done - start) * 1000)
+    await nc.drain()
+    return sorted(samples)
+
+
+async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Fill ORDERS with ``orders`` requests while the stage is down, start it, time the drain.
+
+    Returns (orders/s between the first and the last decision, stage CPU ms per order over the same span)."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await publish_all(js, [order() for _ in range(orders)])
+    seen = 0
+    first = last = 0.0
+    cpu_first = cpu_last = 0.0
+    done = asyncio.Event()
+    proc_box: list[psutil.Process] = []
+
+    async def on_decision(msg) -> None:  # type: ignore[no-untyped-def]
+        nonlocal seen, first, last, cpu_first, cpu_last
+        seen += 1
+        if seen == 1:
+            first = time.perf_counter()
+            cpu_first = sum(proc_box[0].cpu_times()[:2])
+        if seen == orders:
+            last = time.perf_counter()
+            cpu_last = sum(proc_box[0].cpu_times()[:2])
+            done.set()
+
+    await nc.subscribe("risk.>", cb=on_decision)
+    await nc.flush()
+    proc_box.append(psutil.Process(start_stage()))
+    await asyncio.wait_for(done.wait(), 300)
+    await nc.drain()
+    return (orders - 1) / (last - first), (cpu_last - cpu_first) * 1000 / (orders - 1)
+
+
+async def wait_healthy(nats_url: str) -> None:
+    for _ in range(200):
+        try:
+            if (await probe(nats_url, "risk-service", timeout=0.5))["status"] == "ok":
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("risk-service did not become healthy")
+
+
+async def reset(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    for info in await js.streams_info():
+        await js.delete_stream(info.config.name)
+    await ensure_streams(js)
+    await seed(js)
+    await nc.drain()
+
+
+def run(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="tradebus-bench-"))
+    server = EmbeddedNats(root / "nats", fsync_always=args.fsync_always)
+    pg = EmbeddedPostgres(root / "pg", durable=not args.pg_no_fsync)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        nats_url = server.start()
+        database_url = pg.start()
+        keys = generate_signing_key(root / "keys")
+        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "LOG_LEVEL": args.log_level,
+               "RISK_SIGNING_KEY_PATH": str(keys.private_path), **UNLIMITED}
+        stages = {
+            "risk-service": [str(BIN / "risk-service")],
+            "floor (plain nats-py)": [sys.executable, str(HERE / "floor_risk.py"), nats_url],
+        }
+        for name, argv in stages.items():
+            asyncio.run(reset(nats_url))
+            running: list[subprocess.Popen[bytes]] = []
+
+            def start_stage() -> int:
+                proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                running.append(proc)
+                return proc.pid
+
+            try:
+                start_stage()
+                if name == "risk-service":
+                    asyncio.run(wait_healthy(nats_url))
+                else:
+                    time.sleep(1.0)
+                samples = asyncio.run(latency(nats_url, args.latency_orders))
+                running[-1].terminate()
+                running[-1].wait(10)
+                rate, cpu = asyncio.run(drain(nats_url, start_stage, args.orders))
+                results[name] = {"p50_ms": statistics.median(samples),
+                                 "p99_ms": samples[max(0, int(len(samples) * 0.99) - 1)],
+                                 "orders_per_s": rate, "cpu_ms_per_order": cpu}
+            finally:
+                for proc in running:
+                    if proc.poll() is None:
+                        proc.terminate()
+                        proc.wait(10)
+    finally:
+        pg.stop()
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\nNATS fsync always: {args.fsync_always}; PostgreSQL fsync: {not args.pg_no_fsync}; "
+          f"risk-service LOG_LEVEL={args.log_level}; {args.orders} orders drained, {args.latency_orders} timed singly")
+    print(f"{'stage':<24}{'p50 ms':>9}{'p99 ms':>9}{'orders/s':>11}{'CPU ms/order':>14}")
+    for name, r in results.items():
+        print(f"{name:<24}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['orders_per_s']:>11.0f}{r['cpu_ms_per_order']:>14.3f}")
+    real, floor = results["risk-service"], results["floor (plain nats-py)"]
+    print(f"ratio risk-service/floor: p50 {real['p50_ms'] / floor['p50_ms']:.2f}x, "
+          f"p99 {real['p99_ms'] / floor['p99_ms']:.2f}x, throughput {real['orders_per_s'] / floor['orders_per_s']:.2f}x, "
+          f"CPU/order {real['cpu_ms_per_order'] / floor['cpu_ms_per_order']:.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--latency-orders", type=int, default=400)
+    parser.add_argument("--log-level", default="info", help="risk-service LOG_LEVEL (info = as deployed)")
+    parser.add_argument("--fsync-always", action="store_true", help="NATS sync_interval: always, as `tradectl up`")
+    parser.add_argument("--pg-no-fsync", action="store_true", help="PostgreSQL with fsync off (to see its share)")
+    run(parser.parse_args())

@@ -1,0 +1,230 @@
+"""Pre-trade risk checks: pure functions over an order, its context and the limits.
+
+Each check yields ``RejectionReason``s with a stable code from ``REASON_CODES`` and a message that names the
+numbers. ``evaluate`` runs every check (no short-circuit: the requester sees all that is wrong at once) in a
+fixed order. A check whose reference data is missing or stale yields nothing itself; the reference-data check
+reports REFERENCE_DATA_MISSING / *_STALE instead, so nothing is approved on a guess.
+
+Checks receive the limits already narrowed to the order's symbol (``Limits.for_symbol``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from tradebus_contracts import OrderFields, OrderSide, OrderType, RejectionReason, TimeInForce, TradingState
+
+from .limit_checks import (
+    check_buying_power,
+    check_daily_notional,
+    check_open_orders,
+    check_order_size,
+    check_position,
+    check_price_collar,
+    check_throttle,
+    needs_buying_power,
+)
+from .limits import Limits
+from .model import Decision, RiskContext
+from .pricing import (
+    PRICES_BY_TYPE,
+    decimals,
+    estimate,
+    far_side_price,
+    is_fractional,
+    is_stale,
+    order_shares,
+    reference_price,
+    usable_quote,
+)
+from .reasons import REASON_CODES, Check, price, reason, seconds, shares
+
+__all__ = [
+    "REASON_CODES",
+    "CHECKS",
+    "Check",
+    "evaluate",
+    "estimate",
+    "check_trading_state",
+    "check_duplicate",
+    "check_quantity",
+    "check_prices",
+    "check_fractional",
+    "check_extended_hours",
+    "check_symbol",
+    "check_short",
+    "check_reference_data",
+]
+
+MAX_QTY_DECIMALS = 9
+MIN_FRACTIONAL_QTY = Decimal("0.001")
+MIN_NOTIONAL = Decimal("1")
+
+
+def check_trading_state(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    if ctx.trading_state is TradingState.HALTED:
+        yield reason("TRADING_HALTED", "trading is halted: no order passes until trading is resumed")
+    elif ctx.trading_state is TradingState.REDUCING:
+        pos = ctx.position_qty
+        opposes = (order.side is OrderSide.SELL and pos > 0) or (order.side is OrderSide.BUY and pos < 0)
+        qty = order_shares(order, usable_quote(ctx, limits))
+        if not opposes:
+            held = f"the {order.symbol} position of {shares(pos)} shares" if pos else f"no {order.symbol} position"
+            yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and a {order.side} would not reduce "
+                         f"{held}", "side")
+        # Past the position is not reducing: selling 150 of a 100 long opens a 50 short.
+        elif qty is not None and qty > abs(pos):
+            yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and {order.side} {shares(qty)} "
+                         f"shares would go past the {order.symbol} position of {shares(pos)} shares", "qty")
+
+
+def check_duplicate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    if ctx.order_id_seen:
+        yield reason("DUPLICATE_ORDER_ID", "this order_id was already decided; a new order needs a new order_id",
+                     "order_id")
+
+
+def check_quantity(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    qty, notional = order.qty, order.notional
+    if (qty is None) == (notional is None):
+        given = "both were" if qty is not None else "neither was"
+        yield reason("QTY_XOR_NOTIONAL", f"exactly one of qty or notional is required, {given} given", "qty")
+    if qty is not None:
+        if qty <= 0:
+            yield reason("QTY_NOT_POSITIVE", f"qty must be greater than 0, got {shares(qty)}", "qty")
+        elif qty < MIN_FRACTIONAL_QTY:
+            yield reason("FRACTIONAL_QTY_BELOW_MIN",
+                         f"fractional qty {shares(qty)} is below the minimum of {MIN_FRACTIONAL_QTY} shares", "qty")
+        if decimals(qty) > MAX_QTY_DECIMALS:
+            yield reason("QTY_TOO_MANY_DECIMALS",
+                         f"qty {shares(qty)} has {decimals(qty)} decimals; at most {MAX_QTY_DECIMALS}", "qty")
+    if notional is not None:
+        if notional <= 0:
+            yield reason("NOTIONAL_NOT_POSITIVE", f"notional must be greater than $0, got {price(notional)}",
+                         "notional")
+        elif notional < MIN_NOTIONAL:
+            yield reason("NOTIONAL_BELOW_MIN", f"notional {price(notional)} is below the minimum of $1.00",
+                         "notional")
+        if decimals(notional) > 2:
+            yield reason("NOTIONAL_TOO_MANY_DECIMALS",
+                         f"notional {price(notional)} has {decimals(notional)} decimals; at most 2 (cents)", "notional")
+        if order.type is not OrderType.MARKET:
+            yield reason("NOTIONAL_REQUIRES_MARKET",
+                         f"a notional order must be a market order, not {order.type}", "type")
+
+
+def check_prices(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    needed = PRICES_BY_TYPE[order.type]
+    for name in ("limit_price", "stop_price"):
+        value: Decimal | None = getattr(order, name)
+        label = name.replace("_", " ")
+        code = name.upper()
+        if name in needed and value is None:
+            yield reason(f"{code}_REQUIRED", f"a {order.type} order needs a {label}", name)
+        elif name not in needed and value is not None:
+            yield reason(f"{code}_NOT_ALLOWED", f"a {order.type} order takes no {label}, got {price(value)}", name)
+        elif value is not None and value <= 0:
+            yield reason("PRICE_NOT_POSITIVE", f"{label} must be greater than $0, got {price(value)}", name)
+        elif value is not None:
+            allowed = 2 if value >= 1 else 4
+            if decimals(value) > allowed:
+                yield reason("SUB_PENNY_PRICE", f"{label} {price(value)} has {decimals(value)} decimals; prices "
+                             f"{'at or above' if allowed == 2 else 'below'} $1 allow at most {allowed}", name)
+
+
+def check_fractional(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    if not is_fractional(order):
+        return
+    kind = "a notional" if order.notional is not None else f"a fractional qty ({shares(order.qty)})"
+    if order.time_in_force is not TimeInForce.DAY:
+        yield reason("FRACTIONAL_REQUIRES_DAY",
+                     f"{kind} order must use time_in_force day, not {order.time_in_force}", "time_in_force")
+    asset = ctx.asset
+    if asset is not None and not is_stale(asset.as_of, ctx.now, limits.max_asset_age_s) and not asset.fractionable:
+        yield reason("ASSET_NOT_FRACTIONABLE", f"{order.symbol} is not fractionable, so {kind} order is refused",
+                     "qty" if order.notional is None else "notional")
+
+
+def check_extended_hours(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    if order.extended_hours and (order.type is not OrderType.LIMIT or order.time_in_force is not TimeInForce.DAY):
+        yield reason("EXTENDED_HOURS_REQUIRES_LIMIT_DAY", "an extended-hours order must be a limit order with "
+                     f"time_in_force day, not {order.type} / {order.time_in_force}", "extended_hours")
+
+
+def check_symbol(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    asset = ctx.asset
+    if asset is None:
+        yield reason("SYMBOL_UNKNOWN", f"{order.symbol} is not a known asset", "symbol")
+    elif is_stale(asset.as_of, ctx.now, limits.max_asset_age_s):
+        yield reason("ASSET_STALE", f"asset data for {order.symbol} is {seconds(ctx.now - asset.as_of)} old "
+                     f"(limit {seconds(limits.max_asset_age_s)})", "symbol")
+    elif not asset.tradable:
+        yield reason("SYMBOL_NOT_TRADABLE", f"{order.symbol} is not tradable", "symbol")
+
+
+def check_short(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    qty = order_shares(order, usable_quote(ctx, limits))
+    if order.side is not OrderSide.SELL or qty is None or qty <= 0:
+        return
+    after = ctx.position_qty - qty
+    if after >= 0:
+        return
+    story = (f"selling {shares(qty)} {order.symbol} from a position of {shares(ctx.position_qty)} would leave "
+             f"{shares(after)} shares")
+    if is_fractional(order) or after != after.to_integral_value():
+        yield reason("FRACTIONAL_SHORT_NOT_ALLOWED", f"{story}: fractional short sales are not allowed", "qty")
+    asset = ctx.asset
+    if asset is not None and not is_stale(asset.as_of, ctx.now, limits.max_asset_age_s) and not asset.shortable:
+        yield reason("SHORT_NOT_ALLOWED", f"{story}: {order.symbol} is not shortable", "qty")
+
+
+def check_reference_data(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    quote = ctx.quote
+    if quote is None:
+        yield reason("REFERENCE_DATA_MISSING", f"no quote for {order.symbol}: cannot price the order")
+    elif is_stale(quote.as_of, ctx.now, limits.max_quote_age_s):
+        yield reason("QUOTE_STALE", f"the {order.symbol} quote is {seconds(ctx.now - quote.as_of)} old "
+                     f"(limit {seconds(limits.max_quote_age_s)})")
+    elif reference_price(quote) is None:
+        yield reason("REFERENCE_DATA_MISSING", f"the {order.symbol} quote has no bid/ask and no last price")
+    elif (order.type is OrderType.MARKET or order.notional is not None) and far_side_price(order, quote) is None:
+        side = "ask" if order.side is OrderSide.BUY else "bid"
+        yield reason("REFERENCE_DATA_MISSING", f"the {order.symbol} quote has no {side} to price a market {order.side}")
+    if needs_buying_power(order, ctx, limits):
+        account = ctx.account
+        if account is None:
+            yield reason("REFERENCE_DATA_MISSING", "no account data: cannot check buying power")
+        elif is_stale(account.as_of, ctx.now, limits.max_account_age_s):
+            yield reason("ACCOUNT_STALE", f"account data is {seconds(ctx.now - account.as_of)} old "
+                         f"(limit {seconds(limits.max_account_age_s)})")
+
+
+CHECKS: tuple[Check, ...] = (
+    check_trading_state,
+    check_duplicate,
+    check_quantity,
+    check_prices,
+    check_fractional,
+    check_extended_hours,
+    check_symbol,
+    check_short,
+    check_reference_data,
+    check_order_size,
+    check_position,
+    check_open_orders,
+    check_daily_notional,
+    check_throttle,
+    check_buying_power,
+    check_price_collar,
+)
+
+
+def evaluate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Decision:
+    """Run every check against the order's effective limits; approved iff no check found anything."""
+    effective = limits.for_symbol(order.symbol)
+    reasons = [found for check in CHECKS for found in check(order, ctx, effective)]
+    cost, basis = estimate(order, usable_quote(ctx, effective))
+    if not reasons and cost is None:  # never approve what cannot be charged against the daily caps
+        reasons.append(reason("REFERENCE_DATA_MISSING", "the order's cost cannot be estimated"))
+    return Decision(approved=not reasons, reasons=tuple(reasons), estimated_cost=cost, price_basis=basis)

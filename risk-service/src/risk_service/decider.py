@@ -1,0 +1,93 @@
+"""From a request to a decision: gather the context, run the checks, sign or reject.
+
+Pure apart from reading the in-memory views (reference data, trading state, book) handed in at construction:
+no I/O, no clock of its own (``now`` is passed in), so it is tested with plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected, TradingState, sign_approval
+from tradebus_contracts.signing import key_id_for
+
+from .book import Book
+from .checks import evaluate
+from .limits import Limits
+from .model import RiskContext
+from .refdata import RefData
+
+PRODUCER = "risk-service"
+
+
+class TradingStateSource(Protocol):
+    """Anything with a ``state`` attribute (the follower in production, a plain object in tests)."""
+
+    state: TradingState
+
+
+@dataclass(frozen=True)
+class Signer:
+    private_key: Ed25519PrivateKey
+    ttl: timedelta
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.private_key.public_key())
+
+
+class Decider:
+    def __init__(self, limits: Limits, refdata: RefData, book: Book, signer: Signer,
+                 trading_state: TradingStateSource) -> None:
+        self.limits = limits
+        self.refdata = refdata
+        self.book = book
+        self.signer = signer
+        self.trading_state = trading_state
+
+    def context(self, request: OrderRequested, now: datetime) -> RiskContext:
+        symbol = request.symbol
+        return RiskContext(
+            now=now,
+            trading_state=self.trading_state.state,
+            asset=self.refdata.assets.get(symbol),
+            quote=self.refdata.quotes.get(symbol),
+            account=self.refdata.account,
+            position_qty=self.refdata.position_qty(symbol),
+            account_gross_exposure=self.refdata.gross_exposure(),
+            open_orders=self.book.open_total,
+            open_orders_symbol=self.book.open_by_symbol[symbol],
+            daily_notional_used=self.book.daily_total,
+            daily_notional_used_symbol=self.book.daily_by_symbol.get(symbol, Decimal(0)),
+            submissions_in_window=self.book.submissions_in_window(now),
+            order_id_seen=False,  # the service answers a known order_id with its stored decision before this
+        )
+
+    def decide(self, request: OrderRequested, now: datetime) -> tuple[RiskApproved | RiskRejected, Decimal | None]:
+        """The decision event for ``request`` and the notional it commits (None when rejected)."""
+        verdict = evaluate(request.order_fields(), self.context(request, now), self.limits)
+        if verdict.approved:
+            approval = sign_approval(
+                request,
+                private_key=self.signer.private_key,
+                issued_at=now,
+                ttl=self.signer.ttl,
+                producer=PRODUCER,
+                key_id=self.signer.key_id,
+            )
+            return approval, verdict.estimated_cost
+        rejection = RiskRejected(
+            **request.order_fields().model_dump(),
+            order_id=request.order_id,
+            reasons=list(verdict.reasons),
+            message="; ".join(r.message for r in verdict.reasons),
+            producer=PRODUCER,
+            correlation_id=str(request.order_id),
+            causation_id=request.event_id,
+            occurred_at=now,
+        )
+        return rejection, None

@@ -1,0 +1,60 @@
+"""The kill switch as the risk service sees it: the latest ``TradingStateChanged`` on ``control.trading_state``.
+
+On start we read the last state back from the CONTROL stream (it keeps everything), so a halt survives restarts
+of both the risk service and the bus; then an ordered consumer follows every later change. With no state ever
+published, trading is ACTIVE.
+"""
+
+from __future__ import annotations
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+from tradebus_contracts import InvalidEvent, TradingState, TradingStateChanged, decode
+from tradebus_contracts.subjects import TRADING_STATE
+from tradebus_runtime import get_logger
+
+log = get_logger(__name__)
+
+
+class TradingStateFollower:
+    def __init__(self) -> None:
+        self.state = TradingState.ACTIVE
+        self.last: TradingStateChanged | None = None
+        self._sub = None
+
+    def apply(self, raw: bytes) -> None:
+        try:
+            event = decode(raw, TradingStateChanged)
+        except InvalidEvent as exc:
+            log.error("risk.trading_state_invalid", error=str(exc)[:300])
+            return
+        if self.last is not None and event.event_id == self.last.event_id:
+            return
+        self.last = event
+        if event.state != self.state:
+            log.warning("risk.trading_state", state=event.state.value, previous=self.state.value,
+                        reason=event.reason, changed_by=event.changed_by)
+        self.state = event.state
+
+    async def start(self, js: JetStreamContext) -> None:
+        """Follow the subject from its last message on; subscribing first means no change can slip between."""
+
+        async def on_msg(msg: Msg) -> None:
+            self.apply(msg.data)
+
+        self._sub = await js.subscribe(
+            TRADING_STATE, stream="CONTROL", cb=on_msg, ordered_consumer=True,
+            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+        )
+        try:
+            last = await js.get_last_msg("CONTROL", TRADING_STATE)
+        except NotFoundError:
+            log.info("risk.trading_state", state=self.state.value, source="default (never set)")
+        else:
+            self.apply(last.data)  # the subscription delivers it too; apply() ignores the second copy
+            log.info("risk.trading_state_loaded", state=self.state.value)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()

@@ -1,0 +1,248 @@
+"""risk-service as a real process against real NATS and PostgreSQL: decisions, redelivery, kill switch, DLQ."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import nats
+import pytest
+from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event, subject_for, verify_approval
+from tradebus_contracts.refdata import (
+    ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, PositionRef, QuoteRef, asset_key, position_key, quote_key,
+)
+from tradebus_contracts.signing import public_key_from_b64
+from tradebus_runtime.bus import ensure_kv, ensure_streams
+from tradebus_runtime.health import probe
+from tradectl.keys import generate_signing_key
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+def now():
+    return datetime.now(UTC)
+
+
+class Harness:
+    """Drives a running risk-service: seeds reference data, sends requests, collects decisions."""
+
+    def __init__(self, nats_url, database_url, tmp_path):
+        self.nats_url = nats_url
+        self.database_url = database_url
+        self.tmp_path = tmp_path
+        self.keys = generate_signing_key(tmp_path / "keys")
+        self.trusted = {self.keys.key_id: public_key_from_b64(self.keys.public_b64)}
+        self.proc = None
+        self.decisions: asyncio.Queue = asyncio.Queue()
+        self.log_path = tmp_path / "risk-service.log"
+
+    async def open(self):
+        self.nc = await nats.connect(self.nats_url)
+        self.js = self.nc.jetstream()
+        await ensure_streams(self.js)
+        self.kv = await ensure_kv(self.js, REFDATA_BUCKET)
+
+        async def collect(msg):
+            await self.decisions.put(decode_event(msg.data))
+
+        await self.nc.subscribe("risk.>", cb=collect)
+        await self.seed()
+
+    async def seed(self, *, quote_age=timedelta(0), buying_power="100000"):
+        t = now()
+        await self.kv.put(asset_key("AAPL"), AssetRef(symbol="AAPL", tradable=True, fractionable=True, shortable=True,
+                                                      as_of=t).model_dump_json().encode())
+        await self.kv.put(quote_key("AAPL"), QuoteRef(symbol="AAPL", bid=Decimal("187.20"), ask=Decimal("187.30"),
+                                                      last=Decimal("187.25"), as_of=t - quote_age)
+                          .model_dump_json().encode())
+        await self.kv.put(ACCOUNT_KEY, AccountRef(buying_power=Decimal(buying_power), equity=Decimal("100000"),
+                                                  cash=Decimal("100000"), as_of=t).model_dump_json().encode())
+
+    async def set_position(self, qty):
+        await self.kv.put(position_key("AAPL"), PositionRef(symbol="AAPL", qty=Decimal(qty),
+                                                            avg_entry_price=Decimal("180"),
+                                                            market_value=Decimal(qty) * Decimal("187.25"),
+                                                            as_of=now()).model_dump_json().encode())
+
+    def start(self):
+        env = {**os.environ, "NATS_URL": self.nats_url, "DATABASE_URL": self.database_url,
+               "RISK_SIGNING_KEY_PATH": str(self.keys.private_path), "PYTHONUNBUFFERED": "1",
+               "RISK_EXPOSURE_REFRESH_S": "0.5"}
+        self.proc = subprocess.Popen([str(BIN / "risk-service")], env=env, stdout=self.log_path.open("ab"),
+                                     stderr=subprocess.STDOUT)
+
+    async def healthy(self):
+        for _ in range(150):
+            try:
+                if (await probe(self.nats_url, "risk-service", timeout=0.5))["status"] == "ok":
+                    return
+            except Exception:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError("risk-service not healthy:\n" + self.log_path.read_text()[-3000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            assert self.proc.wait(10) == 0
+
+    async def request(self, event):
+        await self.js.publish(subject_for(event), encode_event(event), headers={"Nats-Msg-Id": str(event.event_id)})
+
+    async def decision_for(self, order_id, timeout=10):
+        while True:
+            event = await asyncio.wait_for(self.decisions.get(), timeout)
+            if event.order_id == order_id:
+                return event
+
+    async def tradectl(self, *args):
+        proc = await asyncio.create_subprocess_exec(
+            str(BIN / "tradectl"), *args, env={**os.environ, "NATS_URL": self.nats_url},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return out.decode()
+
+
+@pytest.fixture
+async def risk(nats_url, database_url, tmp_path):
+    h = Harness(nats_url, database_url, tmp_path)
+    await h.open()
+    h.start()
+    await h.healthy()
+    yield h
+    h.stop()
+    await h.nc.drain()
+
+
+async def test_request_when_order_passes_every_check_then_signed_approval_verifies(risk, order_requested):
+    request = order_requested(qty="10", limit_price="187.25")
+
+    await risk.request(request)
+    decision = await risk.decision_for(request.order_id)
+
+    assert isinstance(decision, RiskApproved)
+    verify_approval(decision, risk.trusted, now())
+    assert decision.causation_id == request.event_id and decision.qty == Decimal("10")
+
+
+async def test_request_when_several_checks_fail_then_rejected_with_every_reason(risk, order_requested):
+    request = order_requested(qty="0", limit_price="187.255")
+
+    await risk.request(request)
+    decision = await risk.decision_for(request.order_id)
+
+    assert isinstance(decision, RiskRejected)
+    codes = {r.code for r in decision.reasons}
+    assert {"QTY_NOT_POSITIVE", "SUB_PENNY_PRICE"} <= codes
+    assert decision.message
+
+
+async def test_request_when_quote_is_stale_then_rejected_rather_than_guessed(risk, order_requested):
+    await risk.seed(quote_age=timedelta(hours=2))
+    await asyncio.sleep(0.3)
+    request = order_requested()
+
+    await risk.request(request)
+    decision = await risk.decision_for(request.order_id)
+
+    assert isinstance(decision, RiskRejected)
+    assert "QUOTE_STALE" in {r.code for r in decision.reasons}
+
+
+async def test_request_when_republished_or_redelivered_then_same_decision_never_a_second_approval(
+    risk, order_requested
+):
+    request = order_requested()
+    again = request.model_copy(update={"event_id": __import__("uuid").uuid4()})  # same order, new message
+
+    await risk.request(request)
+    first = await risk.decision_for(request.order_id)
+    risk.stop()
+    risk.start()  # a restart in between: the decision comes from PostgreSQL
+    await risk.healthy()
+    await risk.request(again)
+    second = await risk.decision_for(request.order_id)
+    info = await risk.js.stream_info("RISK")
+
+    assert isinstance(first, RiskApproved)
+    assert second.event_id == first.event_id and second.approval_id == first.approval_id
+    assert info.state.messages == 1  # the re-publish carried the same Nats-Msg-Id: stored once
+
+
+async def test_request_when_order_id_is_reused_for_another_order_then_dead_lettered_not_decided_again(
+    risk, order_requested
+):
+    request = order_requested()
+    await risk.request(request)
+    await risk.decision_for(request.order_id)
+    impostor = order_requested(order_id=request.order_id, qty="999")
+
+    await risk.request(impostor)
+    dlq = await risk.js.pull_subscribe("dlq.risk-service", stream="DLQ")
+    letter = decode_event((await dlq.fetch(1, timeout=10))[0].data)
+
+    assert "already decided for different order fields" in letter.reason
+    assert (await risk.js.stream_info("RISK")).state.messages == 1
+
+
+async def test_kill_switch_when_halted_reducing_and_resumed_then_decisions_follow_and_survive_restart(
+    risk, order_requested
+):
+    await risk.set_position("10")
+    await risk.tradectl("halt", "--reason", "test halt")
+    await asyncio.sleep(0.3)
+    halted = order_requested(side="sell", qty="5")
+    await risk.request(halted)
+    assert "TRADING_HALTED" in {r.code for r in (await risk.decision_for(halted.order_id)).reasons}
+
+    risk.stop()
+    risk.start()
+    await risk.healthy()
+    still_halted = order_requested()
+    await risk.request(still_halted)
+    assert "TRADING_HALTED" in {r.code for r in (await risk.decision_for(still_halted.order_id)).reasons}
+
+    await risk.tradectl("halt", "--reducing", "--reason", "wind down")
+    await asyncio.sleep(0.3)
+    reduce, grow = order_requested(side="sell", qty="5"), order_requested(side="buy", qty="5")
+    await risk.request(reduce)
+    await risk.request(grow)
+    assert isinstance(await risk.decision_for(reduce.order_id), RiskApproved)
+    assert "TRADING_REDUCING_ONLY" in {r.code for r in (await risk.decision_for(grow.order_id)).reasons}
+
+    await risk.tradectl("resume")
+    await asyncio.sleep(0.3)
+    after = order_requested(side="buy", qty="5")
+    await risk.request(after)
+    assert isinstance(await risk.decision_for(after.order_id), RiskApproved)
+
+
+async def test_garbage_when_published_on_the_request_subject_then_dead_lettered_and_service_keeps_deciding(
+    risk, order_requested
+):
+    await risk.js.publish("orders.requested.AAPL", b"definitely not an order")
+    request = order_requested()
+    await risk.request(request)
+
+    decision = await risk.decision_for(request.order_id)
+    dlq = await risk.js.pull_subscribe("dlq.risk-service", stream="DLQ")
+    letter = decode_event((await dlq.fetch(1, timeout=10))[0].data)
+
+    assert isinstance(decision, RiskApproved)
+    assert letter.reason.startswith("undecodable") and letter.payload_text == "definitely not an order"
+
+
+async def test_limits_when_asked_through_tradectl_then_active_limits_and_state_are_shown(risk):
+    out = json.loads(await risk.tradectl("risk", "limits"))
+
+    assert out["trading_state"] == "active"
+    assert out["signing_key_id"] == risk.keys.key_id
+    assert "max_order_notional" in out["limits"]

@@ -1,0 +1,129 @@
+"""`tradectl up` brings the whole stack up and down, as `make up` does, in a temp home."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nats
+import psutil
+import pytest
+from tradebus_runtime.health import probe
+
+pytestmark = pytest.mark.integration
+
+TRADECTL = str(Path(sys.executable).parent / "tradectl")
+SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
+
+
+def clean_env(home):
+    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+    env["TRADEBUS_HOME"] = str(home)
+    return env
+
+
+def read_until(proc, marker, timeout):
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    raise AssertionError(f"{marker!r} not seen; output so far:\n" + "\n".join(lines))
+
+
+@pytest.fixture
+def stack(tmp_path):
+    home = tmp_path / "home"
+    proc = subprocess.Popen([TRADECTL, "up", "--ticket-port", "0"], env=clean_env(home), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        output = read_until(proc, "Press Ctrl-C to stop", timeout=120)
+        yield home, proc, output
+    finally:
+        if proc.poll() is None:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
+            proc.kill()
+            proc.wait()
+
+
+def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then_sigterm_stops_all(stack):
+    home, proc, output = stack
+    endpoints = json.loads((home / "endpoints.json").read_text())
+
+    async def inspect():
+        nc = await nats.connect(endpoints["nats_url"])
+        try:
+            streams = {s.config.name for s in await nc.jetstream().streams_info()}
+        finally:
+            await nc.drain()
+        reports = {name: await probe(endpoints["nats_url"], name) for name in SERVICES}
+        return streams, reports
+
+    streams, reports = asyncio.run(inspect())
+    with urllib.request.urlopen(endpoints["ticket_url"] + "/api/mode", timeout=5) as resp:
+        mode = json.loads(resp.read())
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=20)
+    took = time.monotonic() - started
+
+    assert set(endpoints) == {"nats_url", "database_url", "ticket_url", "webhook_url", "broker_url", "mode"}
+    assert endpoints["mode"] == "paper"
+    domain = {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "AUDIT"}
+    assert domain <= streams and all(s.startswith("KV_") for s in streams - domain)  # KV buckets are streams too
+    assert all(r["status"] == "ok" for r in reports.values()), reports
+    assert mode == {"mode": "paper", "broker": "simulator"}
+    assert any("PAPER TRADING" in line for line in output) and any(endpoints["ticket_url"] in l for l in output)
+    assert code == 0 and took < 15
+    assert not (home / "endpoints.json").exists()
+    assert [p.pid for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_up_when_a_second_runner_starts_on_the_same_home_then_it_is_refused_and_the_first_is_untouched(stack):
+    home, proc, _ = stack
+
+    second = subprocess.run([TRADECTL, "up", "--ticket-port", "0"], env=clean_env(home), capture_output=True,
+                            text=True, timeout=30)
+
+    assert second.returncode == 2
+    assert "already running" in second.stderr and str(proc.pid) in second.stderr
+    assert (home / "endpoints.json").exists()
+
+
+def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(stack):
+    home, proc, _ = stack
+    url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+    before = asyncio.run(probe(url, "risk-service"))
+
+    os.kill(before["pid"], signal.SIGKILL)
+    restarted = read_until(proc, "restarting", timeout=10)
+
+    async def healthy_again():
+        for _ in range(100):
+            try:
+                report = await probe(url, "risk-service")
+                if report["status"] == "ok" and report["pid"] != before["pid"]:
+                    return report
+            except Exception:
+                pass
+            await asyncio.sleep(0.2)
+        raise AssertionError("risk-service did not come back")
+
+    after = asyncio.run(healthy_again())
+
+    assert "risk-service exited with code -9" in restarted[-1]
+    assert after["pid"] != before["pid"]
