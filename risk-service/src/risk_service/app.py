@@ -32,13 +32,13 @@ from tradebus_contracts.signing import private_key_from_pem
 from tradebus_contracts.subjects import subject_filter
 from tradebus_runtime import ConsumerSpec, PoisonMessage, ServiceApp, ServiceSettings, get_logger, register_secret
 from tradebus_runtime.settings import load_settings
+from tradebus_runtime.trading_state import TradingStateFollower
 
 from .book import Book, trading_day_start
 from .decider import Decider, Signer
 from .limits import Limits, LimitsError, load_limits
 from .refdata import RefData
 from .store import DecisionStore, NewDecision, StoredDecision
-from .trading_state import TradingStateFollower
 
 SERVICE = "risk-service"
 LIMITS_SUBJECT = "rpc.risk-service.limits"

@@ -17,6 +17,7 @@ from importlib import resources
 import asyncpg
 
 from .inbox import ensure_inbox
+from .outbox import ensure_outbox
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -125,4 +126,5 @@ async def open_database(dsn: str, service: str, migrations_package: str | None) 
     async with pool.acquire() as conn:
         await migrate(conn, schema, migrations)
         await ensure_inbox(conn)
+        await ensure_outbox(conn)
     return pool

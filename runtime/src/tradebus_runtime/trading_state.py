@@ -1,8 +1,9 @@
-"""The kill switch as the risk service sees it: the latest ``TradingStateChanged`` on ``control.trading_state``.
+"""The kill switch as a service sees it: the latest ``TradingStateChanged`` on ``control.trading_state``.
 
-On start we read the last state back from the CONTROL stream (it keeps everything), so a halt survives restarts
-of both the risk service and the bus; then an ordered consumer follows every later change. With no state ever
-published, trading is ACTIVE.
+Shared by the risk service (which decides) and the order gateway (which refuses to submit while HALTED, as
+defence in depth). On start we read the last state back from the CONTROL stream (it keeps everything), so a
+halt survives restarts of both the service and the bus; then an ordered consumer follows every later change.
+With no state ever published, trading is ACTIVE.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from tradebus_contracts import InvalidEvent, TradingState, TradingStateChanged, decode
 from tradebus_contracts.subjects import TRADING_STATE
-from tradebus_runtime import get_logger
+from .logging import get_logger
 
 log = get_logger(__name__)
 
@@ -27,13 +28,13 @@ class TradingStateFollower:
         try:
             event = decode(raw, TradingStateChanged)
         except InvalidEvent as exc:
-            log.error("risk.trading_state_invalid", error=str(exc)[:300])
+            log.error("trading_state.invalid", error=str(exc)[:300])
             return
         if self.last is not None and event.event_id == self.last.event_id:
             return
         self.last = event
         if event.state != self.state:
-            log.warning("risk.trading_state", state=event.state.value, previous=self.state.value,
+            log.warning("trading_state.changed", state=event.state.value, previous=self.state.value,
                         reason=event.reason, changed_by=event.changed_by)
         self.state = event.state
 
@@ -50,10 +51,10 @@ class TradingStateFollower:
         try:
             last = await js.get_last_msg("CONTROL", TRADING_STATE)
         except NotFoundError:
-            log.info("risk.trading_state", state=self.state.value, source="default (never set)")
+            log.info("trading_state.default", state=self.state.value, source="default (never set)")
         else:
             self.apply(last.data)  # the subscription delivers it too; apply() ignores the second copy
-            log.info("risk.trading_state_loaded", state=self.state.value)
+            log.info("trading_state.loaded", state=self.state.value)
 
     async def stop(self) -> None:
         if self._sub is not None:
