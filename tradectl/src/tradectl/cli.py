@@ -6,8 +6,9 @@
     tradectl resume [--reason TEXT]
     tradectl risk limits                                      the risk service's active limits and state
     tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
+    tradectl keys set --account NAME [--live] | keys list | keys rotate-master   broker credentials (credentials.py)
 
-Commands of DESIGN §7 not listed here (replay, audit verify, keys set/list/rotate-master) arrive with their issues.
+Commands of DESIGN §7 not listed here (replay, audit verify) arrive with their issues.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--name", default="approval-signing", help="file name stem (a new name for rotation)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing key pair of that name")
     gen.add_argument("--home")
+    kset = keys_sub.add_parser("set", help="store broker credentials, encrypted (key id and secret from stdin or a prompt)")
+    kset.add_argument("--account", required=True, help="account name, e.g. main")
+    kset.add_argument("--live", action="store_true", help="live-trading credentials (default: paper)")
+    klist = keys_sub.add_parser("list", help="stored broker credentials: names and dates only")
+    krotate = keys_sub.add_parser("rotate-master", help="new master key; re-encrypt every stored credential")
+    for keys_parser in (kset, klist, krotate):
+        keys_parser.add_argument("--home", help="where master.keys and endpoints.json are (default $TRADEBUS_HOME)")
     return parser
 
 
@@ -117,6 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"public key:  {files.public_b64}  (also in {files.public_path})")
         print(f"key id:      {files.key_id}")
         sys.exit(0)
+    if args.command == "keys":
+        from . import credentials
+
+        if args.keys_command == "set":
+            sys.exit(credentials.run_keys_set(args.home, args.account, args.live))
+        if args.keys_command == "list":
+            sys.exit(credentials.run_keys_list(args.home))
+        sys.exit(credentials.run_keys_rotate_master(args.home))
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ class Stack:
         signing = ensure_signing_key(self.home / "keys")
         services = [
             ("risk-service", {"RISK_SIGNING_KEY_PATH": str(signing.private_path)}),
-            ("order-gateway", {"BROKER_URL": broker_url, "TRADEBUS_MODE": "paper",
+            ("order-gateway", {"BROKER_URL": broker_url, "TRADEBUS_MODE": "paper", "TRADEBUS_BROKER": "simulator",
                                "GATEWAY_TRUSTED_KEYS": signing.public_b64}),
             ("position-sync-service", {}),
             ("webhook-ingest", {"WEBHOOK_PORT": str(webhook_port)}),

@@ -1,0 +1,217 @@
+"""The broker adapter: alpaca-py's TradingClient / StockHistoricalDataClient behind a small async interface.
+
+alpaca-py is synchronous (requests), so every call runs in a small dedicated thread pool: the event loop never
+blocks on the broker. Three things alpaca-py does by default that an exactly-once gateway must not:
+
+* it retries every request, POSTs included, on 429 and 504 (3 times, 3 s apart) — a blind resubmit. We turn
+  that off (``_retry = 0``); on an ambiguous outcome the submitter asks the broker by client_order_id first;
+* it has no timeout (requests' default waits forever) — every call here has one;
+* its request models send quantities as JSON floats — we answer with ``raw_data=True`` and convert every number
+  we read at this edge with ``Decimal(str(x))``.
+
+Errors are classified for the caller: `BrokerRejected` (a definitive 4xx: the order is not there),
+`BrokerRateLimited` (429, with the wait the headers ask for), `BrokerUnavailable` (timeout, connection error,
+5xx: the outcome is unknown and must be looked up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.requests import StockLatestQuoteRequest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    GetAssetsRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopLimitOrderRequest,
+    StopOrderRequest,
+)
+from tradebus_contracts import OrderFields, OrderType
+
+T = TypeVar("T")
+
+
+class BrokerError(Exception):
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BrokerRejected(BrokerError):
+    """A definitive refusal (4xx other than 429)."""
+
+
+class BrokerRateLimited(BrokerError):
+    def __init__(self, message: str, *, retry_after_s: float, status: int = 429, code: int | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class BrokerUnavailable(BrokerError):
+    """Timeout, connection failure or 5xx: whether the broker acted is unknown."""
+
+
+class _TimeoutSession(requests.Session):
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout_s)
+        return super().request(*args, **kwargs)
+
+
+def dec(value: Any) -> Decimal | None:
+    """Broker numbers to Decimal at the edge (alpaca-py may hand back floats)."""
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Alpaca timestamps (RFC 3339, often with nanoseconds, which Python 3.11 cannot parse) to aware datetimes."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = _FRACTION.sub(r"\1", str(value).replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _classify(exc: Exception) -> BrokerError:
+    if isinstance(exc, APIError):
+        status = exc.status_code
+        try:
+            body = json.loads(str(exc))
+            code, message = body.get("code"), str(body.get("message", ""))
+        except (ValueError, AttributeError):
+            code, message = None, str(exc)[:500]
+        if status == 429:
+            return BrokerRateLimited(message or "rate limited", retry_after_s=_retry_after(exc), code=code)
+        if status is not None and 400 <= status < 500:
+            return BrokerRejected(message, status=status, code=code)
+        return BrokerUnavailable(message or f"HTTP {status}", status=status, code=code)
+    if isinstance(exc, requests.RequestException):
+        return BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:500])
+    return BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _retry_after(exc: APIError) -> float:
+    """Seconds to wait from Alpaca's rate-limit headers (X-RateLimit-Reset is an epoch second)."""
+    response = exc.response
+    headers = getattr(response, "headers", {}) or {}
+    if headers.get("Retry-After"):
+        try:
+            return max(0.0, float(headers["Retry-After"]))
+        except ValueError:
+            pass
+    if headers.get("X-RateLimit-Reset"):
+        try:
+            return min(60.0, max(0.0, float(headers["X-RateLimit-Reset"]) - time.time()))
+        except ValueError:
+            pass
+    return 1.0
+
+
+class Broker:
+    def __init__(self, key_id: str, secret: str, base_url: str | None, *, paper: bool, timeout_s: float = 10.0,
+                 data_url: str | None = None) -> None:
+        self._client = TradingClient(key_id, secret, paper=paper, raw_data=True, url_override=base_url)
+        self._client._retry = 0  # never let the SDK resubmit: see the module docstring
+        self._client._session = _TimeoutSession(timeout_s)
+        self._data = StockHistoricalDataClient(key_id, secret, raw_data=True,
+                                               url_override=data_url if data_url is not None else base_url)
+        self._data._retry = 0
+        self._data._session = _TimeoutSession(timeout_s)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except Exception as exc:
+            raise _classify(exc) from None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- orders ----------------------------------------------------------------------------------------------
+    async def submit(self, order: OrderFields, client_order_id: str) -> dict[str, Any]:
+        return await self._call(self._client.submit_order, _request(order, client_order_id))
+
+    async def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
+        try:
+            return await self._call(self._client.get_order_by_client_id, client_order_id)
+        except BrokerRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def order(self, broker_order_id: str) -> dict[str, Any]:
+        return await self._call(self._client.get_order_by_id, broker_order_id)
+
+    async def open_orders(self) -> list[dict[str, Any]]:
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        return list(await self._call(self._client.get_orders, request))
+
+    async def cancel(self, broker_order_id: str) -> None:
+        await self._call(self._client.cancel_order_by_id, broker_order_id)
+
+    # ---- reference data ------------------------------------------------------------------------------------
+    async def account(self) -> dict[str, Any]:
+        return await self._call(self._client.get_account)
+
+    async def positions(self) -> list[dict[str, Any]]:
+        return list(await self._call(self._client.get_all_positions))
+
+    async def assets(self) -> list[dict[str, Any]]:
+        return list(await self._call(self._client.get_all_assets, GetAssetsRequest()))
+
+    async def latest_quotes(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
+        if not symbols:
+            return {}
+        raw = await self._call(self._data.get_stock_latest_quote, StockLatestQuoteRequest(symbol_or_symbols=symbols))
+        return dict(raw.get("quotes", raw)) if isinstance(raw, dict) else {}
+
+
+def _request(order: OrderFields, client_order_id: str) -> Any:
+    """The alpaca-py request for exactly the signed order fields."""
+    common: dict[str, Any] = {
+        "symbol": order.symbol,
+        "side": OrderSide(order.side.value),
+        "time_in_force": TimeInForce(order.time_in_force.value),
+        "client_order_id": client_order_id,
+        "extended_hours": order.extended_hours or None,
+    }
+    if order.qty is not None:
+        common["qty"] = float(order.qty)
+    if order.notional is not None:
+        common["notional"] = float(order.notional)
+    if order.type == OrderType.MARKET:
+        return MarketOrderRequest(**common)
+    if order.type == OrderType.LIMIT:
+        return LimitOrderRequest(limit_price=float(order.limit_price), **common)  # type: ignore[arg-type]
+    if order.type == OrderType.STOP:
+        return StopOrderRequest(stop_price=float(order.stop_price), **common)  # type: ignore[arg-type]
+    return StopLimitOrderRequest(limit_price=float(order.limit_price), stop_price=float(order.stop_price),  # type: ignore[arg-type]
+                                 **common)

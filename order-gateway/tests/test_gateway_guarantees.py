@@ -1,0 +1,146 @@
+"""Only signed approvals, exactly once: forged, tampered, expired, replayed and unsigned approvals submit nothing;
+an ambiguous submit or a crash mid-submit leaves exactly one broker order; a silent stream is covered by polling."""
+
+import asyncio
+import signal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from tradebus_contracts import OrderStatus, client_order_id_for
+from tradebus_contracts.signing import generate_private_key
+
+pytestmark = pytest.mark.integration
+
+
+async def assert_never_submitted(gateway, request, reason_fragment):
+    letters = await gateway.dead_letters()
+    await asyncio.sleep(1.0)  # give a wrong gateway every chance to submit
+    assert await gateway.broker_orders(client_order_id_for(request.order_id)) == []
+    assert not gateway.of(request.order_id, "OrderSubmitted")
+    assert reason_fragment in letters[0].reason
+
+
+async def test_approval_when_signed_by_an_untrusted_key_then_nothing_is_submitted(gateway):
+    request = gateway.request()
+
+    await gateway.publish(gateway.approve(request, key=generate_private_key()))
+
+    await assert_never_submitted(gateway, request, "UNKNOWN_KEY_ID")
+
+
+async def test_approval_when_a_field_is_changed_after_signing_then_nothing_is_submitted(gateway):
+    request = gateway.request(qty=Decimal("1"))
+    tampered = gateway.approve(request).model_copy(update={"qty": Decimal("100")})
+
+    await gateway.publish(tampered)
+
+    await assert_never_submitted(gateway, request, "BAD_SIGNATURE")
+
+
+async def test_approval_when_expired_then_nothing_is_submitted(gateway):
+    request = gateway.request()
+    stale = gateway.approve(request, issued_at=datetime.now(UTC) - timedelta(minutes=5), ttl=timedelta(seconds=30))
+
+    await gateway.publish(stale)
+
+    await assert_never_submitted(gateway, request, "EXPIRED")
+
+
+async def test_approval_when_unsigned_then_nothing_is_submitted(gateway):
+    request = gateway.request()
+    unsigned = gateway.approve(request).model_copy(update={"signature": ""})
+
+    await gateway.publish(unsigned)
+
+    await assert_never_submitted(gateway, request, "approval refused")
+
+
+async def test_approval_when_replayed_as_a_new_message_then_the_broker_still_has_one_order(gateway):
+    request = gateway.request()
+    approval = gateway.approve(request)
+    replay = approval.model_copy(update={"event_id": __import__("uuid").uuid4()})  # new message, same approval
+
+    await gateway.publish(approval)
+    await gateway.final_status(request.order_id)
+    await gateway.publish(replay)
+    await asyncio.sleep(1.5)
+
+    assert len(await gateway.broker_orders(client_order_id_for(request.order_id))) == 1
+    assert len(gateway.of(request.order_id, "OrderSubmitted")) == 1
+
+
+async def test_approval_when_a_second_approval_targets_the_same_order_then_it_is_refused(gateway):
+    request = gateway.request()
+    await gateway.publish(gateway.approve(request))
+    await gateway.final_status(request.order_id)
+
+    await gateway.publish(gateway.approve(request))  # another approval_id for the same order_id
+
+    await assert_never_submitted_twice(gateway, request)
+
+
+async def assert_never_submitted_twice(gateway, request):
+    letters = await gateway.dead_letters()
+    assert "DUPLICATE_ORDER" in letters[0].reason
+    assert len(await gateway.broker_orders(client_order_id_for(request.order_id))) == 1
+
+
+async def test_submit_when_broker_stores_the_order_but_answers_504_then_exactly_one_broker_order(gateway):
+    await gateway.admin("/admin/faults", {"method": "POST", "path": "/v2/orders", "status": 504, "times": 1,
+                                          "after_effect": True})
+    request = gateway.request()
+
+    await gateway.publish(gateway.approve(request))
+    final = await gateway.final_status(request.order_id)
+
+    assert final.status == OrderStatus.FILLED
+    assert len(await gateway.broker_orders(client_order_id_for(request.order_id))) == 1
+    assert len(gateway.of(request.order_id, "OrderSubmitted")) == 1
+
+
+async def test_submit_when_the_gateway_dies_mid_submit_then_after_restart_exactly_one_broker_order(gateway):
+    # the broker takes the order and then sits on the answer; we kill -9 the gateway while it waits
+    await gateway.admin("/admin/faults", {"method": "POST", "path": "/v2/orders", "delay_ms": 3000, "times": 1})
+    request = gateway.request()
+
+    await gateway.publish(gateway.approve(request))
+    await asyncio.sleep(1.5)
+    gateway.stop(signal.SIGKILL)
+    gateway.start()
+    await gateway.healthy()
+    final = await gateway.final_status(request.order_id, timeout=30)
+
+    assert final.status == OrderStatus.FILLED
+    assert len(await gateway.broker_orders(client_order_id_for(request.order_id))) == 1
+    assert len(gateway.of(request.order_id, "OrderSubmitted")) == 1
+
+
+async def test_fills_when_the_stream_goes_silent_then_polling_reports_them_once(gateway):
+    await gateway.admin("/admin/faults", {"method": "GET", "path": "/stream", "status": 503, "times": 0,
+                                          "after_effect": True})
+    await asyncio.sleep(0.5)
+    await gateway.admin("/admin/liquidity", {"symbol": "AAPL", "max_fill_qty": "2"})
+    request = gateway.request(qty=Decimal("4"))
+
+    await gateway.publish(gateway.approve(request))
+    final = await gateway.final_status(request.order_id, timeout=30)
+    fills = gateway.of(request.order_id, "FillReported")
+
+    assert final.status == OrderStatus.FILLED
+    assert sum(f.qty for f in fills) == Decimal("4")
+    assert len({f.execution_id for f in fills}) == len(fills)
+    assert {f.source for f in fills} == {"poll"}  # the stream said nothing: polling found every fill
+
+
+async def test_approval_when_trading_is_halted_then_the_gateway_refuses_it_too(gateway):
+    from tradectl.control import set_trading_state
+    from tradebus_contracts import TradingState
+
+    await set_trading_state(gateway.nats_url, TradingState.HALTED, "test")
+    await asyncio.sleep(0.5)
+    request = gateway.request()
+
+    await gateway.publish(gateway.approve(request))
+
+    await assert_never_submitted(gateway, request, "TRADING_HALTED")
