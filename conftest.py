@@ -173,3 +173,13 @@ def order_requested():
         return OrderRequested(**fields)
 
     return make
+
+
+@pytest.fixture
+def running_stack(tmp_path):
+    """A whole `tradectl up` stack in a temp home: yields (home, process, its start-up output)."""
+    from tradectl.testing import running_stack as run
+
+    home = tmp_path / "home"
+    with run(home) as (proc, output):
+        yield home, proc, output

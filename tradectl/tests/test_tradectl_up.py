@@ -15,51 +15,16 @@ import psutil
 import pytest
 from tradebus_runtime.health import probe
 
+from tradectl.testing import read_lines_until, stack_env
+
 pytestmark = pytest.mark.integration
 
 TRADECTL = str(Path(sys.executable).parent / "tradectl")
 SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
 
 
-def clean_env(home):
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-    env["TRADEBUS_HOME"] = str(home)
-    return env
-
-
-def read_until(proc, marker, timeout):
-    lines = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    raise AssertionError(f"{marker!r} not seen; output so far:\n" + "\n".join(lines))
-
-
-@pytest.fixture
-def stack(tmp_path):
-    home = tmp_path / "home"
-    proc = subprocess.Popen([TRADECTL, "up", "--ticket-port", "0"], env=clean_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        output = read_until(proc, "Press Ctrl-C to stop", timeout=120)
-        yield home, proc, output
-    finally:
-        if proc.poll() is None:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()
-            proc.kill()
-            proc.wait()
-
-
-def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then_sigterm_stops_all(stack):
-    home, proc, output = stack
+def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then_sigterm_stops_all(running_stack):
+    home, proc, output = running_stack
     endpoints = json.loads((home / "endpoints.json").read_text())
 
     async def inspect():
@@ -93,10 +58,10 @@ def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then
     assert [p.pid for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
 
 
-def test_up_when_a_second_runner_starts_on_the_same_home_then_it_is_refused_and_the_first_is_untouched(stack):
-    home, proc, _ = stack
+def test_up_when_a_second_runner_starts_on_the_same_home_then_it_is_refused_and_the_first_is_untouched(running_stack):
+    home, proc, _ = running_stack
 
-    second = subprocess.run([TRADECTL, "up", "--ticket-port", "0"], env=clean_env(home), capture_output=True,
+    second = subprocess.run([TRADECTL, "up", "--ticket-port", "0"], env=stack_env(home), capture_output=True,
                             text=True, timeout=30)
 
     assert second.returncode == 2
@@ -104,13 +69,13 @@ def test_up_when_a_second_runner_starts_on_the_same_home_then_it_is_refused_and_
     assert (home / "endpoints.json").exists()
 
 
-def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(stack):
-    home, proc, _ = stack
+def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(running_stack):
+    home, proc, _ = running_stack
     url = json.loads((home / "endpoints.json").read_text())["nats_url"]
     before = asyncio.run(probe(url, "risk-service"))
 
     os.kill(before["pid"], signal.SIGKILL)
-    restarted = read_until(proc, "restarting", timeout=10)
+    restarted = read_lines_until(proc, "restarting", timeout=10)
 
     async def healthy_again():
         for _ in range(100):
@@ -127,3 +92,15 @@ def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(stack)
 
     assert "risk-service exited with code -9" in restarted[-1]
     assert after["pid"] != before["pid"]
+
+
+def test_up_when_live_is_asked_without_live_credentials_then_refused_and_everything_stopped(tmp_path):
+    home = tmp_path / "home"
+
+    result = subprocess.run([TRADECTL, "up", "--live", "--ticket-port", "0"], env=stack_env(home), capture_output=True,
+                            text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "--live needs live Alpaca credentials" in result.stderr
+    assert not (home / "endpoints.json").exists()
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(home) in " ".join(p.info["cmdline"] or [])]

@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import asyncpg
 import nats
+from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import health_subject
 
 from .embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port, port_open
 from .home import endpoints_path, write_endpoints
+from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .keys import ensure_signing_key
 
 SERVICE_STOP_S = 7.0
@@ -153,19 +156,23 @@ class Stack:
 
     # ---- start -------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self.opts.live:
-            raise UpError(
-                "live trading is not available yet: the order gateway's live mode (flag + live credentials) is "
-                "still to come. Run without --live for paper trading against the simulator."
-            )
         self.lock.acquire()
         self.logs.mkdir(parents=True, exist_ok=True)
         endpoints_path(self.home).unlink(missing_ok=True)
-        self.say(f"tradebus: starting in {self.home} (mode: paper)")
+        mode = "live" if self.opts.live else "paper"
+        self.say(f"tradebus: starting in {self.home} (mode: {mode})")
         nats_url = await self._start_nats()
         database_url = await self._start_postgres()
         await self._declare_streams(nats_url)
-        broker_url = await self._start_broker()
+        use_alpaca = await self._stored_credentials(database_url, mode)
+        if self.opts.live and not use_alpaca:
+            raise UpError("--live needs live Alpaca credentials: store them with "
+                          "`tradectl keys set --account default --live` (refusing to trade real money without them)")
+        if use_alpaca:
+            broker_url, broker_kind = "", "alpaca"
+            self.say(f"  ✓ broker                 Alpaca {mode} (stored credentials of account 'default')")
+        else:
+            broker_url, broker_kind = await self._start_broker(), "simulator"
         ticket_port = self.opts.ticket_port or free_port()
         if port_open("127.0.0.1", ticket_port):
             raise UpError(f"port {ticket_port} is already in use; set TRADEBUS_TICKET_PORT or --ticket-port")
@@ -175,39 +182,54 @@ class Stack:
             "database_url": database_url,
             "ticket_url": f"http://127.0.0.1:{ticket_port}",
             "webhook_url": f"http://127.0.0.1:{webhook_port}/webhooks/fills",
-            "broker_url": broker_url,
-            "mode": "paper",
+            "broker_url": broker_url or ("https://api.alpaca.markets" if self.opts.live
+                                         else "https://paper-api.alpaca.markets"),
+            "mode": mode,
         }
         base_env = {
             **os.environ,
             "NATS_URL": nats_url,
             "DATABASE_URL": database_url,
             "TRADEBUS_HOME": str(self.home),
+            "TRADEBUS_MODE": mode,
+            "TRADEBUS_BROKER": broker_kind,
             "PYTHONUNBUFFERED": "1",
         }
         signing = ensure_signing_key(self.home / "keys")
+        gateway_env = {"GATEWAY_TRUSTED_KEYS": signing.public_b64}
+        if broker_url:
+            gateway_env["BROKER_URL"] = broker_url
         services = [
-            ("risk-service", {"RISK_SIGNING_KEY_PATH": str(signing.private_path)}),
-            ("order-gateway", {"BROKER_URL": broker_url, "TRADEBUS_MODE": "paper", "TRADEBUS_BROKER": "simulator",
-                               "GATEWAY_TRUSTED_KEYS": signing.public_b64}),
-            ("position-sync-service", {}),
-            ("webhook-ingest", {"WEBHOOK_PORT": str(webhook_port)}),
-            ("ticket-api", {"TICKET_PORT": str(ticket_port), "TRADEBUS_MODE": "paper", "TRADEBUS_BROKER": "simulator"}),
+            ("risk-service", [], {"RISK_SIGNING_KEY_PATH": str(signing.private_path)}),
+            ("order-gateway", ["--live"] if self.opts.live else [], gateway_env),
+            ("position-sync-service", [], {}),
+            ("webhook-ingest", [], {"WEBHOOK_PORT": str(webhook_port)}),
+            ("ticket-api", [], {"TICKET_PORT": str(ticket_port)}),
         ]
-        for name, extra in services:
-            child = Child(name, [_bin(name)], {**base_env, **extra}, self.logs / f"{name}.log", "nats")
+        for name, args, extra in services:
+            child = Child(name, [_bin(name), *args], {**base_env, **extra}, self.logs / f"{name}.log", "nats")
             self.children.append(child)
             await child.spawn()
             self.say(f"  … {name:<22} starting (pid {child.proc.pid if child.proc else '?'})")
         await self._wait_healthy(nats_url, [c for c in self.children if c.health == "nats"])
         path = write_endpoints(self.home, self.endpoints)
         self.say("")
-        self.say("tradebus is up and healthy — PAPER TRADING")
+        self.say(f"tradebus is up and healthy — {'LIVE TRADING (real money)' if self.opts.live else 'PAPER TRADING'}")
         self.say(f"  ticket:    {self.endpoints['ticket_url']}")
-        self.say(f"  broker:    {broker_url} (alpaca-sim)")
+        self.say(f"  broker:    {self.endpoints['broker_url']} ({'alpaca-sim' if broker_kind == 'simulator' else 'Alpaca'})")
         self.say(f"  endpoints: {path}")
         self.say(f"  logs:      {self.logs}")
         self.say("Press Ctrl-C to stop.")
+
+    async def _stored_credentials(self, database_url: str, mode: str) -> bool:
+        """Alpaca credentials stored for account 'default' in this mode? (names only: nothing is decrypted here)"""
+        conn = await asyncpg.connect(database_url)
+        try:
+            await vault.ensure_table(conn, CREDENTIALS_SCHEMA)
+            return any(c.account == "default" and c.mode == mode
+                       for c in await vault.list_credentials(conn, CREDENTIALS_SCHEMA))
+        finally:
+            await conn.close()
 
     async def _start_nats(self) -> str:
         if self.opts.nats_url:
