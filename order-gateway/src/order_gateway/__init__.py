@@ -1,11 +1,16 @@
-"""order-gateway: the only process that holds broker credentials and talks to Alpaca.
+"""order-gateway: the only process that holds broker credentials and talks to Alpaca (through alpaca-py).
 
-ROLE       Consumes ``RiskApproved`` (``risk.approved.>``, durable ``order-gateway`` on RISK) and
-           ``CancelRequested`` (``orders.cancel.>``, durable ``order-gateway-cancel`` on ORDERS); will submit
-           verified approvals through alpaca-py and publish OrderSubmitted / SubmissionFailed /
-           OrderStatusChanged / FillReported / CancelResult.
-STATE      Foundation only: approvals and cancel requests are taken into the inbox (schema ``order_gateway``)
-           and logged with ``acted_on=false``. It submits NOTHING yet (issue #5 adds verification,
-           exactly-once submission and tracking).
-SECURITY   Paper by default: ``mode`` is ``paper`` unless ``--live`` is given, and this version refuses live.
+ROLE        Submits orders the risk service approved — only when the Ed25519 signature verifies under a trusted
+            key, the approval is unexpired and unused, and trading is not HALTED (REDUCING enforced too) — exactly
+            once; tracks them to their last fill; cancels with verification.
+CONSUMES    ``RiskApproved`` (``risk.approved.*``, durable ``order-gateway`` on RISK), ``CancelRequested``
+            (``orders.cancel.*``, durable ``order-gateway-cancel`` on ORDERS), Alpaca's trade_updates stream,
+            polling of open orders.
+EMITS       OrderSubmitted, SubmissionFailed, OrderStatusChanged, FillReported (one per execution), CancelResult,
+            dead letters with the reason for refused approvals; the ``REFDATA`` KV bucket (assets, quotes,
+            positions, account) for the services that hold no credentials.
+PERSISTENCE Schema ``order_gateway``: orders (written pending BEFORE the broker call), fills, approvals_seen,
+            broker_calls, outbox, broker_credentials (AES-256-GCM).
+SECURITY    Paper by default; live needs ``--live`` AND TRADEBUS_MODE=live AND stored live credentials. Secrets are
+            registered for log redaction the moment they are read.
 """
