@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, TypeVar
@@ -27,24 +26,10 @@ from tradebus_runtime.vault import (
     rotate_master,
 )
 
-from .home import endpoints_path, read_endpoints, resolve_home
+from .home import database_url_for_cli, resolve_home
 
 SCHEMA = "order_gateway"  # the gateway owns the table; tradectl writes it on the operator's behalf
 T = TypeVar("T")
-
-
-def database_url_for_cli(home_arg: str | None = None) -> str:
-    """$DATABASE_URL, else the running stack's endpoints.json, else a clear error."""
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
-    home = resolve_home(home_arg)
-    endpoints = read_endpoints(home)
-    if endpoints is None or not endpoints.get("database_url"):
-        raise SystemExit(
-            f"tradectl: no DATABASE_URL set and no running stack found ({endpoints_path(home)} does not exist); "
-            "start one with `make up` or set DATABASE_URL"
-        )
-    return str(endpoints["database_url"])
 
 
 def read_key_pair(stdin: IO[str]) -> tuple[str, str]:

@@ -39,15 +39,23 @@ def read_endpoints(home: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def nats_url_for_cli(home_arg: str | None = None) -> str:
-    """NATS for operator commands: $NATS_URL, else the running stack's endpoints.json, else a clear error."""
-    if os.environ.get("NATS_URL"):
-        return os.environ["NATS_URL"]
+def endpoint_for_cli(key: str, env_var: str, home_arg: str | None = None) -> str:
+    """For operator commands: ``$ENV_VAR``, else the running stack's endpoints.json, else a clear error."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
     home = resolve_home(home_arg)
     endpoints = read_endpoints(home)
-    if endpoints is None:
+    if endpoints is None or not endpoints.get(key):
         raise SystemExit(
-            f"tradectl: no NATS_URL set and no running stack found ({endpoints_path(home)} does not exist); "
-            "start one with `make up` or set NATS_URL"
+            f"tradectl: no {env_var} set and no running stack found ({endpoints_path(home)} does not exist); "
+            f"start one with `make up` or set {env_var}"
         )
-    return str(endpoints["nats_url"])
+    return str(endpoints[key])
+
+
+def nats_url_for_cli(home_arg: str | None = None) -> str:
+    return endpoint_for_cli("nats_url", "NATS_URL", home_arg)
+
+
+def database_url_for_cli(home_arg: str | None = None) -> str:
+    return endpoint_for_cli("database_url", "DATABASE_URL", home_arg)
