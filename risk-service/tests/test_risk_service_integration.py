@@ -246,3 +246,20 @@ async def test_limits_when_asked_through_tradectl_then_active_limits_and_state_a
     assert out["trading_state"] == "active"
     assert out["signing_key_id"] == risk.keys.key_id
     assert "max_order_notional" in out["limits"]
+
+
+async def test_preview_when_asked_then_same_checks_without_a_decision(risk):
+    good = {"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": "10",
+            "limit_price": "187.25"}
+    bad = {**good, "qty": "0", "limit_price": "187.255"}
+
+    ok = json.loads((await risk.nc.request("rpc.risk-service.preview", json.dumps(good).encode(), timeout=3)).data)
+    no = json.loads((await risk.nc.request("rpc.risk-service.preview", json.dumps(bad).encode(), timeout=3)).data)
+    garbage = json.loads((await risk.nc.request("rpc.risk-service.preview", b'{"qty": 1.5}', timeout=3)).data)
+    await asyncio.sleep(0.3)
+
+    assert ok["ok"] and ok["approved"] and ok["estimated_cost"] == "1872.50" and ok["price_basis"] == "limit_price"
+    assert not no["approved"] and {"QTY_NOT_POSITIVE", "SUB_PENNY_PRICE"} <= {r["code"] for r in no["reasons"]}
+    assert garbage["ok"] is False and garbage["errors"]
+    assert risk.decisions.empty()  # a preview publishes nothing
+    assert (await risk.js.stream_info("RISK")).state.messages == 0

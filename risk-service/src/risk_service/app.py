@@ -15,10 +15,11 @@ from pathlib import Path
 from uuid import UUID
 
 from nats.aio.msg import Msg
-from pydantic import Field
+from pydantic import Field, ValidationError
 from tradebus_contracts import (
     CancelOutcome,
     CancelResult,
+    OrderFields,
     OrderRequested,
     OrderStatus,
     OrderStatusChanged,
@@ -42,6 +43,7 @@ from .store import DecisionStore, NewDecision, StoredDecision
 
 SERVICE = "risk-service"
 LIMITS_SUBJECT = "rpc.risk-service.limits"
+PREVIEW_SUBJECT = "rpc.risk-service.preview"
 FINAL_STATUSES = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
 )
@@ -191,6 +193,25 @@ class RiskService:
             async with self._lock:
                 self.book.record_closed(event.symbol)  # type: ignore[attr-defined]
 
+    async def preview(self, raw: bytes) -> dict[str, object]:
+        """The ticket's estimate: the same checks as a real decision, nothing signed, stored or booked."""
+        try:
+            order = PreviewRequest.model_validate_json(raw).order_fields()
+        except ValidationError as exc:
+            return {"ok": False, "errors": [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+                                            for e in exc.errors()]}
+        verdict = self.decider.preview(order, self.now())
+        account = self.refdata.account
+        return {
+            "ok": True,
+            "approved": verdict.approved,
+            "reasons": [r.model_dump(mode="json") for r in verdict.reasons],
+            "estimated_cost": None if verdict.estimated_cost is None else str(verdict.estimated_cost),
+            "price_basis": verdict.price_basis,
+            "buying_power": None if account is None else str(account.buying_power),
+            "trading_state": self.trading.state.value,
+        }
+
     async def describe(self, _: bytes) -> dict[str, object]:
         return {
             "limits": self.limits.describe(),
@@ -200,6 +221,12 @@ class RiskService:
             "open_orders": self.book.open_total,
             "daily_notional_used": str(self.book.daily_total),
         }
+
+
+class PreviewRequest(OrderFields):
+    """An order to preview: the order fields, and the order_id the ticket will use (optional, unused here)."""
+
+    order_id: UUID | None = None
 
 
 def _log_decision(event: Envelope, *, repeated: bool) -> None:
@@ -236,4 +263,5 @@ def build_app(settings: RiskSettings | None = None) -> ServiceApp:
     )
     app.background(risk.refresh_forever)
     app.respond(LIMITS_SUBJECT, risk.describe)
+    app.respond(PREVIEW_SUBJECT, risk.preview)
     return app

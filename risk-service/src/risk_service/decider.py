@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected, TradingState, sign_approval
+from tradebus_contracts import OrderFields, OrderRequested, RiskApproved, RiskRejected, TradingState, sign_approval
 from tradebus_contracts.signing import key_id_for
 
 from .book import Book
 from .checks import evaluate
 from .limits import Limits
-from .model import RiskContext
+from .model import Decision, RiskContext
 from .refdata import RefData
 
 PRODUCER = "risk-service"
@@ -49,8 +49,7 @@ class Decider:
         self.signer = signer
         self.trading_state = trading_state
 
-    def context(self, request: OrderRequested, now: datetime) -> RiskContext:
-        symbol = request.symbol
+    def context(self, symbol: str, now: datetime) -> RiskContext:
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
@@ -67,9 +66,13 @@ class Decider:
             order_id_seen=False,  # the service answers a known order_id with its stored decision before this
         )
 
+    def preview(self, order: OrderFields, now: datetime) -> Decision:
+        """What the decision would be right now, without signing, storing or booking anything."""
+        return evaluate(order, self.context(order.symbol, now), self.limits)
+
     def decide(self, request: OrderRequested, now: datetime) -> tuple[RiskApproved | RiskRejected, Decimal | None]:
         """The decision event for ``request`` and the notional it commits (None when rejected)."""
-        verdict = evaluate(request.order_fields(), self.context(request, now), self.limits)
+        verdict = evaluate(request.order_fields(), self.context(request.symbol, now), self.limits)
         if verdict.approved:
             approval = sign_approval(
                 request,
