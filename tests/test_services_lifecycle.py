@@ -14,26 +14,30 @@ import nats
 import pytest
 from tradebus_contracts import decode_event, encode_event
 from tradebus_runtime.health import health_subject
+from alpaca_sim.testing import simulator_in_thread
 from tradectl.embedded import free_port
+from tradectl.keys import ensure_signing_key
 
 pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
-CONSUMING = {
-    # service: (schema, subject to publish to, event factory name)
-    "risk-service": ("risk_service", "orders.requested.AAPL"),
-    "order-gateway": ("order_gateway", "orders.cancel.AAPL"),
-    "position-sync-service": ("position_sync_service", "fills.AAPL"),
+CONSUMING = {  # service: the subject it consumes that we send garbage to
+    "risk-service": "orders.requested.AAPL",
+    "order-gateway": "risk.approved.AAPL",
+    "position-sync-service": "fills.AAPL",
 }
 ALL_SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
 
 
 class Running:
-    def __init__(self, name, nats_url, database_url, tmp_path):
+    def __init__(self, name, nats_url, database_url, tmp_path, broker_url):
         self.name = name
         self.log_path = tmp_path / f"{name}.log"
+        keys = ensure_signing_key(tmp_path / "keys")
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
-               "WEBHOOK_PORT": str(free_port()), "TICKET_PORT": str(free_port())}
+               "WEBHOOK_PORT": str(free_port()), "TICKET_PORT": str(free_port()), "TRADEBUS_HOME": str(tmp_path),
+               "RISK_SIGNING_KEY_PATH": str(keys.private_path), "GATEWAY_TRUSTED_KEYS": keys.public_b64,
+               "TRADEBUS_BROKER": "simulator", "BROKER_URL": broker_url}
         self.proc = subprocess.Popen([str(BIN / name)], env=env, stdout=self.log_path.open("wb"),
                                      stderr=subprocess.STDOUT)
 
@@ -64,9 +68,11 @@ async def health(nc, name, timeout=20.0):
 @pytest.fixture
 def start_service(nats_url, database_url, tmp_path):
     running = []
+    sim = simulator_in_thread()
+    broker = sim.__enter__()
 
     def start(name):
-        r = Running(name, nats_url, database_url, tmp_path)
+        r = Running(name, nats_url, database_url, tmp_path, broker.url)
         running.append(r)
         return r
 
@@ -75,25 +81,7 @@ def start_service(nats_url, database_url, tmp_path):
         if r.proc.poll() is None:
             r.proc.kill()
             r.proc.wait()
-
-
-def event_for(subject, order_requested):
-    from decimal import Decimal
-    from datetime import UTC, datetime
-    from tradebus_contracts import CancelRequested, FillReported
-
-    base = order_requested()
-    if subject.startswith("orders.requested"):
-        return base
-    if subject.startswith("orders.cancel"):
-        return CancelRequested(producer="test", order_id=base.order_id, correlation_id=str(base.order_id),
-                               symbol="AAPL", requested_by="test")
-    return FillReported(
-        producer="test", order_id=base.order_id, correlation_id=str(base.order_id), client_order_id="tb-x",
-        broker_order_id="b-1", symbol="AAPL", side="buy", execution_id="e-1", qty=Decimal("1"),
-        price=Decimal("187.25"), cum_qty=Decimal("1"), order_status="partially_filled",
-        executed_at=datetime.now(UTC), source="stream",
-    )
+    sim.__exit__(None, None, None)
 
 
 @pytest.mark.parametrize("name", ALL_SERVICES)
@@ -114,25 +102,53 @@ async def test_service_when_started_then_healthy_and_sigterm_stops_it_cleanly(na
 
 
 @pytest.mark.parametrize("name", sorted(CONSUMING))
-async def test_service_when_event_and_garbage_arrive_then_event_is_kept_and_garbage_dead_lettered(
-    name, start_service, nats_url, database_url, order_requested
+async def test_service_when_garbage_arrives_then_it_is_dead_lettered_with_the_reason_and_the_service_stays_up(
+    name, start_service, nats_url
 ):
-    schema, subject = CONSUMING[name]
+    subject = CONSUMING[name]
     service = start_service(name)
-    event = event_for(subject, order_requested)
     nc = await nats.connect(nats_url)
     try:
         await health(nc, name)
         js = nc.jetstream()
-        await js.publish(subject, encode_event(event), headers={"Nats-Msg-Id": str(event.event_id)})
         await js.publish(subject, b'{"event_type": "OrderRequested", "qty": 1.5}')
         dlq = await js.pull_subscribe(f"dlq.{name}", stream="DLQ")
         letter = decode_event((await dlq.fetch(1, timeout=10))[0].data)
         still = await health(nc, name)
+    finally:
+        await nc.drain()
+    code, _ = service.stop()
+
+    assert letter.service == name and letter.original_subject == subject
+    assert "undecodable" in letter.reason and '"qty": 1.5' in letter.payload_text
+    assert still["status"] == "ok"
+    assert code == 0
+
+
+async def test_position_sync_when_a_fill_arrives_then_it_is_kept_in_its_inbox_until_the_ledger_lands(
+    start_service, nats_url, database_url, order_requested
+):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tradebus_contracts import FillReported
+
+    base = order_requested()
+    fill = FillReported(
+        producer="test", order_id=base.order_id, correlation_id=str(base.order_id), client_order_id="tb-x",
+        broker_order_id="b-1", symbol="AAPL", side="buy", execution_id="e-1", qty=Decimal("1"),
+        price=Decimal("187.25"), cum_qty=Decimal("1"), order_status="partially_filled",
+        executed_at=datetime.now(UTC), source="stream",
+    )
+    service = start_service("position-sync-service")
+    nc = await nats.connect(nats_url)
+    try:
+        await health(nc, "position-sync-service")
+        await nc.jetstream().publish("fills.AAPL", encode_event(fill), headers={"Nats-Msg-Id": str(fill.event_id)})
         conn = await asyncpg.connect(database_url)
         try:
             for _ in range(50):
-                rows = await conn.fetch(f"SELECT event_id, event_type FROM {schema}.inbox")
+                rows = await conn.fetch("SELECT event_id, event_type FROM position_sync_service.inbox")
                 if rows:
                     break
                 await asyncio.sleep(0.1)
@@ -142,8 +158,5 @@ async def test_service_when_event_and_garbage_arrive_then_event_is_kept_and_garb
         await nc.drain()
     code, _ = service.stop()
 
-    assert [(r["event_id"], r["event_type"]) for r in rows] == [(event.event_id, event.event_type)]
-    assert letter.service == name and letter.original_subject == subject
-    assert "undecodable" in letter.reason
-    assert still["status"] == "ok"
+    assert [(r["event_id"], r["event_type"]) for r in rows] == [(fill.event_id, "FillReported")]
     assert code == 0
