@@ -176,10 +176,18 @@ def order_requested():
 
 
 @pytest.fixture
-def running_stack(tmp_path):
+def stack_home() -> Iterator[Path]:
+    """A throw-away $TRADEBUS_HOME outside pytest's tmp dirs: pytest re-locks its base dir to 0700 whenever a test
+    session starts, which would cut off the unprivileged PostgreSQL user (as root) in the middle of a run."""
+    path = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
+    yield path / "home"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def running_stack(stack_home):
     """A whole `tradectl up` stack in a temp home: yields (home, process, its start-up output)."""
     from tradectl.testing import running_stack as run
 
-    home = tmp_path / "home"
-    with run(home) as (proc, output):
-        yield home, proc, output
+    with run(stack_home) as (proc, output):
+        yield stack_home, proc, output

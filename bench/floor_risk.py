@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 async def main(url: str) -> None:
     key = Ed25519PrivateKey.generate()
+    from cryptography.hazmat.primitives import serialization
+
+    public_hex = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
     nc = await nats.connect(url)
     js = nc.jetstream()
     sub = await js.pull_subscribe("orders.requested.*", durable="floor", stream="ORDERS")
@@ -33,7 +36,7 @@ async def main(url: str) -> None:
         for msg in msgs:
             order = json.loads(msg.data)
             signature = key.sign(rfc8785.dumps(order))
-            reply = {**order, "event_type": "FloorApproved", "signature": signature.hex()}
+            reply = {**order, "signature": signature.hex(), "public_key": public_hex}
             await js.publish(f"risk.approved.{order['symbol']}", json.dumps(reply).encode())
             await msg.ack()
 

@@ -94,8 +94,8 @@ def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(runnin
     assert after["pid"] != before["pid"]
 
 
-def test_up_when_live_is_asked_without_live_credentials_then_refused_and_everything_stopped(tmp_path):
-    home = tmp_path / "home"
+def test_up_when_live_is_asked_without_live_credentials_then_refused_and_everything_stopped(stack_home):
+    home = stack_home
 
     result = subprocess.run([TRADECTL, "up", "--live", "--ticket-port", "0"], env=stack_env(home), capture_output=True,
                             text=True, timeout=60)

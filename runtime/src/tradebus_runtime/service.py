@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import uvloop
 from nats.aio.msg import Msg
 
 from . import bus as busmod
@@ -160,7 +161,8 @@ class ServiceApp:
         """Entry point for a console script: configure logging and serve until stopped."""
         configure_logging(self.name, self.settings.log_level, self.settings.log_format)
         try:
-            asyncio.run(self.serve())
+            # uvloop: faster, and on the default loop uvicorn's answers stalled ~44 ms (Nagle / delayed ACK)
+            uvloop.run(self.serve())
         except KeyboardInterrupt:
             pass
         except Exception:
