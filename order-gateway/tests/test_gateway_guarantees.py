@@ -6,6 +6,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from tradebus_contracts import OrderStatus, client_order_id_for
 from tradebus_contracts.signing import generate_private_key
@@ -84,6 +85,14 @@ async def assert_never_submitted_twice(gateway, request):
     letters = await gateway.dead_letters()
     assert "DUPLICATE_ORDER" in letters[0].reason
     assert len(await gateway.broker_orders(client_order_id_for(request.order_id))) == 1
+    conn = await asyncpg.connect(gateway.database_url)
+    try:
+        seen = await conn.fetch("SELECT outcome, reason FROM order_gateway.approvals_seen WHERE order_id = $1 "
+                                "ORDER BY seen_at", request.order_id)
+    finally:
+        await conn.close()
+    assert [r["outcome"] for r in seen] == ["accepted", "refused"]  # the audit keeps the refusal and why
+    assert "DUPLICATE_ORDER" in seen[1]["reason"]
 
 
 async def test_submit_when_broker_stores_the_order_but_answers_504_then_exactly_one_broker_order(gateway):

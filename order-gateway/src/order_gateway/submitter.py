@@ -38,6 +38,26 @@ log = get_logger(__name__)
 MAX_ATTEMPTS = 5
 
 
+def plan(row: store.OrderRow | None, approval: RiskApproved, refusal: gate.Refusal | None) -> tuple[str, str | None]:
+    """What to do with an approval given the order row we hold (locked) and the gate's verdict.
+
+    ``submit`` (new order, gate passed) | ``resume`` (this approval's order is pending: look it up first) |
+    ``repeat`` (already submitted/failed: nothing to do) | ``after_cancel`` (cancelled before submission) |
+    ``refuse`` (gate refused, or another approval for an order already used: approvals are single-use).
+    """
+    if row is not None and row.approval_id == approval.approval_id:
+        if row.state == "pending":
+            return "resume", None if refusal is None else f"{refusal.code}: {refusal.message} (lookup only)"
+        return "repeat", f"order already {row.state}"
+    if refusal is not None:
+        return "refuse", f"{refusal.code}: {refusal.message}"
+    if row is None:
+        return "submit", None
+    if row.state == "canceled_before_submit":
+        return "after_cancel", "order was cancelled before it was submitted"
+    return "refuse", "DUPLICATE_ORDER: a different approval for this order was already used"
+
+
 class SubmitNotConfirmed(Exception):
     """The broker could not be reached or asked; the order stays pending and the approval is redelivered."""
 
@@ -50,43 +70,24 @@ class Submitter:
         if not isinstance(event, RiskApproved):
             raise PoisonMessage(f"{event.event_type} on an approval subject")
         ctx = self.ctx
-        now = ctx.now()
-        refusal = gate.check(event, ctx.trusted, now, ctx.trading.state, ctx.position_qty(event.symbol))
-        existing = await store.get_order(ctx.pool, event.order_id)
-        if existing is not None and existing.approval_id == event.approval_id:
-            if existing.state in ("submitted", "failed"):
-                await store.record_approval_seen(ctx.pool, event.event_id, event.approval_id, event.order_id,
-                                                 "repeat", f"order already {existing.state}")
-                return
-            if existing.state == "pending":  # a crash or a lost answer: ask the broker before anything else
-                await self.submit(event, lookup_first=True, may_post=refusal is None)
-                return
-        if refusal is not None:
-            await self._refuse(event, f"{refusal.code}: {refusal.message}")
-        async with ctx.pool.acquire() as conn, conn.transaction():
+        refusal = gate.check(event, ctx.trusted, ctx.now(), ctx.trading.state, ctx.position_qty(event.symbol))
+        async with ctx.pool.acquire() as conn, conn.transaction():  # one round trip decides and records
             row = await store.lock_order(conn, event.order_id)
-            if row is None:
-                fields = signed_order(event).model_dump(mode="json")
+            action, reason = plan(row, event, refusal)
+            if action == "submit":
                 await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
-                                           event.approval_id, event.symbol, fields)
-                await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id,
-                                                 "accepted", None)
-            elif row.state == "canceled_before_submit":
-                await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id,
-                                                 "refused", "order was cancelled before it was submitted")
-                log.info("gateway.approval_after_cancel", order_id=str(event.order_id))
-                return
-            else:  # another approval for an order we already hold: an approval is used once
-                await self._refuse(event, "DUPLICATE_ORDER: a different approval for this order was already used",
-                                   conn=conn)
-        await self.submit(event, lookup_first=False, may_post=True)
-
-    async def _refuse(self, event: RiskApproved, reason: str, conn: Any = None) -> None:
-        await store.record_approval_seen(conn or self.ctx.pool, event.event_id, event.approval_id, event.order_id,
-                                         "refused", reason)
-        log.warning("gateway.approval_refused", order_id=str(event.order_id), approval_id=str(event.approval_id),
-                    reason=reason)
-        raise PoisonMessage(f"approval refused: {reason}")
+                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"))
+            outcome = {"submit": "accepted", "resume": "resumed", "repeat": "repeat"}.get(action, "refused")
+            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, outcome, reason)
+        if action == "refuse":
+            log.warning("gateway.approval_refused", order_id=str(event.order_id),
+                        approval_id=str(event.approval_id), reason=reason)
+            raise PoisonMessage(f"approval refused: {reason}")
+        if action in ("repeat", "after_cancel"):
+            log.info("gateway.approval_not_submitted", order_id=str(event.order_id), reason=reason)
+            return
+        # resume: a crash or a lost answer left it pending: ask the broker before anything else
+        await self.submit(event, lookup_first=action == "resume", may_post=refusal is None)
 
     async def submit(self, approval: RiskApproved, *, lookup_first: bool, may_post: bool) -> None:
         ctx = self.ctx
@@ -101,11 +102,10 @@ class Submitter:
                                                    exc.message)
                     await asyncio.sleep(min(2.0 * attempt, 5.0))
                     continue
-                await store.record_broker_call(ctx.pool, approval.order_id, "lookup", 200 if found else 404, None,
-                                               None)
                 if found is not None:
-                    await self.confirm(approval, found)
+                    await confirm_submitted(ctx, approval.order_id, found, source="lookup", call="lookup")
                     return
+                await store.record_broker_call(ctx.pool, approval.order_id, "lookup", 404, None, None)
                 if not may_post or ctx.now() >= approval.expires_at:
                     await self.fail(approval, None, None, "the approval expired before the order reached the broker; "
                                     "nothing was submitted")
@@ -133,14 +133,9 @@ class Submitter:
                 lookup_first = True
                 await asyncio.sleep(min(0.5 * attempt, 3.0))
                 continue
-            await store.record_broker_call(ctx.pool, approval.order_id, "submit", 200, None, None)
-            await self.confirm(approval, placed)
+            await confirm_submitted(ctx, approval.order_id, placed, source="lookup", call="submit")
             return
         raise SubmitNotConfirmed(f"order {approval.order_id}: broker unreachable after {MAX_ATTEMPTS} attempts")
-
-    async def confirm(self, approval: RiskApproved, broker_order: dict[str, Any]) -> None:
-        """pending -> submitted, with OrderSubmitted and the first status, in one transaction."""
-        await confirm_submitted(self.ctx, approval.order_id, broker_order, source="lookup")
 
     async def fail(self, approval: RiskApproved, http_status: int | None, code: int | None, message: str) -> None:
         await fail_pending(self.ctx, approval.order_id, http_status, code, message, causation_id=approval.event_id)
@@ -164,10 +159,14 @@ async def fail_pending(ctx: Context, order_id: Any, http_status: int | None, cod
     await ctx.outbox.flush()
 
 
-async def confirm_submitted(ctx: Context, order_id: Any, broker_order: dict[str, Any], source: str) -> bool:
-    """Record that the broker has the order (from a submit answer, a lookup or the stream). Idempotent."""
+async def confirm_submitted(ctx: Context, order_id: Any, broker_order: dict[str, Any], source: str,
+                            call: str | None = None) -> bool:
+    """Record that the broker has the order (from a submit answer, a lookup or the stream), with OrderSubmitted and
+    the first status, in one transaction (plus the audit row of the broker call that told us). Idempotent."""
     view = BrokerOrderView.of(broker_order)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        if call is not None:
+            await store.record_broker_call(conn, order_id, call, 200, None, None)
         row = await store.lock_order(conn, order_id)
         if row is None or row.state != "pending":
             return False
