@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 PYTHON ?= python3
+FRONTEND := ticket-frontend
 
 UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
@@ -14,24 +15,35 @@ endif
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: up test install check-python clean
+.PHONY: up test install frontend check-tools clean
 
 up: install
 	.venv/bin/tradectl up
 
 test: install
+	cd $(FRONTEND) && npm test
 	.venv/bin/python -m pytest
 
-install: check-python $(UV)
+install: check-tools $(UV) frontend
 	$(UV) sync --frozen
 
-check-python:
+# The trade ticket: dependencies from the lock file, then a production build into ticket-frontend/dist
+# (served by the ticket API). Reinstalled only when the lock file changes.
+frontend: $(FRONTEND)/node_modules/.package-lock.json
+	cd $(FRONTEND) && npm run build
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+
+check-tools:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
 	  { echo "tradebus needs python3 >= 3.11 (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null || \
+	  { echo "tradebus needs node >= 20 (found: $$(node --version 2>&1))"; exit 1; }
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 clean:
-	rm -rf .venv .tools .pytest_cache
+	rm -rf .venv .tools .pytest_cache $(FRONTEND)/node_modules $(FRONTEND)/dist

@@ -1,0 +1,75 @@
+// A fake ticket API for component tests: `fetch` answers from a route table and records every call, so a
+// test can say "exactly one POST /api/orders". EventSource is a fake the test drives by hand.
+import { vi } from "vitest";
+
+export const QUOTE = { symbol: "AAPL", bid: "100.00", ask: "100.10", last: "100.05", timestamp: "2026-11-24T14:30:00Z", stale: false };
+
+export const defaultRoutes = () => ({
+  "GET /api/mode": () => ({ body: { mode: "paper", broker: "simulator" } }),
+  "GET /api/quotes/AAPL": () => ({ body: QUOTE }),
+  // by default the server has nothing to add, so the client's own estimate is what shows
+  "POST /api/orders/preview": () => ({
+    body: { estimated_cost: null, price_basis: null, buying_power: "50000.00", buying_power_after: null, warnings: [], errors: [], approvable: true, trading_state: "active" },
+  }),
+  "POST /api/orders": (body) => ({ status: 202, body: { order_id: body.order_id, status: "requested" } }),
+  "GET /api/orders": () => ({ body: { orders: [] } }),
+  "GET /api/positions": () => ({ body: { positions: [], account: { buying_power: "50000.00", equity: "50000.00", cash: "50000.00" } } }),
+});
+
+/** Install a fake fetch; `overrides` replace routes ("METHOD /path" without the query string). */
+export function mockApi(overrides = {}) {
+  const routes = { ...defaultRoutes(), ...overrides };
+  const calls = [];
+  const fetchMock = vi.fn(async (url, init = {}) => {
+    const method = (init.method ?? "GET").toUpperCase();
+    const path = String(url).split("?")[0];
+    const body = init.body ? JSON.parse(init.body) : undefined;
+    calls.push({ method, path, url: String(url), body });
+    const route = routes[`${method} ${path}`] ?? routes[`${method} ${path.replace(/\/[^/]+$/, "/:id")}`]
+      ?? routes[`${method} ${path.replace(/\/[^/]+\/cancel$/, "/:id/cancel")}`];
+    if (!route) return new Response(JSON.stringify({ detail: "Not Found" }), { status: 404 });
+    const result = await route(body, path);
+    if (result instanceof Error) throw result;
+    const status = result.status ?? 200;
+    return new Response(JSON.stringify(result.body ?? null), { status, headers: { "Content-Type": "application/json" } });
+  });
+  vi.stubGlobal("fetch", fetchMock);
+  return {
+    calls,
+    fetchMock,
+    callsTo: (method, path) => calls.filter((c) => c.method === method && c.path === path),
+  };
+}
+
+/** A hand-driven EventSource: `FakeEventSource.last.emit("FillReported", {...})`. */
+export class FakeEventSource {
+  static instances = [];
+  static get last() {
+    return FakeEventSource.instances[FakeEventSource.instances.length - 1];
+  }
+  constructor(url) {
+    this.url = url;
+    this.listeners = {};
+    this.closed = false;
+    FakeEventSource.instances.push(this);
+  }
+  addEventListener(type, fn) {
+    (this.listeners[type] ??= []).push(fn);
+  }
+  close() {
+    this.closed = true;
+  }
+  open() {
+    this.onopen?.({});
+  }
+  emit(type, data) {
+    const message = { data: JSON.stringify({ event_type: type, ...data }) };
+    (this.listeners[type] ?? []).forEach((fn) => fn(message));
+  }
+}
+
+export function installEventSource() {
+  FakeEventSource.instances = [];
+  vi.stubGlobal("EventSource", FakeEventSource);
+  return FakeEventSource;
+}

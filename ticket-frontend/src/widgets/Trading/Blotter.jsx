@@ -1,0 +1,124 @@
+// Recent orders (GET /api/orders), refreshed on every order event and every few seconds; open orders can be
+// canceled from here. A cancel is only a request: the outcome (canceled, or too late: filled) arrives as events.
+import { useRef, useState } from "react";
+import { cancelOrder, listOrders } from "../../api.js";
+import { useOrderEvents } from "../../hooks/orderEvents.jsx";
+import { usePolling } from "../../hooks/usePolling.js";
+import { formatMoney, formatPrice, formatQty, formatTime, sideLabel, statusLabel, typeLabel } from "../../lib/format.js";
+import { isFinal } from "../../lib/orderStatus.js";
+
+const ORDER_EVENTS = new Set(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed",
+  "OrderStatusChanged", "FillReported", "CancelRequested", "CancelResult"]);
+const MAX_ROWS = 50;
+
+export function Blotter({ refreshMs = 5000 }) {
+  const [filter, setFilter] = useState("all");
+  const [orders, setOrders] = useState(null);
+  const [error, setError] = useState(null);
+  const [cancels, setCancels] = useState({}); // order_id -> "sending" | "requested" | error message
+  const pendingLoad = useRef(null);
+
+  const load = async () => {
+    try {
+      const list = await listOrders(filter);
+      setOrders(Array.isArray(list) ? list : (list?.orders ?? []));
+      setError(null);
+    } catch (err) {
+      setError(err.message);
+    }
+  };
+  usePolling(load, refreshMs, true, [filter]);
+  useOrderEvents(({ type }) => {
+    if (!ORDER_EVENTS.has(type)) return;
+    clearTimeout(pendingLoad.current); // a burst of events is one refresh
+    pendingLoad.current = setTimeout(load, 300);
+  });
+
+  const onCancel = async (orderId) => {
+    setCancels((prev) => ({ ...prev, [orderId]: "sending" }));
+    try {
+      await cancelOrder(orderId);
+      setCancels((prev) => ({ ...prev, [orderId]: "requested" }));
+      load();
+    } catch (err) {
+      setCancels((prev) => ({ ...prev, [orderId]: `Cancel failed: ${err.message}` }));
+    }
+  };
+
+  const rows = (orders ?? []).slice(0, MAX_ROWS);
+  return (
+    <section className="panel blotter" aria-labelledby="blotter-heading">
+      <div className="panel-head">
+        <h2 id="blotter-heading">Orders</h2>
+        <label className="inline">
+          Show{" "}
+          <select value={filter} onChange={(e) => setFilter(e.target.value)}>
+            <option value="all">all</option>
+            <option value="open">open</option>
+            <option value="closed">closed</option>
+          </select>
+        </label>
+      </div>
+      {error ? <p className="field-error">Orders could not be loaded: {error}</p> : null}
+      {orders === null && !error ? <p>Loading orders…</p> : null}
+      {orders !== null && rows.length === 0 ? <p>No orders yet.</p> : null}
+      {rows.length ? (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Symbol</th>
+                <th scope="col">Side</th>
+                <th scope="col">Type</th>
+                <th scope="col" className="num">Amount</th>
+                <th scope="col" className="num">Limit</th>
+                <th scope="col" className="num">Stop</th>
+                <th scope="col">TIF</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="num">Filled</th>
+                <th scope="col" className="num">Avg price</th>
+                <th scope="col"><span className="visually-hidden">Action</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((o) => {
+                const cancel = cancels[o.order_id];
+                const open = !isFinal(o.status);
+                return (
+                  <tr key={o.order_id} data-order-id={o.order_id} data-status={o.status}>
+                    <td>{formatTime(o.created_at ?? o.requested_at ?? o.updated_at)}</td>
+                    <td>{o.symbol}</td>
+                    <td className={`side--${o.side}`}>{sideLabel(o.side)}</td>
+                    <td>{typeLabel(o.type)}</td>
+                    <td className="num">{o.notional ? formatMoney(o.notional) : formatQty(o.qty)}</td>
+                    <td className="num">{o.limit_price ? formatPrice(o.limit_price) : ""}</td>
+                    <td className="num">{o.stop_price ? formatPrice(o.stop_price) : ""}</td>
+                    <td>{o.time_in_force}</td>
+                    <td>
+                      <span className={`status-pill status--${String(o.status).toLowerCase()}`}>{statusLabel(o.status)}</span>
+                      {o.reject_reasons?.length ? (
+                        <span className="row-reasons">{o.reject_reasons.map((r) => r.message ?? r.code).join("; ")}</span>
+                      ) : null}
+                    </td>
+                    <td className="num">{formatQty(o.filled_qty ?? "0")}</td>
+                    <td className="num">{o.filled_avg_price ? formatPrice(o.filled_avg_price) : ""}</td>
+                    <td>
+                      {open ? (
+                        <button type="button" className="small" onClick={() => onCancel(o.order_id)} disabled={cancel === "sending" || cancel === "requested"}>
+                          Cancel
+                        </button>
+                      ) : null}
+                      {cancel === "requested" && open ? <span className="row-note">cancel requested</span> : null}
+                      {cancel && cancel !== "sending" && cancel !== "requested" ? <span className="field-error">{cancel}</span> : null}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,126 @@
+// The last look before an order leaves: every detail, the estimated cost and the mode. Modal: focus moves in
+// and stays in (Tab wraps), Esc is Back, and nothing is sent until Confirm.
+import { useEffect, useRef } from "react";
+import { createPortal } from "react-dom";
+import { basisLabel, warningText } from "../../lib/orderRules.js";
+import { formatMoney, formatPrice, formatQty, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
+
+const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warnings = [], submitting, error, onConfirm, onBack }) {
+  const dialogRef = useRef(null);
+  const backRef = useRef(null);
+
+  useEffect(() => {
+    const opener = document.activeElement;
+    // everything behind the dialog is inert: no focus, no clicks, hidden from assistive technology
+    const backdrop = dialogRef.current?.parentElement;
+    const behind = Array.from(document.body.children).filter((el) => el !== backdrop && !el.hasAttribute("inert"));
+    behind.forEach((el) => el.setAttribute("inert", ""));
+    backRef.current?.focus();
+    // focus that escapes (a click outside, a screen reader jump) is brought back
+    const keepInside = (e) => {
+      if (dialogRef.current && !dialogRef.current.contains(e.target)) backRef.current?.focus();
+    };
+    document.addEventListener("focusin", keepInside);
+    return () => {
+      document.removeEventListener("focusin", keepInside);
+      behind.forEach((el) => el.removeAttribute("inert"));
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
+  }, []);
+
+  const onKeyDown = (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      if (!submitting) onBack();
+      return;
+    }
+    if (e.key !== "Tab") return;
+    const items = Array.from(dialogRef.current.querySelectorAll(FOCUSABLE));
+    if (items.length === 0) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (e.shiftKey && (document.activeElement === first || !dialogRef.current.contains(document.activeElement))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
+
+  const live = mode === "live";
+  const rows = [
+    ["Symbol", request.symbol],
+    ["Side", sideLabel(request.side)],
+    ["Order type", typeLabel(request.type)],
+    request.notional !== null
+      ? ["Notional", formatMoney(request.notional)]
+      : ["Quantity", `${formatQty(request.qty)} shares`],
+    request.limit_price !== null ? ["Limit price", formatPrice(request.limit_price)] : null,
+    request.stop_price !== null ? ["Stop price", formatPrice(request.stop_price)] : null,
+    ["Time in force", tifLabel(request.time_in_force)],
+    ["Extended hours", request.extended_hours ? "Yes" : "No"],
+  ].filter(Boolean);
+
+  return createPortal(
+    <div className="dialog-backdrop">
+      <div
+        ref={dialogRef}
+        className={`dialog ${live ? "dialog--live" : "dialog--paper"}`}
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="confirm-title"
+        aria-describedby="confirm-mode"
+        onKeyDown={onKeyDown}
+      >
+        <h2 id="confirm-title">Review your order</h2>
+        <p id="confirm-mode" className={`dialog-mode ${live ? "dialog-mode--live" : "dialog-mode--paper"}`}>
+          {live ? "LIVE — this order trades real money" : "PAPER — simulated order, no real money"}
+        </p>
+        <dl className="dialog-details">
+          {rows.map(([term, value]) => (
+            <div key={term}>
+              <dt>{term}</dt>
+              <dd>{value}</dd>
+            </div>
+          ))}
+          <div className="dialog-cost">
+            <dt>Estimated cost</dt>
+            <dd>
+              {formatMoney(estimate.cost)} {estimate.cost !== null && estimate.cost !== undefined ? basisLabel(estimate.basis) : ""}
+            </dd>
+          </div>
+          {buyingPowerAfter !== undefined && buyingPowerAfter !== null ? (
+            <div>
+              <dt>Buying power after</dt>
+              <dd>{formatMoney(buyingPowerAfter)}</dd>
+            </div>
+          ) : null}
+        </dl>
+        {warnings.length ? (
+          <ul className="warnings" aria-label="Warnings">
+            {warnings.map((w) => (
+              <li key={warningText(w)}>⚠ {warningText(w)}</li>
+            ))}
+          </ul>
+        ) : null}
+        {error ? (
+          <p className="field-error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <div className="dialog-actions">
+          <button type="button" ref={backRef} onClick={onBack} disabled={submitting}>
+            Back
+          </button>
+          <button type="button" className={`primary ${live ? "danger" : ""}`} onClick={onConfirm} disabled={submitting}>
+            {submitting ? "Sending…" : "Confirm"}
+          </button>
+        </div>
+      </div>
+    </div>,
+    document.body,
+  );
+}
