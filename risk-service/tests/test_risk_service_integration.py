@@ -263,3 +263,14 @@ async def test_preview_when_asked_then_same_checks_without_a_decision(risk):
     assert garbage["ok"] is False and garbage["errors"]
     assert risk.decisions.empty()  # a preview publishes nothing
     assert (await risk.js.stream_info("RISK")).state.messages == 0
+
+
+async def test_request_when_amounts_are_huge_then_rejected_with_reasons_not_stuck(risk, order_requested):
+    # found by the API fuzzer: 17-digit qty x 11-digit price overflowed the 28-digit default when formatting
+    request = order_requested(type="stop", qty="64558506529067864", stop_price="30649977610.20", limit_price=None)
+
+    await risk.request(request)
+    decision = await risk.decision_for(request.order_id)
+
+    assert isinstance(decision, RiskRejected)
+    assert "ORDER_NOTIONAL_EXCEEDS_LIMIT" in {r.code for r in decision.reasons}

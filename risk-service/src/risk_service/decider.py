@@ -12,8 +12,17 @@ from decimal import Decimal
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tradebus_contracts import OrderFields, OrderRequested, RiskApproved, RiskRejected, TradingState, sign_approval
+from tradebus_contracts import (
+    OrderFields,
+    OrderRequested,
+    RejectionReason,
+    RiskApproved,
+    RiskRejected,
+    TradingState,
+    sign_approval,
+)
 from tradebus_contracts.signing import key_id_for
+from tradebus_runtime import get_logger
 
 from .book import Book
 from .checks import evaluate
@@ -22,6 +31,8 @@ from .model import Decision, RiskContext
 from .refdata import RefData
 
 PRODUCER = "risk-service"
+CHECK_FAILED = "CHECK_FAILED"  # a check raised on this input: rejected, and the error is logged for us
+log = get_logger(__name__)
 
 
 class TradingStateSource(Protocol):
@@ -72,7 +83,13 @@ class Decider:
 
     def decide(self, request: OrderRequested, now: datetime) -> tuple[RiskApproved | RiskRejected, Decimal | None]:
         """The decision event for ``request`` and the notional it commits (None when rejected)."""
-        verdict = evaluate(request.order_fields(), self.context(request.symbol, now), self.limits)
+        try:
+            verdict = evaluate(request.order_fields(), self.context(request.symbol, now), self.limits)
+        except Exception as exc:  # a check that cannot evaluate this order rejects it: never approve blind
+            log.exception("risk.check_failed", order_id=str(request.order_id))
+            verdict = Decision(False, (RejectionReason(code=CHECK_FAILED, message=(
+                f"the order could not be checked ({type(exc).__name__}); it is rejected rather than guessed"),
+                field=None),), None, None)
         if verdict.approved:
             approval = sign_approval(
                 request,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from tradebus_contracts import OrderFields, RejectionReason
@@ -71,6 +71,7 @@ REASON_CODES: dict[str, str] = {
 }
 
 _CENT = Decimal("0.01")
+_WIDE = 120  # digits: formatting never fails on a huge (contract-valid) amount; the default context has 28
 
 
 def reason(code: str, message: str, field: str | None = None) -> RejectionReason:
@@ -80,9 +81,11 @@ def reason(code: str, message: str, field: str | None = None) -> RejectionReason
 
 
 def usd(amount: Decimal) -> str:
-    """``$61,250.00``: cents, half-up, thousands separated."""
-    cents = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
-    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+    """``$61,250.00``: cents, half-up, thousands separated (any size the contracts allow: 40 digits and more)."""
+    with localcontext() as ctx:
+        ctx.prec = _WIDE
+        cents = amount.quantize(_CENT, rounding=ROUND_HALF_UP)
+        return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
 
 
 def price(value: Decimal) -> str:
@@ -93,7 +96,9 @@ def price(value: Decimal) -> str:
 def quoted(value: Decimal) -> str:
     """A market price to its tick, half-up: cents at or above $1, hundredths of a cent below."""
     tick = _CENT if value >= 1 else Decimal("0.0001")
-    return f"${value.quantize(tick, rounding=ROUND_HALF_UP):,f}"
+    with localcontext() as ctx:
+        ctx.prec = _WIDE
+        return f"${value.quantize(tick, rounding=ROUND_HALF_UP):,f}"
 
 
 def shares(qty: Decimal | None) -> str:
@@ -101,7 +106,9 @@ def shares(qty: Decimal | None) -> str:
     if qty is None:
         return "?"
     if qty.as_tuple().exponent < -9:  # type: ignore[operator]
-        qty = qty.quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+        with localcontext() as ctx:
+            ctx.prec = _WIDE
+            qty = qty.quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
     text = format(qty.normalize(), ",f")
     return "0" if text in ("-0", "0") else text
 

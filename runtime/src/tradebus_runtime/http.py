@@ -28,17 +28,23 @@ def add_http_server(app: ServiceApp, asgi_app: Any, host: str, port: int) -> uvi
     # uvicorn installs its own signal handlers in serve(); the ServiceApp owns signals.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
 
+    stopped = asyncio.Event()
+
     async def run_http(_: ServiceApp) -> None:
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            stopped.set()
         if not server.should_exit:
             raise RuntimeError(f"HTTP server on {host}:{port} stopped unexpectedly")
 
     async def stop_http(_: ServiceApp) -> None:
+        """Let uvicorn finish in-flight requests (it never resets ``started``: wait for serve() to return)."""
         server.should_exit = True
-        for _ in range(50):
-            if not server.started:
-                break
-            await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(stopped.wait(), timeout=4)
+        except TimeoutError:
+            server.force_exit = True
 
     async def listening() -> bool:
         return bool(server.started)

@@ -1,41 +1,36 @@
-"""Wiring of the ticket API: FastAPI app inside the service shell."""
+"""Wiring of the ticket API: the FastAPI app, the read model's consumers, the refdata mirror, in one place."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-from tradebus_runtime import ServiceApp, ServiceSettings
+from tradebus_runtime import ServiceApp
 from tradebus_runtime.http import add_http_server
 from tradebus_runtime.settings import load_settings
 
+from .context import Ticket
+from .models import ModeOut
+from .readmodel import consumer_specs
+from .routes import api_router
+from .settings import DIST, TicketSettings
+
 SERVICE = "ticket-api"
-DIST = Path(__file__).resolve().parents[2] / "dist"
+
+__all__ = ["SERVICE", "DIST", "TicketSettings", "Ticket", "http_app", "build_app"]
 
 
-class TicketSettings(ServiceSettings):
-    ticket_host: str = "127.0.0.1"
-    ticket_port: int = 8000
-    mode: Literal["paper", "live"] = Field(default="paper", validation_alias="TRADEBUS_MODE")
-    broker: Literal["simulator", "alpaca"] = Field(default="simulator", validation_alias="TRADEBUS_BROKER")
-    frontend_dist: Path = DIST
-
-
-class ModeOut(BaseModel):
-    mode: Literal["paper", "live"]
-    broker: Literal["simulator", "alpaca"]
-
-
-def http_app(settings: TicketSettings) -> FastAPI:
-    api = FastAPI(title="tradebus ticket API", version="0.1.0")
+def http_app(settings: TicketSettings, ticket: Ticket | None = None) -> FastAPI:
+    ticket = ticket or Ticket(settings)
+    api = FastAPI(title="tradebus ticket API", version="0.2.0",
+                  description="The trade ticket's API (DESIGN §7): quotes, preview, orders, cancels, positions, "
+                              "live events. Decimals are strings.")
 
     @api.get("/api/mode", response_model=ModeOut)
     async def mode() -> ModeOut:
         return ModeOut(mode=settings.mode, broker=settings.broker)
+
+    api.include_router(api_router(ticket))
 
     if (settings.frontend_dist / "index.html").exists():
         api.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="frontend")
@@ -54,6 +49,24 @@ def http_app(settings: TicketSettings) -> FastAPI:
 
 def build_app(settings: TicketSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(TicketSettings, SERVICE)
-    app = ServiceApp(SERVICE, settings)
-    add_http_server(app, http_app(settings), settings.ticket_host, settings.ticket_port)
+    app = ServiceApp(SERVICE, settings, migrations_package="ticket_api")
+    ticket = Ticket(settings)
+
+    async def start(app: ServiceApp) -> None:
+        assert app.bus is not None and app.pool is not None and app.health is not None
+        await ticket.attach(app.bus, app.pool)
+
+        async def refdata_alive() -> bool:
+            return ticket.refdata.alive
+
+        app.health.add_check("refdata_watch", refdata_alive)
+
+    async def stop(_: ServiceApp) -> None:
+        await ticket.detach()
+
+    app.on_startup(start)
+    app.on_shutdown(stop)
+    for spec in consumer_specs(SERVICE):
+        app.consume(spec, ticket.handle)
+    add_http_server(app, http_app(settings, ticket), settings.ticket_host, settings.ticket_port)
     return app

@@ -1,0 +1,181 @@
+"""A person at the trade ticket, in headless Chromium (Debian's, through Playwright), against the real stack as
+`make up` runs it (built frontend, ticket API, risk, gateway, alpaca-sim). Screenshots of every test are kept in
+test-artifacts/browser/ (on failure too)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """One stack for the module (a person uses one running system); endpoints as written by `tradectl up`."""
+    from tradectl.testing import running_stack
+
+    if not (ROOT / "ticket-frontend" / "dist" / "index.html").exists():
+        pytest.fail("the trade ticket is not built: `make test` builds it (npm run build in ticket-frontend)")
+    base = Path(tempfile.mkdtemp(prefix="tradebus-browser-"))
+    try:
+        with running_stack(base / "home") as (proc, _):
+            yield json.loads((base / "home" / "endpoints.json").read_text())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, stack, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    pg.goto(stack["ticket_url"])
+    yield pg
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def set_quote(stack, symbol, bid, ask):
+    req = urllib.request.Request(f"{stack['broker_url']}/admin/quotes/{symbol}", method="PUT",
+                                 data=json.dumps({"bid": bid, "ask": ask}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+
+
+def api(stack, path):
+    with urllib.request.urlopen(stack["ticket_url"] + path, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def fill_ticket(page: Page, *, symbol="AAPL", side="buy", type_="market", qty="1", limit=None, stop=None):
+    page.get_by_label("Symbol").fill(symbol)
+    page.get_by_label("Side").select_option(side)
+    page.get_by_label("Order type").select_option(type_)
+    page.get_by_label("Quantity").fill(qty)
+    if stop is not None:
+        page.get_by_label("Stop price").fill(stop)
+    if limit is not None:
+        page.get_by_label("Limit price").fill(limit)
+    page.get_by_label("Time in force").select_option("day")
+
+
+def review_and_confirm(page: Page) -> str:
+    page.get_by_role("button", name="Review order").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("PAPER")
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog).to_be_hidden()
+    tracker = page.locator("article.tracker").first
+    expect(tracker).to_be_visible()
+    return (tracker.get_attribute("aria-label") or "").removeprefix("Order ")
+
+
+def status_of(page: Page, order_id: str):
+    return page.locator(f'article.tracker[aria-label="Order {order_id}"]').get_by_role("status")
+
+
+def test_paper_banner_when_the_ticket_opens_then_it_is_at_the_top_and_unmissable(page):
+    banner = page.get_by_text("PAPER TRADING", exact=True)
+
+    expect(banner).to_be_visible()
+    box = banner.bounding_box()
+    assert box is not None and box["y"] < 80
+
+
+def test_market_order_when_confirmed_then_the_person_sees_it_fill(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="market", qty="2")
+
+    order_id = review_and_confirm(page)
+
+    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+    assert api(stack, f"/api/orders/{order_id}")["status"] == "filled"
+
+
+def test_limit_order_when_below_the_market_then_it_rests_and_cancel_from_the_blotter_cancels_it(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="limit", qty="1", limit="180.00")
+
+    order_id = review_and_confirm(page)
+    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
+    row = page.locator(f'tr[data-order-id="{order_id}"]')
+    row.get_by_role("button", name="Cancel").click()
+
+    expect(status_of(page, order_id)).to_have_text(re.compile("canceled"), timeout=20_000)
+    assert api(stack, f"/api/orders/{order_id}")["status"] == "canceled"
+
+
+def test_stop_order_when_the_market_crosses_the_stop_then_it_triggers_and_fills(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="stop", qty="1", stop="190.00")
+
+    order_id = review_and_confirm(page)
+    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
+    set_quote(stack, "AAPL", "190.10", "190.20")
+
+    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+
+
+def test_stop_limit_order_when_triggered_then_it_rests_as_a_limit_and_fills_at_its_price(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="stop_limit", qty="1", stop="189.00", limit="189.50")
+
+    order_id = review_and_confirm(page)
+    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
+    set_quote(stack, "AAPL", "189.10", "189.40")
+
+    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+
+
+def test_order_when_risk_rejects_it_then_the_person_sees_the_reason(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="market", qty="400")  # $74,920: over the $50,000 per-order notional limit
+
+    order_id = review_and_confirm(page)
+    tracker = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
+
+    expect(tracker.get_by_label("Reasons")).to_contain_text("ORDER_NOTIONAL_EXCEEDS_LIMIT", timeout=20_000)
+    expect(tracker).to_contain_text("Rejected by risk")
+
+
+def test_review_when_the_person_backs_out_then_nothing_is_sent(page, stack):
+    before = api(stack, "/api/orders?status=all")["orders"]
+    fill_ticket(page, type_="limit", qty="3", limit="150.00")
+
+    page.get_by_role("button", name="Review order").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    page.get_by_role("button", name="Review order").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    page.wait_for_timeout(1500)
+
+    assert api(stack, "/api/orders?status=all")["orders"] == before

@@ -1,0 +1,178 @@
+"""The HTTP API's request and response bodies (OpenAPI at ``/openapi.json``).
+
+Requests take an order with Alpaca's field names. Decimals may be JSON strings or numbers (a browser form
+sends either); a number becomes ``Decimal(str(x))``, so ``0.1`` is 0.1 and not the float's 55 digits. Only
+*well-typed* is checked here (a decimal, a known enum, a ticker pattern, no unknown fields): 422 per field.
+Business rules (qty xor notional, prices per type, limits) are the risk service's: the preview shows them
+and a requested order that breaks them is rejected with reasons.
+
+Responses carry decimals as strings, never JSON numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+from tradebus_contracts import OrderFields, OrderSide, OrderType, Symbol, TimeInForce
+from tradebus_contracts.decimal_types import DECIMAL_PATTERN, DecimalString, decimal_to_str
+
+
+def _decimal_input(kind: str) -> Any:
+    checker = DecimalString(kind)
+
+    def validate(value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise PydanticCustomError("decimal_string", "{kind} must be a decimal string or number, got a boolean",
+                                      {"kind": kind})
+        if isinstance(value, (int, float)):
+            value = Decimal(str(value))
+        return checker.validate_python(value)
+
+    schema = {"anyOf": [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "number"}],
+              "description": f"{kind} as a decimal string (preferred) or a JSON number", "examples": ["10.5"]}
+    return Annotated[Decimal, PlainValidator(validate), WithJsonSchema(schema)]
+
+
+QuantityIn = _decimal_input("quantity")
+MoneyIn = _decimal_input("money")
+DecimalOut = Annotated[str, WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN})]
+
+
+def dec(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_to_str(value)
+
+
+class OrderIn(BaseModel):
+    """An order as the ticket sends it (Alpaca's field names); ``order_id`` is generated when absent."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": "10",
+        "limit_price": "187.25"}]})
+
+    symbol: Symbol
+    side: OrderSide
+    type: OrderType
+    time_in_force: TimeInForce
+    qty: QuantityIn | None = None
+    notional: MoneyIn | None = None
+    limit_price: MoneyIn | None = None
+    stop_price: MoneyIn | None = None
+    extended_hours: bool = False
+    order_id: UUID | None = None
+
+    def order_fields(self) -> OrderFields:
+        return OrderFields.model_validate(self.model_dump(exclude={"order_id"}))
+
+
+class ModeOut(BaseModel):
+    mode: Literal["paper", "live"]
+    broker: Literal["simulator", "alpaca"]
+
+
+class QuoteOut(BaseModel):
+    symbol: str
+    bid: DecimalOut
+    ask: DecimalOut
+    last: DecimalOut | None
+    timestamp: datetime
+    stale: bool
+
+
+class FieldError(BaseModel):
+    field: str | None
+    code: str
+    message: str
+
+
+class PreviewWarning(BaseModel):
+    """A condition of the market or the account (stale quote, not enough buying power, trading halted)."""
+
+    code: str
+    message: str
+
+
+class PreviewOut(BaseModel):
+    estimated_cost: DecimalOut | None
+    price_basis: str | None
+    buying_power: DecimalOut | None
+    buying_power_after: DecimalOut | None
+    warnings: list[PreviewWarning]
+    errors: list[FieldError]
+    approvable: bool
+    trading_state: str | None
+
+
+class OrderAccepted(BaseModel):
+    order_id: UUID
+    status: Literal["requested"] = "requested"
+
+
+class CancelAccepted(BaseModel):
+    order_id: UUID
+    status: Literal["cancel_requested"] = "cancel_requested"
+
+
+class TimelineEntry(BaseModel):
+    event_type: str
+    occurred_at: datetime
+    summary: str
+    event: dict[str, Any]
+
+
+class OrderOut(BaseModel):
+    order_id: UUID
+    symbol: str
+    side: str | None
+    type: str | None
+    time_in_force: str | None
+    qty: DecimalOut | None
+    notional: DecimalOut | None
+    limit_price: DecimalOut | None
+    stop_price: DecimalOut | None
+    extended_hours: bool | None
+    status: str
+    filled_qty: DecimalOut
+    filled_avg_price: DecimalOut | None
+    reject_reasons: list[dict[str, Any]]
+    cancel_outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderDetailOut(OrderOut):
+    timeline: list[TimelineEntry]
+
+
+class OrderListOut(BaseModel):
+    orders: list[OrderOut]
+
+
+class PositionOut(BaseModel):
+    symbol: str
+    qty: DecimalOut
+    avg_entry_price: DecimalOut
+    market_value: DecimalOut
+    as_of: datetime
+
+
+class AccountOut(BaseModel):
+    buying_power: DecimalOut
+    equity: DecimalOut
+    cash: DecimalOut
+    as_of: datetime
+
+
+class PositionsOut(BaseModel):
+    positions: list[PositionOut]
+    account: AccountOut | None
+
+
+class Message(BaseModel):
+    """Every non-validation error: ``{"detail": "what went wrong"}``."""
+
+    detail: str

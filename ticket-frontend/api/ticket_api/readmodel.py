@@ -1,0 +1,123 @@
+"""The read model in PostgreSQL (schema ``ticket_api``): what the blotter and the order view read.
+
+Three durable consumers (one per stream: ORDERS, RISK, FILLS) feed `ReadModel.handle`. Each event is taken in
+one transaction: record it in ``order_events`` (primary key event_id: a redelivery or a re-publish is
+skipped), lock the order (an advisory lock, because its row may not exist yet and the three consumers run
+concurrently), fold the event into the order's state with the pure `reducer.reduce`, write the row back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+from nats.aio.msg import Msg
+from tradebus_contracts import encode_event
+from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.subjects import subject_filter
+from tradebus_runtime import ConsumerSpec, get_logger
+
+from .reducer import FINAL, ORDER_EVENTS, OPEN, OrderState, TicketStatus, reduce, starts_an_order, summarize
+
+log = get_logger(__name__)
+
+StatusFilter = Literal["open", "closed", "all"]
+
+_STATE_COLUMNS = (
+    "order_id", "symbol", "side", "type", "time_in_force", "qty", "notional", "limit_price", "stop_price",
+    "extended_hours", "status", "filled_qty", "filled_avg_price", "reject_reasons", "cancel_outcome",
+    "created_at", "updated_at",
+)
+_UPSERT = (
+    f"INSERT INTO orders ({', '.join(_STATE_COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 18))}) "
+    "ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_COLUMNS[1:])
+)
+
+
+def consumer_specs(service: str) -> list[ConsumerSpec]:
+    """The read model's durable consumers: every event about an order, from each stream that carries one."""
+    orders = tuple(subject_filter(k) for k in (
+        "orders.requested", "orders.submitted", "orders.failed", "orders.status", "orders.cancel",
+        "orders.cancel_result"))
+    return [
+        ConsumerSpec(stream="ORDERS", durable=service, filter_subjects=orders,
+                     description="the ticket's read model: order events"),
+        ConsumerSpec(stream="RISK", durable=f"{service}-risk",
+                     filter_subjects=(subject_filter("risk.approved"), subject_filter("risk.rejected")),
+                     description="the ticket's read model: risk decisions"),
+        ConsumerSpec(stream="FILLS", durable=f"{service}-fills", filter_subjects=(subject_filter("fills"),),
+                     description="the ticket's read model: fills"),
+    ]
+
+
+class ReadModel:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def handle(self, event: Envelope, _: Msg | None = None) -> None:
+        """Consumer handler: apply the event (anything not about an order is acknowledged and ignored)."""
+        if isinstance(event, ORDER_EVENTS):
+            await self.apply(event)
+
+    async def apply(self, event: Envelope) -> bool:
+        """Fold one event in; False when it was already applied."""
+        order_id: UUID = event.order_id  # type: ignore[attr-defined]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"ticket-order:{order_id}")
+            inserted = await conn.fetchval(
+                """INSERT INTO order_events (event_id, order_id, event_type, occurred_at, summary, payload)
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+                event.event_id, order_id, event.event_type, event.occurred_at, summarize(event),
+                encode_event(event).decode(),
+            )
+            if not inserted:
+                return False
+            row = await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
+            if row is None and not starts_an_order(event):
+                log.info("ticket.event_for_unknown_order", order_id=str(order_id), event_type=event.event_type)
+                return True
+            state = reduce(None if row is None else _state(row), event)
+            await conn.execute(_UPSERT, *_row_values(state))
+        log.info("ticket.order_event", order_id=str(order_id), event_type=event.event_type, status=state.status)
+        return True
+
+    async def order(self, order_id: UUID) -> OrderState | None:
+        row = await self._pool.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
+        return None if row is None else _state(row)
+
+    async def timeline(self, order_id: UUID) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT event_type, occurred_at, summary, payload FROM order_events WHERE order_id = $1 "
+            "ORDER BY occurred_at, seq", order_id)
+        return [{"event_type": r["event_type"], "occurred_at": r["occurred_at"], "summary": r["summary"],
+                 "event": json.loads(r["payload"])} for r in rows]
+
+    async def count_events(self, order_id: UUID, event_type: str) -> int:
+        return await self._pool.fetchval(
+            "SELECT count(*) FROM order_events WHERE order_id = $1 AND event_type = $2", order_id, event_type)
+
+    async def orders(self, status: StatusFilter = "all", limit: int = 50) -> list[OrderState]:
+        wanted = {"open": OPEN, "closed": FINAL, "all": set(TicketStatus)}[status]
+        rows = await self._pool.fetch(
+            "SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at DESC, order_id LIMIT $2",
+            sorted(str(s) for s in wanted), limit)
+        return [_state(r) for r in rows]
+
+
+def _state(row: asyncpg.Record) -> OrderState:
+    values = {c: row[c] for c in _STATE_COLUMNS}
+    values["status"] = TicketStatus(values["status"])
+    reasons = values["reject_reasons"]
+    values["reject_reasons"] = tuple(json.loads(reasons) if isinstance(reasons, str) else reasons)
+    return OrderState(**values)
+
+
+def _row_values(state: OrderState) -> list[Any]:
+    values = asdict(state)
+    values["status"] = str(state.status)
+    values["reject_reasons"] = json.dumps(list(state.reject_reasons))
+    return [values[c] for c in _STATE_COLUMNS]

@@ -1,0 +1,70 @@
+"""The ticket API inside a whole `tradectl up` stack: the real risk service previews and decides, the gateway
+submits to the simulator, and the read model follows the order to its end; the fuzzer runs here too."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+
+from .conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+MARKET_BUY = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "2"}
+
+
+@pytest.fixture
+def stack_ticket(running_stack) -> httpx.Client:
+    home, _, _ = running_stack
+    url = json.loads((home / "endpoints.json").read_text())["ticket_url"]
+    with httpx.Client(base_url=url, timeout=10) as client:
+        # the gateway fills REFDATA at start; until then risk rejects (never guesses)
+        eventually(lambda: client.get("/api/quotes/AAPL").status_code == 200
+                   and client.get("/api/positions").json()["account"], timeout=30, interval=0.2)
+        yield client
+
+
+def test_place_order_when_the_whole_stack_runs_then_risk_previews_and_the_order_fills(stack_ticket):
+    preview = stack_ticket.post("/api/orders/preview", json=MARKET_BUY)
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["approvable"] is True, body
+    assert body["price_basis"] == "ask" and body["estimated_cost"] is not None and body["buying_power_after"]
+
+    order_id = stack_ticket.post("/api/orders", json=MARKET_BUY).json()["order_id"]
+    order = eventually(lambda: (r := stack_ticket.get(f"/api/orders/{order_id}")).status_code == 200
+                       and r.json()["status"] == "filled" and r.json(), timeout=30, interval=0.2)
+    assert order["filled_qty"] == "2"
+    kinds = [e["event_type"] for e in order["timeline"]]
+    assert kinds[:3] == ["OrderRequested", "RiskApproved", "OrderSubmitted"] and "FillReported" in kinds
+    holds_aapl = lambda: any(p["symbol"] == "AAPL" for p in stack_ticket.get("/api/positions").json()["positions"])
+    assert eventually(holds_aapl, timeout=20, interval=0.2)
+
+    rejected_id = stack_ticket.post("/api/orders", json={**MARKET_BUY, "qty": "-1"}).json()["order_id"]
+    rejected = eventually(lambda: (r := stack_ticket.get(f"/api/orders/{rejected_id}")).status_code == 200
+                          and r.json()["status"] == "rejected" and r.json(), timeout=30, interval=0.2)
+    assert any(r["code"] == "QTY_NOT_POSITIVE" for r in rejected["reject_reasons"])
+
+
+def test_fuzz_orders_when_the_real_risk_service_answers_then_no_server_error(stack_ticket):
+    schema = schemathesis.openapi.from_url(f"{stack_ticket.base_url}/openapi.json")
+    operations = [op for op in (r.ok() for r in schema.get_all_operations())
+                  if op.path in ("/api/orders/preview", "/api/orders") and op.method == "post"]
+    assert len(operations) == 2
+    session = requests.Session()
+    base_url = str(stack_ticket.base_url).rstrip("/")
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=30, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        def check(case) -> None:
+            case.call_and_validate(base_url=base_url, session=session, checks=[not_a_server_error])
+
+        check()
