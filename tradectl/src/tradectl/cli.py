@@ -18,6 +18,8 @@ import asyncio
 import os
 import sys
 
+from tradebus_runtime.logging import configure_logging
+
 from .home import nats_url_for_cli, resolve_home
 
 
@@ -76,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    # the runtime's structured logs are for services; an operator's console gets only warnings, on stderr
+    configure_logging("tradectl", "warning", "console", stream=sys.stderr)
     if args.command == "up":
         from .up import UpOptions, run_up
 

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from typing import IO, TypeVar
 
 import asyncpg
-from tradebus_runtime.logging import configure_logging
 from tradebus_runtime.vault import (
     CredentialError,
     ensure_table,
@@ -45,8 +44,6 @@ def read_key_pair(stdin: IO[str]) -> tuple[str, str]:
 
 
 def _run(home_arg: str | None, action: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    # Library log lines go to stderr and only from warning up: stdout is the command's answer.
-    configure_logging("tradectl", "warning", "console", stream=sys.stderr)
     dsn = database_url_for_cli(home_arg)
 
     async def go() -> T:
