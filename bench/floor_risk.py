@@ -31,7 +31,7 @@ async def main(url: str) -> None:
     while True:
         try:
             msgs = await sub.fetch(64, timeout=1)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             continue
         for msg in msgs:
             order = json.loads(msg.data)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import nats
+
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import probe
@@ -141,7 +142,7 @@ async def wait_for_quote(nats_url: str) -> None:
 def run(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="tradebus-pipeline-"))
     server = EmbeddedNats(root / "nats", fsync_always=args.fsync_always)
-    pg = EmbeddedPostgres(root / "pg")
+    pg = EmbeddedPostgres(root / "pg", durable=not args.pg_no_fsync)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         nats_url, database_url = server.start(), pg.start()
@@ -179,7 +180,8 @@ def run(args: argparse.Namespace) -> None:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
     f50 = statistics.median(floor)
-    print(f"\nNATS fsync always: {args.fsync_always}; {args.orders} orders, one in flight")
+    print(f"\nNATS fsync always: {args.fsync_always}; PostgreSQL fsync: {not args.pg_no_fsync}; "
+          f"{args.orders} orders, one in flight")
     print(f"{'path':<46}{'p50 ms':>9}{'p99 ms':>9}{'p50 / floor':>13}")
     for name, samples in (("floor: request -> sign -> verify", floor),
                           ("tradebus: request -> RiskApproved", approved),
@@ -192,4 +194,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--fsync-always", action="store_true", help="NATS sync_interval: always, as `tradectl up`")
+    parser.add_argument("--pg-no-fsync", action="store_true", help="PostgreSQL with fsync off (to see its share)")
     run(parser.parse_args())

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nats
 import psutil
+
 from tradebus_contracts import OrderRequested, encode_event, subject_for
 from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, QuoteRef, asset_key, quote_key
 from tradebus_runtime.bus import ensure_kv, ensure_streams

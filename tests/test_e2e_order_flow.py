@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import nats
 import pytest
+
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
 
 pytestmark = pytest.mark.integration

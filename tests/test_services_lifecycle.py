@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
+
 from alpaca_sim.testing import simulator_in_thread
 from tradebus_contracts import decode_event, encode_event
 from tradebus_runtime.health import health_subject

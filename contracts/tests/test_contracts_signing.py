@@ -198,8 +198,8 @@ def test_public_key_from_b64_when_not_a_key_then_value_error(text):
 
 
 def test_private_key_from_pem_when_not_ed25519_then_value_error():
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

@@ -6,7 +6,6 @@ Tests sign approvals themselves with a test key, so the gateway is tested alone:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from uuid import uuid4
 import httpx
 import nats
 import pytest
+
 from alpaca_sim.app import SimSettings
 from alpaca_sim.testing import simulator_in_thread
 from tradebus_contracts import OrderRequested, decode_event, encode_event, sign_approval, subject_for

@@ -5,6 +5,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+
 from tradebus_contracts import CancelOutcome, CancelRequested, OrderStatus, client_order_id_for
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+
 from tradebus_contracts import OrderStatus, client_order_id_for
 from tradebus_contracts.signing import generate_private_key
 
@@ -143,8 +144,8 @@ async def test_fills_when_the_stream_goes_silent_then_polling_reports_them_once(
 
 
 async def test_approval_when_trading_is_halted_then_the_gateway_refuses_it_too(gateway):
-    from tradectl.control import set_trading_state
     from tradebus_contracts import TradingState
+    from tradectl.control import set_trading_state
 
     await set_trading_state(gateway.nats_url, TradingState.HALTED, "test")
     await asyncio.sleep(0.5)

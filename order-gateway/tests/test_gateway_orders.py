@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+
 from tradebus_contracts import OrderStatus, client_order_id_for
 
 pytestmark = pytest.mark.integration

@@ -5,13 +5,13 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from tradebus_contracts import OrderRequested, OrderSide, TradingState, sign_approval
-from tradebus_contracts import OrderStatus as S
-from tradebus_contracts.signing import generate_private_key, trusted_keys, public_key_to_b64
 
 from order_gateway.fills import ExecutionReport, Recorded, after, reconcile
 from order_gateway.gate import check, reduces_position
 from order_gateway.lifecycle import Change, apply_status
+from tradebus_contracts import OrderRequested, OrderSide, TradingState, sign_approval
+from tradebus_contracts import OrderStatus as S
+from tradebus_contracts.signing import generate_private_key, public_key_to_b64, trusted_keys
 
 
 @pytest.mark.parametrize(("current", "reported", "change", "kept"), [

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from alpaca_sim.app import SimSettings
 from alpaca_sim.testing import simulator_in_thread
 from tradebus_contracts import OrderStatus

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from risk_service.checks import CHECKS, REASON_CODES, check_prices, estimate, evaluate
 from risk_service.limits import Limits, SymbolLimits
 from risk_service.model import Account, Asset, Quote, RiskContext

@@ -6,14 +6,14 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected, TradingState, verify_approval
-from tradebus_contracts.signing import generate_private_key, key_id_for
 
 import risk_service.decider as decider_module
 from risk_service.book import Book
 from risk_service.decider import CHECK_FAILED, Decider, Signer
 from risk_service.limits import Limits
 from risk_service.model import Account, Asset, Quote
+from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected, TradingState, verify_approval
+from tradebus_contracts.signing import generate_private_key, key_id_for
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 

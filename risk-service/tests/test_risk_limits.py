@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
 from risk_service.limits import Limits, LimitsError, SymbolLimits, load_limits
 
 D = Decimal

@@ -12,9 +12,18 @@ from pathlib import Path
 
 import nats
 import pytest
+
 from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event, subject_for, verify_approval
 from tradebus_contracts.refdata import (
-    ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, PositionRef, QuoteRef, asset_key, position_key, quote_key,
+    ACCOUNT_KEY,
+    REFDATA_BUCKET,
+    AccountRef,
+    AssetRef,
+    PositionRef,
+    QuoteRef,
+    asset_key,
+    position_key,
+    quote_key,
 )
 from tradebus_contracts.signing import public_key_from_b64
 from tradebus_runtime.bus import ensure_kv, ensure_streams

@@ -1,8 +1,8 @@
 import asyncio
 import json
 
-import nats
 import pytest
+
 from tradebus_contracts import decode_event
 from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, PoisonMessage, connect, ensure_streams
 

@@ -3,6 +3,7 @@ import textwrap
 
 import asyncpg
 import pytest
+
 from tradebus_runtime.db import MigrationError, load_migrations, migrate, open_database, schema_for
 
 pytestmark = pytest.mark.integration

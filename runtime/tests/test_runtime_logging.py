@@ -3,6 +3,7 @@ import json
 
 import pytest
 import structlog
+
 from tradebus_runtime.logging import REDACTED, clear_registered_secrets, configure_logging, get_logger, register_secret
 
 
@@ -61,6 +62,7 @@ def test_log_when_exception_message_carries_a_secret_then_traceback_is_masked(lo
 
 def test_load_settings_when_required_value_missing_then_exit_names_the_variable(monkeypatch):
     from pydantic import Field
+
     from tradebus_runtime.settings import ServiceSettings, load_settings
 
     class Needy(ServiceSettings):

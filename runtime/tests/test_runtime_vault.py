@@ -11,8 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 import structlog
-from tradebus_runtime.logging import clear_registered_secrets, configure_logging, get_logger
+
 from tradebus_runtime import vault
+from tradebus_runtime.logging import clear_registered_secrets, configure_logging, get_logger
 from tradebus_runtime.vault import (
     CredentialError,
     Keyring,

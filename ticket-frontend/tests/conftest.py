@@ -20,18 +20,23 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from tradebus_contracts.refdata import (
-    ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, PositionRef, QuoteRef, position_key, quote_key,
-)
-from tradebus_runtime.bus import ensure_kv
-from tradectl.embedded import free_port
-
-from tradebus_runtime.http import add_http_server
 
 import ticket_api.app as ticket_app
 from ticket_api.app import build_app
 from ticket_api.preview import PREVIEW_SUBJECT
 from ticket_api.settings import TicketSettings
+from tradebus_contracts.refdata import (
+    ACCOUNT_KEY,
+    REFDATA_BUCKET,
+    AccountRef,
+    PositionRef,
+    QuoteRef,
+    position_key,
+    quote_key,
+)
+from tradebus_runtime.bus import ensure_kv
+from tradebus_runtime.http import add_http_server
+from tradectl.embedded import free_port
 
 RiskReply = Callable[[dict[str, Any]], dict[str, Any]]
 _last_http_server: list[Any] = []

@@ -11,12 +11,18 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from tradebus_contracts import (
-    CancelRequested, FillReported, OrderRequested, OrderSubmitted, RiskApproved, decode_event, encode_event,
-    subject_for,
-)
 
 from ticket_api import live
+from tradebus_contracts import (
+    CancelRequested,
+    FillReported,
+    OrderRequested,
+    OrderSubmitted,
+    RiskApproved,
+    decode_event,
+    encode_event,
+    subject_for,
+)
 
 from .conftest import TicketServer, eventually
 

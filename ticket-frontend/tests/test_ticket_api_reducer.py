@@ -7,13 +7,22 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from tradebus_contracts import (
-    CancelOutcome, CancelRequested, CancelResult, FillReported, OrderRequested, OrderStatusChanged, OrderSubmitted,
-    RejectionReason, RiskApproved, RiskRejected, SubmissionFailed,
-)
-from tradebus_contracts.events import PositionSnapshot
 
 from ticket_api.reducer import TicketStatus, advance, reduce, starts_an_order, summarize
+from tradebus_contracts import (
+    CancelOutcome,
+    CancelRequested,
+    CancelResult,
+    FillReported,
+    OrderRequested,
+    OrderStatusChanged,
+    OrderSubmitted,
+    RejectionReason,
+    RiskApproved,
+    RiskRejected,
+    SubmissionFailed,
+)
+from tradebus_contracts.events import PositionSnapshot
 
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 ORDER = {"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": Decimal("10"),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from tradebus_runtime.vault import get_credentials, load_keyring
 from tradectl import credentials
 from tradectl.credentials import SCHEMA, read_key_pair

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nats
 import pytest
+
 from tradebus_contracts import encode_event, subject_for
 from tradebus_runtime.bus import ensure_streams
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import nats
 import psutil
 import pytest
-from tradebus_runtime.health import probe
 
+from tradebus_runtime.health import probe
 from tradectl.testing import read_lines_until, stack_env
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ import uvicorn
 import uvloop
 
 from .app import SimSettings, create_app
-from .persistence import StateFileError
 from .logs import configure, log
+from .persistence import StateFileError
 
 
 class _Server(uvicorn.Server):

@@ -15,8 +15,8 @@ import json
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .logs import log
 from .errors import BrokerError
+from .logs import log
 
 QUEUE_LIMIT = 10_000
 

@@ -75,7 +75,7 @@ class StreamRecorder:
     def events(self, order_id: Any) -> list[str]:
         return [str(getattr(u.event, "value", u.event)) for u in self.for_order(order_id)]
 
-    def start(self) -> "StreamRecorder":
+    def start(self) -> StreamRecorder:
         self.thread.start()
         return self
 

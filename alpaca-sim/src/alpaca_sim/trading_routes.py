@@ -11,7 +11,12 @@ from starlette.routing import Route
 from .errors import invalid, not_found
 from .market import calendar
 from .portfolio import (
-    account_json, activities, close_all_positions, close_position, position_json, positions_json,
+    account_json,
+    activities,
+    close_all_positions,
+    close_position,
+    position_json,
+    positions_json,
 )
 from .web import alpaca_route, query_choice, query_int, read_json
 

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import httpx
 from standardwebhooks import Webhook
 
-from .logs import log
 from .errors import invalid
+from .logs import log
 
 RETRY_DELAYS = (0.0, 0.5, 2.0, 5.0)
 

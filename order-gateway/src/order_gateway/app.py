@@ -7,14 +7,14 @@ from typing import Literal
 
 from nats.aio.msg import Msg
 from pydantic import Field
+
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.signing import trusted_keys
 from tradebus_contracts.subjects import subject_filter
-from tradebus_runtime import ConsumerSpec, ServiceApp, ServiceSettings, get_logger, register_secret
+from tradebus_runtime import ConsumerSpec, ServiceApp, ServiceSettings, get_logger, register_secret, vault
 from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
-from tradebus_runtime import vault
 
 from .broker import Broker
 from .cancels import Canceller

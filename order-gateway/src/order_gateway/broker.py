@@ -40,6 +40,7 @@ from alpaca.trading.requests import (
     StopLimitOrderRequest,
     StopOrderRequest,
 )
+
 from tradebus_contracts import OrderFields, OrderType
 
 T = TypeVar("T")

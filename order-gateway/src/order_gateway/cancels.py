@@ -15,10 +15,10 @@ import asyncio
 from decimal import Decimal
 
 from nats.aio.msg import Msg
+
 from tradebus_contracts import CancelOutcome, CancelRequested, CancelResult, OrderStatus, client_order_id_for
 from tradebus_contracts.envelope import Envelope
-from tradebus_runtime import PoisonMessage, get_logger
-from tradebus_runtime import outbox
+from tradebus_runtime import PoisonMessage, get_logger, outbox
 
 from . import store
 from .broker import BrokerError, BrokerRejected

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from tradebus_runtime.bus import Bus
 from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.trading_state import TradingStateFollower

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+
 from tradebus_runtime import vault
 
 SCHEMA = "order_gateway"

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from tradebus_contracts import ApprovalRejected, OrderSide, RiskApproved, TradingState, verify_approval
 
 

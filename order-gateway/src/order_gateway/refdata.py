@@ -16,6 +16,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
+
 from tradebus_contracts.refdata import (
     ACCOUNT_KEY,
     REFDATA_BUCKET,

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from nats.aio.msg import Msg
+
 from tradebus_contracts import (
     OrderSubmitted,
     RiskApproved,
@@ -26,8 +27,7 @@ from tradebus_contracts import (
     signed_order,
 )
 from tradebus_contracts.envelope import Envelope
-from tradebus_runtime import PoisonMessage, get_logger
-from tradebus_runtime import outbox
+from tradebus_runtime import PoisonMessage, get_logger, outbox
 
 from . import gate, store
 from .broker import BrokerError, BrokerRateLimited, BrokerRejected, BrokerUnavailable, parse_time

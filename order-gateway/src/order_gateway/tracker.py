@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alpaca.trading.stream import TradingStream
+
 from tradebus_contracts import order_id_from_client_order_id
 from tradebus_runtime import get_logger
 

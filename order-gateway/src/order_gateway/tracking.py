@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+
 from tradebus_contracts import FillReported, OrderSide, OrderStatus, OrderStatusChanged
 from tradebus_contracts.envelope import Envelope
-from tradebus_runtime import get_logger
-from tradebus_runtime import outbox
+from tradebus_runtime import get_logger, outbox
 
 from . import store
 from .broker import dec, parse_time

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from nats.aio.msg import Msg
 from pydantic import Field, ValidationError
+
 from tradebus_contracts import (
     CancelOutcome,
     CancelResult,

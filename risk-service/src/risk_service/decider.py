@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tradebus_contracts import (
     OrderFields,
     OrderRequested,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from tradebus_contracts.orders import SYMBOL_PATTERN
 
 __all__ = ["Limits", "SymbolLimits", "LimitsError", "load_limits", "ENV_PREFIX", "PER_SYMBOL_FIELDS"]

@@ -14,8 +14,8 @@ from decimal import Decimal
 from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import ValidationError
+
 from tradebus_contracts.refdata import (
-    ACCOUNT_KEY,
     REFDATA_BUCKET,
     AccountRef,
     AssetRef,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
+
 from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event
 
 Decision = RiskApproved | RiskRejected

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -25,8 +24,9 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
-from tradebus_contracts import Envelope as Event
+
 from tradebus_contracts import DeadLetter, InvalidEvent, decode_event, encode_event, subject_for
+from tradebus_contracts import Envelope as Event
 from tradebus_contracts.streams import ALL_STREAMS, StreamDefinition
 
 from .logging import get_logger
@@ -227,7 +227,7 @@ class Consumer:
                     break
                 try:
                     messages = fetch_task.result()
-                except (NatsTimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeoutError):
                     continue
                 except Exception as exc:  # connection trouble: keep going, nats-py reconnects
                     log.warning("consumer.fetch_failed", durable=self._spec.durable, error=str(exc))

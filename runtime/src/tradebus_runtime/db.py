@@ -17,8 +17,8 @@ from importlib import resources
 import asyncpg
 
 from .inbox import ensure_inbox
-from .outbox import ensure_outbox
 from .logging import get_logger
+from .outbox import ensure_outbox
 
 log = get_logger(__name__)
 

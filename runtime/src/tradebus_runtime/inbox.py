@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncpg
+
 from tradebus_contracts import Envelope as Event
 
 from .logging import get_logger
@@ -55,13 +56,13 @@ async def record(conn: asyncpg.Connection | asyncpg.Pool, event: Event, subject:
     return bool(inserted)
 
 
-def recording_handler(app: "ServiceApp", event_name: str) -> "Handler":
+def recording_handler(app: ServiceApp, event_name: str) -> Handler:
     """A handler that takes events into the inbox and logs them, and does nothing else.
 
     This is what a service runs for a subscription whose business logic has not landed yet: the events are
     kept (durably, de-duplicated) instead of being dropped, and the log says plainly that nothing acted on them.
     """
-    async def handle(event: Event, msg: "Msg") -> None:
+    async def handle(event: Event, msg: Msg) -> None:
         assert app.pool is not None
         first = await record(app.pool, event, msg.subject, msg.data)
         log.info(event_name, event_type=event.event_type, correlation_id=event.correlation_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+
 from tradebus_contracts import Envelope, encode_event, subject_for
 
 from .bus import Bus

@@ -11,8 +11,10 @@ from __future__ import annotations
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
+
 from tradebus_contracts import InvalidEvent, TradingState, TradingStateChanged, decode
 from tradebus_contracts.subjects import TRADING_STATE
+
 from .logging import get_logger
 
 log = get_logger(__name__)

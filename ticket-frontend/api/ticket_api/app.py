@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+
 from tradebus_runtime import ServiceApp
 from tradebus_runtime.http import add_http_server
 from tradebus_runtime.settings import load_settings

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import asyncpg
 from nats.aio.msg import Msg
+
 from tradebus_contracts.envelope import Envelope
 from tradebus_runtime import Bus
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
 from tradebus_runtime import get_logger
 
 log = get_logger(__name__)

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
 from tradebus_contracts import OrderFields, OrderSide, OrderType, Symbol, TimeInForce
 from tradebus_contracts.decimal_types import DECIMAL_PATTERN, DecimalString, decimal_to_str
 

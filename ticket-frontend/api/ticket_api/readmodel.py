@@ -15,12 +15,13 @@ from uuid import UUID
 
 import asyncpg
 from nats.aio.msg import Msg
+
 from tradebus_contracts import encode_event
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.subjects import subject_filter
 from tradebus_runtime import ConsumerSpec, get_logger
 
-from .reducer import FINAL, ORDER_EVENTS, OPEN, OrderState, TicketStatus, reduce, starts_an_order, summarize
+from .reducer import FINAL, OPEN, ORDER_EVENTS, OrderState, TicketStatus, reduce, starts_an_order, summarize
 
 log = get_logger(__name__)
 

@@ -12,6 +12,7 @@ import asyncio
 from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import ValidationError
+
 from tradebus_contracts.refdata import REFDATA_BUCKET, AccountRef, PositionRef, QuoteRef, parse_key
 from tradebus_runtime import get_logger
 from tradebus_runtime.bus import ensure_kv

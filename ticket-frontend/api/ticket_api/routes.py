@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+
 from tradebus_contracts import CancelRequested, OrderRequested
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import SYMBOL_PATTERN
@@ -20,8 +21,20 @@ from tradebus_runtime import Bus, get_logger
 from . import live
 from .context import PRODUCER, Ticket, cancel_requested_event_id, order_requested_event_id
 from .models import (
-    AccountOut, CancelAccepted, Message, OrderAccepted, OrderDetailOut, OrderIn, OrderListOut, OrderOut,
-    PositionOut, PositionsOut, PreviewOut, QuoteOut, TimelineEntry, dec,
+    AccountOut,
+    CancelAccepted,
+    Message,
+    OrderAccepted,
+    OrderDetailOut,
+    OrderIn,
+    OrderListOut,
+    OrderOut,
+    PositionOut,
+    PositionsOut,
+    PreviewOut,
+    QuoteOut,
+    TimelineEntry,
+    dec,
 )
 from .preview import PREVIEW_SUBJECT, RiskUnavailable, preview_request, shape_preview
 from .readmodel import ReadModel

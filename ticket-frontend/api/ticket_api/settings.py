@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
+
 from tradebus_runtime import ServiceSettings
 
 DIST = Path(__file__).resolve().parents[2] / "dist"

@@ -14,6 +14,7 @@ import sys
 import uuid
 
 import nats
+
 from tradebus_contracts import TradingState, TradingStateChanged, encode_event, subject_for
 
 RISK_LIMITS_SUBJECT = "rpc.risk-service.limits"

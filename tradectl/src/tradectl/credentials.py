@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, TypeVar
 
 import asyncpg
+
 from tradebus_runtime.vault import (
     CredentialError,
     ensure_table,
@@ -49,7 +50,7 @@ def _run(home_arg: str | None, action: Callable[[asyncpg.Connection], Awaitable[
     async def go() -> T:
         try:
             conn = await asyncpg.connect(dsn, timeout=10)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise SystemExit(f"tradectl: cannot reach the database ({type(exc).__name__}: {exc})") from None
         try:
             await ensure_table(conn, SCHEMA)

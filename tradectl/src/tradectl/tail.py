@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import nats
 from nats.aio.msg import Msg
+
 from tradebus_contracts import Envelope as Event
 from tradebus_contracts import InvalidEvent, decode_event
 

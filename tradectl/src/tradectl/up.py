@@ -18,19 +18,20 @@ import signal
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 import asyncpg
 import nats
+
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import health_subject
 
+from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port, port_open
 from .home import endpoints_path, write_endpoints
-from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .keys import ensure_signing_key
 
 SERVICE_STOP_S = 7.0

@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
 from tradebus_runtime import ServiceApp, ServiceSettings
 from tradebus_runtime.http import add_http_server
 from tradebus_runtime.settings import load_settings
