@@ -19,10 +19,14 @@ NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
 class FakeRefData:
-    def __init__(self):
-        self.assets = {"AAPL": Asset("AAPL", True, True, True, NOW)}
-        self.quotes = {"AAPL": Quote("AAPL", Decimal("187.20"), Decimal("187.30"), None, NOW)}
-        self.account = Account(Decimal("100000"), Decimal("100000"), NOW)
+    def asset(self, symbol):
+        return Asset("AAPL", True, True, True, NOW) if symbol == "AAPL" else None
+
+    def quote(self, symbol):
+        return Quote("AAPL", Decimal("187.20"), Decimal("187.30"), None, NOW) if symbol == "AAPL" else None
+
+    def account_view(self):
+        return Account(Decimal("100000"), Decimal("100000"), NOW)
 
     def position_qty(self, symbol):
         return Decimal(0)

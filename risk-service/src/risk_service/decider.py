@@ -65,9 +65,9 @@ class Decider:
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
-            asset=self.refdata.assets.get(symbol),
-            quote=self.refdata.quotes.get(symbol),
-            account=self.refdata.account,
+            asset=self.refdata.asset(symbol),
+            quote=self.refdata.quote(symbol),
+            account=self.refdata.account_view(),
             position_qty=self.refdata.position_qty(symbol),
             account_gross_exposure=self.refdata.gross_exposure(),
             open_orders=self.book.open_total,

@@ -14,9 +14,9 @@ from nats.aio.msg import Msg
 
 from tradebus_contracts.envelope import Envelope
 from tradebus_runtime import Bus
+from tradebus_runtime.refdata import RefDataMirror
 
 from .readmodel import ReadModel
-from .refdata import RefDataMirror
 from .settings import TicketSettings
 
 PRODUCER = "ticket-api"

@@ -1,0 +1,87 @@
+"""A live, read-only mirror of the ``REFDATA`` KV bucket (assets, quotes, positions, account).
+
+The order gateway, the only holder of broker credentials, writes the bucket (tradebus_contracts.refdata); every
+other service that needs broker facts watches it through this mirror and keeps the latest value of each key in
+memory, as the contract's models. Nothing here guesses: a missing or unreadable entry is simply absent, and each
+entry's ``as_of`` lets the reader refuse data that is too old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.kv import KV_DEL, KV_PURGE
+from pydantic import ValidationError
+
+from tradebus_contracts.refdata import REFDATA_BUCKET, AccountRef, AssetRef, PositionRef, QuoteRef, parse_key
+
+from .bus import ensure_kv
+from .logging import get_logger
+
+log = get_logger(__name__)
+_MODELS: dict[str, Any] = {"assets": AssetRef, "quotes": QuoteRef, "positions": PositionRef}
+
+
+class RefDataMirror:
+    def __init__(self) -> None:
+        self.assets: dict[str, AssetRef] = {}
+        self.quotes: dict[str, QuoteRef] = {}
+        self.positions: dict[str, PositionRef] = {}
+        self.account: AccountRef | None = None
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def position_qty(self, symbol: str) -> Decimal:
+        position = self.positions.get(symbol)
+        return position.qty if position is not None else Decimal(0)
+
+    def gross_exposure(self) -> Decimal:
+        return sum((abs(p.market_value) for p in self.positions.values()), Decimal(0))
+
+    def apply(self, key: str, value: bytes | None) -> None:
+        """Apply one KV entry (``None`` = deleted). Bad entries are logged and ignored, never fatal."""
+        try:
+            kind, symbol = parse_key(key)
+        except ValueError:
+            log.warning("refdata.unknown_key", key=key)
+            return
+        try:
+            if kind == "account":
+                self.account = None if value is None else AccountRef.model_validate_json(value)
+                return
+            table: dict[str, Any] = getattr(self, kind)
+            assert symbol is not None
+            if value is None:
+                table.pop(symbol, None)
+            else:
+                table[symbol] = _MODELS[kind].model_validate_json(value)
+        except ValidationError as exc:
+            log.warning("refdata.invalid_entry", key=key, error=str(exc)[:300])
+
+    async def start(self, js: JetStreamContext, timeout: float = 10.0) -> None:
+        """Load every current entry (returns once they are in), then follow changes in the background."""
+        kv = await ensure_kv(js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
+        watcher = await kv.watchall()
+        self._task = asyncio.create_task(self._follow(watcher), name="refdata-watch")
+        await asyncio.wait_for(self.ready.wait(), timeout=timeout)
+
+    async def _follow(self, watcher: Any) -> None:
+        async for entry in watcher:
+            if entry is None:  # end of the initial values
+                self.ready.set()
+                log.info("refdata.loaded", assets=len(self.assets), quotes=len(self.quotes),
+                         positions=len(self.positions), account=self.account is not None)
+                continue
+            deleted = entry.operation in (KV_DEL, KV_PURGE)
+            self.apply(entry.key, None if deleted else entry.value)
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
