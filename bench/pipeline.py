@@ -30,9 +30,9 @@ import nats
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
 from tradebus_runtime.bus import ensure_streams
-from tradebus_runtime.health import probe
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tradectl.keys import generate_signing_key
+from tradectl.testing import wait_for_reference_data, wait_healthy
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -113,32 +113,6 @@ async def fresh_streams(nats_url: str) -> None:
     await nc.drain()
 
 
-async def healthy(nats_url: str, service: str) -> None:
-    for _ in range(300):
-        try:
-            if (await probe(nats_url, service, timeout=0.5))["status"] == "ok":
-                return
-        except Exception:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{service} did not become healthy")
-
-
-async def wait_for_quote(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        kv = await nc.jetstream().key_value("REFDATA")
-        for _ in range(100):
-            try:
-                await kv.get("quotes.AAPL")
-                await kv.get("account")
-                return
-            except Exception:
-                await asyncio.sleep(0.2)
-    finally:
-        await nc.drain()
-
-
 def run(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="tradebus-pipeline-"))
     server = EmbeddedNats(root / "nats", fsync_always=args.fsync_always)
@@ -159,9 +133,9 @@ def run(args: argparse.Namespace) -> None:
         spawn([str(BIN / "alpaca-sim"), "--port", str(sim_port), "--rate-limit", "1000000"])
         spawn([str(BIN / "risk-service")])
         spawn([str(BIN / "order-gateway")])
-        asyncio.run(healthy(nats_url, "risk-service"))
-        asyncio.run(healthy(nats_url, "order-gateway"))
-        asyncio.run(wait_for_quote(nats_url))
+        asyncio.run(wait_healthy(nats_url, "risk-service"))
+        asyncio.run(wait_healthy(nats_url, "order-gateway"))
+        asyncio.run(wait_for_reference_data(nats_url))
         approved, submitted = asyncio.run(time_real(nats_url, args.orders))
         for proc in procs:
             proc.terminate()

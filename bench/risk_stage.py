@@ -33,9 +33,9 @@ import psutil
 from tradebus_contracts import OrderRequested, encode_event, subject_for
 from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, QuoteRef, asset_key, quote_key
 from tradebus_runtime.bus import ensure_kv, ensure_streams
-from tradebus_runtime.health import probe
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres
 from tradectl.keys import generate_signing_key
+from tradectl.testing import wait_healthy
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -131,17 +131,6 @@ async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:
     return (orders - 1) / (last - first), (cpu_last - cpu_first) * 1000 / (orders - 1)
 
 
-async def wait_healthy(nats_url: str) -> None:
-    for _ in range(200):
-        try:
-            if (await probe(nats_url, "risk-service", timeout=0.5))["status"] == "ok":
-                return
-        except Exception:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("risk-service did not become healthy")
-
-
 async def reset(nats_url: str) -> None:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
@@ -179,7 +168,7 @@ def run(args: argparse.Namespace) -> None:
             try:
                 start_stage()
                 if name == "risk-service":
-                    asyncio.run(wait_healthy(nats_url))
+                    asyncio.run(wait_healthy(nats_url, "risk-service"))
                 else:
                     time.sleep(1.0)
                 samples = asyncio.run(latency(nats_url, args.latency_orders))

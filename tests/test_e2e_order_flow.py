@@ -10,6 +10,7 @@ import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
+from tradectl.testing import wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 
@@ -43,23 +44,6 @@ def order(**fields):
                 type="market", time_in_force="day", qty=Decimal("2"))
     base.update(fields)
     return OrderRequested(**base)
-
-
-async def wait_for_reference_data(nats_url):
-    """The gateway fills REFDATA at start; risk rejects (never guesses) until it has what it needs."""
-    nc = await nats.connect(nats_url)
-    try:
-        kv = await nc.jetstream().key_value("REFDATA")
-        for _ in range(100):
-            try:
-                await kv.get("quotes.AAPL")
-                await kv.get("account")
-                return
-            except Exception:
-                await asyncio.sleep(0.2)
-    finally:
-        await nc.drain()
-    raise AssertionError("no reference data")
 
 
 async def test_order_when_requested_on_the_bus_then_approved_submitted_and_filled_through_the_simulator(running_stack):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -52,3 +53,38 @@ def running_stack(home: Path, *args: str, timeout: float = 120) -> Iterator[tupl
                 child.kill()
             proc.kill()
             proc.wait()
+
+
+async def wait_healthy(nats_url: str, service: str, timeout: float = 30.0) -> None:
+    """Until ``service`` answers its health request with ``ok``."""
+    from tradebus_runtime.health import probe
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if (await probe(nats_url, service, timeout=0.5))["status"] == "ok":
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{service} did not become healthy within {timeout:.0f}s")
+
+
+async def wait_for_reference_data(nats_url: str, symbol: str = "AAPL", timeout: float = 20.0) -> None:
+    """Until the gateway has put a quote for ``symbol`` and the account into REFDATA (risk rejects until then)."""
+    import nats
+
+    nc = await nats.connect(nats_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                kv = await nc.jetstream().key_value("REFDATA")
+                await kv.get(f"quotes.{symbol.replace('.', '_')}")
+                await kv.get("account")
+                return
+            except Exception:
+                await asyncio.sleep(0.2)
+    finally:
+        await nc.drain()
+    raise AssertionError(f"no reference data for {symbol} within {timeout:.0f}s")
