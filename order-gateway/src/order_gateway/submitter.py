@@ -14,6 +14,7 @@ Order of things, per RiskApproved:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -171,19 +172,18 @@ async def confirm_submitted(ctx: Context, order_id: Any, broker_order: dict[str,
         if row is None or row.state != "pending":
             return False
         await store.set_state(conn, order_id, "submitted", broker_order_id=view.broker_order_id)
-        fields = dict(row.order_fields or {})
         submitted = OrderSubmitted(
             producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
             broker_order_id=view.broker_order_id, approval_id=row.approval_id, status=view.status,
-            submitted_at=_submitted_at(broker_order, ctx.now()), **fields,
+            submitted_at=_submitted_at(broker_order, ctx.now()), **dict(row.order_fields or {}),
         )
         await outbox.add(conn, submitted)
-        row = await store.lock_order(conn, order_id)
-        assert row is not None
-        await apply_report(conn, row, view, source)
+        # the row as it now stands (still locked by this transaction): no need to read it back
+        row = dataclasses.replace(row, state="submitted", broker_order_id=view.broker_order_id)
+        reported = await apply_report(conn, row, view, source)
     log.info("gateway.submitted", order_id=str(order_id), broker_order_id=view.broker_order_id,
              status=view.status.value)
-    await ctx.outbox.flush()
+    await ctx.outbox.publish_now([submitted, *reported])
     return True
 
 

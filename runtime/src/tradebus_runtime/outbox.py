@@ -10,6 +10,7 @@ is unpublished, in order, marking each row. A background relay (`Outbox.relay_fo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -51,17 +52,42 @@ class Outbox:
         self._bus = bus
         self._batch = batch
         self._lock = asyncio.Lock()
+        self._clean = False  # True once a flush found nothing left: then new events need not be read back
+
+    async def publish_now(self, events: Sequence[Envelope]) -> None:
+        """Publish events the caller has just committed, in order, without reading them back from the table.
+
+        Only when nothing older is known to be waiting (order on the bus = order of commits in this process);
+        otherwise, or if a publish fails, the table decides: `flush` now, or the relay later.
+        """
+        async with self._lock:
+            if self._clean:
+                try:
+                    for event in events:
+                        await self._bus.publish(event)
+                except Exception as exc:
+                    self._clean = False
+                    log.warning("outbox.publish_failed", error=f"{type(exc).__name__}: {exc}")
+                    return
+                await self._pool.execute(
+                    "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL",
+                    [e.event_id for e in events],
+                )
+                return
+        await self.flush()
 
     async def flush(self) -> int:
         """Publish every unpublished event in order; returns how many were published."""
         published = 0
         async with self._lock:
+            self._clean = False
             while True:
                 rows = await self._pool.fetch(
                     "SELECT id, event_id, subject, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
                     self._batch,
                 )
                 if not rows:
+                    self._clean = True
                     return published
                 done = []
                 for row in rows:
