@@ -30,9 +30,10 @@ import nats
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
 from tradebus_runtime.bus import ensure_streams
+from tradebus_runtime.health import wait_until_healthy
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tradectl.keys import generate_signing_key
-from tradectl.testing import wait_for_reference_data, wait_healthy
+from tradectl.testing import wait_for_reference_data
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -133,8 +134,7 @@ def run(args: argparse.Namespace) -> None:
         spawn([str(BIN / "alpaca-sim"), "--port", str(sim_port), "--rate-limit", "1000000"])
         spawn([str(BIN / "risk-service")])
         spawn([str(BIN / "order-gateway")])
-        asyncio.run(wait_healthy(nats_url, "risk-service"))
-        asyncio.run(wait_healthy(nats_url, "order-gateway"))
+        asyncio.run(wait_until_healthy(nats_url, ["risk-service", "order-gateway"]))
         asyncio.run(wait_for_reference_data(nats_url))
         approved, submitted = asyncio.run(time_real(nats_url, args.orders))
         for proc in procs:

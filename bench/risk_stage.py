@@ -33,9 +33,9 @@ import psutil
 from tradebus_contracts import OrderRequested, encode_event, subject_for
 from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, AccountRef, AssetRef, QuoteRef, asset_key, quote_key
 from tradebus_runtime.bus import ensure_kv, ensure_streams
+from tradebus_runtime.health import wait_until_healthy
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres
 from tradectl.keys import generate_signing_key
-from tradectl.testing import wait_healthy
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> None:
             try:
                 start_stage()
                 if name == "risk-service":
-                    asyncio.run(wait_healthy(nats_url, "risk-service"))
+                    asyncio.run(wait_until_healthy(nats_url, ["risk-service"]))
                 else:
                     time.sleep(1.0)
                 samples = asyncio.run(latency(nats_url, args.latency_orders))

@@ -15,7 +15,7 @@ import pytest
 
 from alpaca_sim.testing import simulator_in_thread
 from tradebus_contracts import decode_event, encode_event
-from tradebus_runtime.health import health_subject
+from tradebus_runtime.health import ask, wait_until_healthy
 from tradectl.embedded import free_port
 from tradectl.keys import ensure_signing_key
 
@@ -53,17 +53,9 @@ class Running:
 
 
 async def health(nc, name, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = json.loads((await nc.request(health_subject(name), b"{}", timeout=1)).data)
-            if last["status"] == "ok":
-                return last
-        except Exception:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} not healthy: {last}")
+    """The service's report, once it says ok."""
+    await wait_until_healthy(nc.connected_url.geturl(), [name], timeout)
+    return await ask(nc, name)
 
 
 @pytest.fixture

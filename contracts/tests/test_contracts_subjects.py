@@ -11,22 +11,6 @@ from tradebus_contracts.codec import EVENT_TYPES
 from tradebus_contracts.orders import SYMBOL_PATTERN
 from tradebus_contracts.subjects import InvalidSubject, ParsedSubject, parse_subject, subject_for
 
-BUILDERS = {
-    "orders.requested": subjects.orders_requested,
-    "risk.approved": subjects.risk_approved,
-    "risk.rejected": subjects.risk_rejected,
-    "orders.submitted": subjects.orders_submitted,
-    "orders.failed": subjects.orders_failed,
-    "orders.status": subjects.orders_status,
-    "orders.cancel": subjects.orders_cancel,
-    "orders.cancel_result": subjects.orders_cancel_result,
-    "fills": subjects.fills,
-    "positions.snapshot": subjects.positions_snapshot,
-    "positions.drift": subjects.positions_drift,
-    "positions.reconciled": subjects.positions_reconciled,
-    "positions.corporate_action": subjects.positions_corporate_action,
-}
-
 EXPECTED = {
     "OrderRequested": "orders.requested.BRK_B",
     "RiskApproved": "risk.approved.BRK_B",
@@ -46,14 +30,10 @@ EXPECTED = {
 }
 
 
-def test_builders_when_listed_then_cover_every_per_symbol_kind():
-    assert set(BUILDERS) == subjects.SYMBOL_KINDS
-
-
-@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("kind", sorted(subjects.SYMBOL_KINDS))
 @pytest.mark.parametrize("symbol", ["AAPL", "BRK.B", "A.B.C"])
 def test_build_then_parse_when_symbol_has_dots_then_one_token_and_same_symbol(kind, symbol):
-    subject = BUILDERS[kind](symbol)
+    subject = subjects.symbol_subject(kind, symbol)
 
     assert subject.count(".") == kind.count(".") + 1
     assert parse_subject(subject) == ParsedSubject(kind, symbol)
@@ -86,7 +66,7 @@ def test_parse_when_control_or_dlq_then_kind_and_service():
 @pytest.mark.parametrize("symbol", ["*", ">", "AA PL", "aapl", "BRK_B", "", "AAPL.*", "A\n"])
 def test_build_when_symbol_could_be_a_wildcard_or_split_then_refused(symbol):
     with pytest.raises(InvalidSubject):
-        subjects.orders_requested(symbol)
+        subjects.symbol_subject("orders.requested", symbol)
 
 
 @pytest.mark.parametrize("subject", ["orders.requested.*", "orders.>", "fills.AAPL.>", "orders.requested.aapl",
@@ -107,3 +87,13 @@ def test_subject_filter_when_kind_then_matches_all_symbols_of_that_kind():
 def test_dlq_subject_when_service_name_has_wildcard_then_refused():
     with pytest.raises(InvalidSubject):
         subjects.dlq_subject("risk.*")
+
+
+def test_request_subjects_when_built_then_outside_every_stream_and_named_by_service():
+    assert subjects.health_subject("order-gateway") == "health.order-gateway"
+    assert subjects.RISK_PREVIEW == "rpc.risk-service.preview"
+    assert subjects.RISK_LIMITS == "rpc.risk-service.limits"
+    with pytest.raises(InvalidSubject):
+        subjects.rpc_subject("risk-service", "pre.view")
+    with pytest.raises(InvalidSubject):
+        subjects.health_subject("*")

@@ -24,7 +24,8 @@ from alpaca_sim.testing import simulator_in_thread
 from tradebus_contracts import OrderRequested, decode_event, encode_event, sign_approval, subject_for
 from tradebus_contracts.signing import generate_private_key, public_key_to_b64
 from tradebus_runtime.bus import ensure_streams
-from tradebus_runtime.health import probe
+from tradebus_runtime.health import NotHealthy, wait_until_healthy
+from tradectl.testing import exit_reason
 
 BIN = Path(sys.executable).parent
 
@@ -69,17 +70,10 @@ class GatewayHarness:
                                      stderr=subprocess.STDOUT)
 
     async def healthy(self, timeout=20):
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                if (await probe(self.nats_url, "order-gateway", timeout=0.5))["status"] == "ok":
-                    return
-            except Exception:
-                pass
-            if self.proc.poll() is not None:
-                break
-            await asyncio.sleep(0.1)
-        raise AssertionError("order-gateway not healthy:\n" + self.log_path.read_text()[-4000:])
+        try:
+            await wait_until_healthy(self.nats_url, ["order-gateway"], timeout, exited=lambda _: exit_reason(self.proc))
+        except NotHealthy as exc:
+            raise AssertionError(f"{exc}\n" + self.log_path.read_text()[-4000:]) from None
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -123,12 +117,9 @@ class GatewayHarness:
             await asyncio.sleep(0.05)
 
     async def final_status(self, order_id, timeout=15):
-        from tradebus_contracts import OrderStatus
-
-        final = {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
-        await self.wait_for(lambda: any(e.status in final for e in self.of(order_id, "OrderStatusChanged")),
+        await self.wait_for(lambda: any(e.status.is_final for e in self.of(order_id, "OrderStatusChanged")),
                             timeout, f"final status of {order_id}")
-        return [e for e in self.of(order_id, "OrderStatusChanged") if e.status in final][-1]
+        return [e for e in self.of(order_id, "OrderStatusChanged") if e.status.is_final][-1]
 
     async def broker_orders(self, client_order_id):
         r = await self.http.get("/v2/orders", params={"status": "all", "limit": 500},

@@ -26,9 +26,11 @@ from tradebus_contracts.refdata import (
     quote_key,
 )
 from tradebus_contracts.signing import public_key_from_b64
+from tradebus_contracts.subjects import RISK_PREVIEW
 from tradebus_runtime.bus import ensure_kv, ensure_streams
-from tradebus_runtime.health import probe
+from tradebus_runtime.health import NotHealthy, wait_until_healthy
 from tradectl.keys import generate_signing_key
+from tradectl.testing import exit_reason
 
 pytestmark = pytest.mark.integration
 
@@ -88,14 +90,10 @@ class Harness:
                                      stderr=subprocess.STDOUT)
 
     async def healthy(self):
-        for _ in range(150):
-            try:
-                if (await probe(self.nats_url, "risk-service", timeout=0.5))["status"] == "ok":
-                    return
-            except Exception:
-                pass
-            await asyncio.sleep(0.1)
-        raise AssertionError("risk-service not healthy:\n" + self.log_path.read_text()[-3000:])
+        try:
+            await wait_until_healthy(self.nats_url, ["risk-service"], 15, exited=lambda _: exit_reason(self.proc))
+        except NotHealthy as exc:
+            raise AssertionError(f"{exc}\n" + self.log_path.read_text()[-3000:]) from None
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -262,9 +260,9 @@ async def test_preview_when_asked_then_same_checks_without_a_decision(risk):
             "limit_price": "187.25"}
     bad = {**good, "qty": "0", "limit_price": "187.255"}
 
-    ok = json.loads((await risk.nc.request("rpc.risk-service.preview", json.dumps(good).encode(), timeout=3)).data)
-    no = json.loads((await risk.nc.request("rpc.risk-service.preview", json.dumps(bad).encode(), timeout=3)).data)
-    garbage = json.loads((await risk.nc.request("rpc.risk-service.preview", b'{"qty": 1.5}', timeout=3)).data)
+    ok = json.loads((await risk.nc.request(RISK_PREVIEW, json.dumps(good).encode(), timeout=3)).data)
+    no = json.loads((await risk.nc.request(RISK_PREVIEW, json.dumps(bad).encode(), timeout=3)).data)
+    garbage = json.loads((await risk.nc.request(RISK_PREVIEW, b'{"qty": 1.5}', timeout=3)).data)
     await asyncio.sleep(0.3)
 
     assert ok["ok"] and ok["approved"] and ok["estimated_cost"] == "1872.50" and ok["price_basis"] == "limit_price"

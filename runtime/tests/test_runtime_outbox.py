@@ -15,6 +15,8 @@ async def parts(nats_url, database_url):
     bus = Bus(nc, "svc")
     await ensure_streams(bus.js)
     pool = await open_database(database_url, "svc-outbox", None)
+    async with pool.acquire() as conn:
+        await outbox_mod.ensure_outbox(conn)
     yield bus, pool
     await pool.close()
     await nc.drain()

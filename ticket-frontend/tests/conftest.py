@@ -21,9 +21,7 @@ import httpx
 import nats
 import pytest
 
-import ticket_api.app as ticket_app
 from ticket_api.app import build_app
-from ticket_api.preview import PREVIEW_SUBJECT
 from ticket_api.settings import TicketSettings
 from tradebus_contracts.refdata import (
     ACCOUNT_KEY,
@@ -34,21 +32,11 @@ from tradebus_contracts.refdata import (
     position_key,
     quote_key,
 )
+from tradebus_contracts.subjects import RISK_PREVIEW
 from tradebus_runtime.bus import ensure_kv
-from tradebus_runtime.http import add_http_server
 from tradectl.embedded import free_port
 
 RiskReply = Callable[[dict[str, Any]], dict[str, Any]]
-_last_http_server: list[Any] = []
-
-
-def _capture_http_server(*args: Any, **kwargs: Any) -> Any:
-    server = add_http_server(*args, **kwargs)
-    _last_http_server.append(server)
-    return server
-
-
-ticket_app.add_http_server = _capture_http_server  # type: ignore[attr-defined]
 
 
 def approving_risk(request: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +60,6 @@ class TicketServer:
         self.risk_requests: list[dict[str, Any]] = []
         self.loop = asyncio.new_event_loop()
         self.app = build_app(self.settings)
-        self.http = _last_http_server.pop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
@@ -110,7 +97,7 @@ class TicketServer:
         self._stop = asyncio.Event()
         self.nc = await nats.connect(self.settings.nats_url)
         if self.risk is not None:
-            await self.nc.subscribe(PREVIEW_SUBJECT, cb=self._answer_preview)
+            await self.nc.subscribe(RISK_PREVIEW, cb=self._answer_preview)
         await self.app.start()
         self.kv = await ensure_kv(self.nc.jetstream(), REFDATA_BUCKET)
         self._ready.set()
@@ -134,9 +121,8 @@ class TicketServer:
 
     def publish(self, *events: Any) -> None:
         async def go() -> None:
-            assert self.app.bus is not None
             for event in events:
-                await self.app.bus.publish(event)
+                await self.app.connections.bus.publish(event)
 
         self.run(go())
 

@@ -347,7 +347,7 @@ def test_events_when_the_client_goes_away_then_its_subscriptions_are_removed(tic
 
 
 async def _subscription_count(ticket: TicketServer) -> int:
-    return len(ticket.app.bus.nc._subs)  # nats-py keeps its live subscriptions here
+    return len(ticket.app.connections.bus.nc._subs)  # nats-py keeps its live subscriptions here
 
 
 def test_read_model_when_the_same_event_is_stored_twice_then_it_counts_once(ticket):

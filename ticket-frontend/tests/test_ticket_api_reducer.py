@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from ticket_api.reducer import TicketStatus, advance, reduce, starts_an_order, summarize
+from ticket_api.reducer import advance, reduce, starts_an_order, summarize
 from tradebus_contracts import (
     CancelOutcome,
     CancelRequested,
@@ -23,6 +23,7 @@ from tradebus_contracts import (
     SubmissionFailed,
 )
 from tradebus_contracts.events import PositionSnapshot
+from tradebus_contracts.orders import OrderProgress
 
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 ORDER = {"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": Decimal("10"),
@@ -88,7 +89,7 @@ def fold(events):
 def test_fold_when_order_is_requested_then_status_requested_with_its_fields():
     s = Story()
     state = fold([s.requested()])
-    assert state.status is TicketStatus.REQUESTED
+    assert state.status is OrderProgress.REQUESTED
     assert (state.symbol, state.side, state.type, state.qty, state.limit_price) == (
         "AAPL", "buy", "limit", Decimal("10"), Decimal("187.25"))
     assert state.filled_qty == 0 and not state.is_final
@@ -97,7 +98,7 @@ def test_fold_when_order_is_requested_then_status_requested_with_its_fields():
 def test_fold_when_risk_rejects_then_rejected_with_reasons():
     s = Story()
     state = fold([s.requested(), s.rejected()])
-    assert state.status is TicketStatus.REJECTED and state.is_final
+    assert state.status is OrderProgress.REJECTED and state.is_final
     assert state.reject_reasons[0]["code"] == "ORDER_NOTIONAL_EXCEEDS_LIMIT"
     assert state.reject_reasons[0]["field"] == "qty"
 
@@ -105,10 +106,10 @@ def test_fold_when_risk_rejects_then_rejected_with_reasons():
 def test_fold_when_the_order_fills_in_two_parts_then_partially_filled_then_filled_at_average_price():
     s = Story()
     partial = fold([s.requested(), s.approved(), s.submitted(), s.fill("4", "100", "4", "partially_filled")])
-    assert partial.status is TicketStatus.PARTIALLY_FILLED and partial.filled_qty == Decimal("4")
+    assert partial.status is OrderProgress.PARTIALLY_FILLED and partial.filled_qty == Decimal("4")
     done = fold([s.requested(), s.approved(), s.submitted(), s.fill("4", "100", "4", "partially_filled"),
                  s.fill("6", "110", "10", "filled")])
-    assert done.status is TicketStatus.FILLED
+    assert done.status is OrderProgress.FILLED
     assert done.filled_qty == Decimal("10") and done.filled_avg_price == Decimal("106")
 
 
@@ -123,7 +124,7 @@ def test_fold_when_a_late_status_arrives_after_filled_then_status_does_not_move_
     s = Story()
     state = fold([s.requested(), s.approved(), s.submitted(), s.status("filled", "10", "187.2"),
                   s.status("new"), s.approved()])
-    assert state.status is TicketStatus.FILLED
+    assert state.status is OrderProgress.FILLED
     assert state.filled_qty == Decimal("10") and state.filled_avg_price == Decimal("187.2")
 
 
@@ -131,7 +132,7 @@ def test_fold_when_events_arrive_out_of_order_then_fields_and_status_are_still_r
     s = Story()
     requested, approved, submitted = s.requested(), s.approved(), s.submitted()
     state = fold([submitted, approved, requested])
-    assert state.status is TicketStatus.SUBMITTED
+    assert state.status is OrderProgress.SUBMITTED
     assert state.created_at == requested.occurred_at and state.updated_at == submitted.occurred_at
     assert state.type == "limit"
 
@@ -139,17 +140,17 @@ def test_fold_when_events_arrive_out_of_order_then_fields_and_status_are_still_r
 def test_fold_when_the_broker_refuses_then_failed_with_the_brokers_message():
     s = Story()
     state = fold([s.requested(), s.approved(), s.failed()])
-    assert state.status is TicketStatus.FAILED
+    assert state.status is OrderProgress.FAILED
     assert state.reject_reasons[0]["message"] == "insufficient buying power"
 
 
 @pytest.mark.parametrize(("outcome", "expected"), [
-    (CancelOutcome.CANCELED, TicketStatus.CANCELED),
-    (CancelOutcome.CANCELED_BEFORE_SUBMIT, TicketStatus.CANCELED),
-    (CancelOutcome.TOO_LATE_FILLED, TicketStatus.FILLED),
-    (CancelOutcome.TOO_LATE_PARTIALLY_FILLED, TicketStatus.CANCELED),
-    (CancelOutcome.NOT_CANCELABLE, TicketStatus.SUBMITTED),
-    (CancelOutcome.FAILED, TicketStatus.SUBMITTED),
+    (CancelOutcome.CANCELED, OrderProgress.CANCELED),
+    (CancelOutcome.CANCELED_BEFORE_SUBMIT, OrderProgress.CANCELED),
+    (CancelOutcome.TOO_LATE_FILLED, OrderProgress.FILLED),
+    (CancelOutcome.TOO_LATE_PARTIALLY_FILLED, OrderProgress.CANCELED),
+    (CancelOutcome.NOT_CANCELABLE, OrderProgress.SUBMITTED),
+    (CancelOutcome.FAILED, OrderProgress.SUBMITTED),
 ])
 def test_fold_when_a_cancel_ends_then_status_follows_its_outcome(outcome, expected):
     s = Story()
@@ -163,7 +164,7 @@ def test_fold_when_a_partial_fill_races_a_cancel_then_canceled_keeps_the_filled_
     state = fold([s.requested(), s.approved(), s.submitted(), s.cancel_requested(),
                   s.fill("3", "100", "3", "partially_filled"),
                   s.cancel_result(CancelOutcome.TOO_LATE_PARTIALLY_FILLED, filled="3")])
-    assert state.status is TicketStatus.CANCELED and state.filled_qty == Decimal("3")
+    assert state.status is OrderProgress.CANCELED and state.filled_qty == Decimal("3")
 
 
 def test_fold_when_event_is_not_about_an_order_then_type_error():
@@ -174,9 +175,9 @@ def test_fold_when_event_is_not_about_an_order_then_type_error():
 
 
 def test_advance_when_two_final_statuses_then_the_first_wins():
-    assert advance(TicketStatus.CANCELED, TicketStatus.FILLED) is TicketStatus.CANCELED
-    assert advance(TicketStatus.SUBMITTED, TicketStatus.APPROVED) is TicketStatus.SUBMITTED
-    assert advance(TicketStatus.APPROVED, TicketStatus.REJECTED) is TicketStatus.REJECTED
+    assert advance(OrderProgress.CANCELED, OrderProgress.FILLED) is OrderProgress.CANCELED
+    assert advance(OrderProgress.SUBMITTED, OrderProgress.APPROVED) is OrderProgress.SUBMITTED
+    assert advance(OrderProgress.APPROVED, OrderProgress.REJECTED) is OrderProgress.REJECTED
 
 
 def test_summarize_when_order_requested_then_one_readable_line():

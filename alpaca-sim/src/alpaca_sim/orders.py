@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from tradebus_contracts.orders import OrderStatus
+
 from .assets import Asset, AssetBook
 from .errors import BrokerError, invalid, unprocessable
 from .numbers import MAX_QTY_DECIMALS, decimal_places, fmt, is_sub_penny, optional_decimal
@@ -14,8 +16,6 @@ from .numbers import MAX_QTY_DECIMALS, decimal_places, fmt, is_sub_penny, option
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
-OPEN_STATUSES = ("new", "partially_filled", "accepted", "pending_new", "pending_cancel", "pending_replace", "held")
-FINAL_STATUSES = ("filled", "canceled", "expired", "replaced", "rejected", "done_for_day")
 MIN_FRACTIONAL_QTY = Decimal("0.001")
 _WORKING = {"partially_filled", "filled", "pending_cancel", "pending_replace", "canceled", "expired"}
 TRANSITIONS: dict[str, set[str]] = {
@@ -219,7 +219,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return not OrderStatus(self.status).is_final
 
     @property
     def filled_avg_price(self) -> Decimal | None:

@@ -11,6 +11,7 @@ order and answer with a reason code, so the contract deliberately lets such orde
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -25,6 +26,12 @@ __all__ = [
     "OrderType",
     "TimeInForce",
     "OrderStatus",
+    "FINAL_STATUSES",
+    "OPEN_STATUSES",
+    "OrderProgress",
+    "FINAL_PROGRESS",
+    "OPEN_PROGRESS",
+    "progress_of",
     "SYMBOL_PATTERN",
     "Symbol",
     "OrderFields",
@@ -56,7 +63,8 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Every status Alpaca can report; the order state machine (gateway) decides which transitions are legal."""
+    """Every status Alpaca can report about an order at the broker. Which transitions are legal is the gateway's
+    state machine (``order_gateway.lifecycle``); which statuses end an order is `FINAL_STATUSES`, here."""
 
     NEW = "new"
     PARTIALLY_FILLED = "partially_filled"
@@ -76,6 +84,70 @@ class OrderStatus(StrEnum):
     SUSPENDED = "suspended"
     CALCULATED = "calculated"
     HELD = "held"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES: frozenset[OrderStatus] = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
+)
+"""The broker will report nothing more about the order: it no longer rests and no longer needs watching, and what
+it committed is settled (the filled part is a position, the rest is gone). An approval stops counting as open
+exposure at one of these. ``replaced`` ends the original order; its replacement is a new order.
+``done_for_day`` is *not* final: it rests again the next trading day (a GTC order) until it expires or fills."""
+
+OPEN_STATUSES: frozenset[OrderStatus] = frozenset(set(OrderStatus) - FINAL_STATUSES)
+"""Every other status: the order may still fill, so it is tracked and its exposure counts."""
+
+
+class OrderProgress(StrEnum):
+    """Where an order stands on its whole way, as people read it (the ticket, tradectl): the bus's own steps before
+    the broker has it, then the broker's outcome.
+
+    requested -> approved | rejected -> submitted | failed -> partially_filled -> filled | canceled | expired |
+    rejected. ``rejected`` is a refusal by risk or, after submission, by the broker; ``failed`` is a submission
+    the broker refused outright (``SubmissionFailed``).
+    """
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_PROGRESS
+
+
+FINAL_PROGRESS: frozenset[OrderProgress] = frozenset({
+    OrderProgress.REJECTED, OrderProgress.FILLED, OrderProgress.CANCELED, OrderProgress.EXPIRED, OrderProgress.FAILED,
+})
+OPEN_PROGRESS: frozenset[OrderProgress] = frozenset(set(OrderProgress) - FINAL_PROGRESS)
+
+_PROGRESS_OF_STATUS: dict[OrderStatus, OrderProgress] = {
+    OrderStatus.PARTIALLY_FILLED: OrderProgress.PARTIALLY_FILLED,
+    OrderStatus.FILLED: OrderProgress.FILLED,
+    OrderStatus.CANCELED: OrderProgress.CANCELED,
+    OrderStatus.EXPIRED: OrderProgress.EXPIRED,
+    OrderStatus.REJECTED: OrderProgress.REJECTED,
+    OrderStatus.REPLACED: OrderProgress.CANCELED,  # tradebus never replaces; the original is no longer live
+}
+
+
+def progress_of(status: OrderStatus, filled_qty: Decimal) -> OrderProgress:
+    """The progress a broker status means: a final status its outcome; anything still working at the broker is
+    ``submitted``, or ``partially_filled`` once something has filled."""
+    mapped = _PROGRESS_OF_STATUS.get(status)
+    if mapped is not None:
+        return mapped
+    return OrderProgress.PARTIALLY_FILLED if filled_qty > 0 else OrderProgress.SUBMITTED
 
 
 # One leading letter, then letters/digits, with optional ".CLASS" parts (BRK.B). No '_', '*', '>' or

@@ -33,6 +33,7 @@ from tradebus_contracts.events import (
     TradingStateChanged,
 )
 from tradebus_contracts.orders import SYMBOL_PATTERN
+from tradebus_contracts.services import Service
 
 __all__ = [
     "InvalidSubject",
@@ -48,19 +49,12 @@ __all__ = [
     "subject_filter",
     "parse_subject",
     "subject_for",
-    "orders_requested",
-    "risk_approved",
-    "risk_rejected",
-    "orders_submitted",
-    "orders_failed",
-    "orders_status",
-    "orders_cancel",
-    "orders_cancel_result",
-    "fills",
-    "positions_snapshot",
-    "positions_drift",
-    "positions_reconciled",
-    "positions_corporate_action",
+    "HEALTH",
+    "RPC",
+    "health_subject",
+    "rpc_subject",
+    "RISK_PREVIEW",
+    "RISK_LIMITS",
 ]
 
 # Kinds are the subject minus its last token; each names one event type.
@@ -83,6 +77,8 @@ SYMBOL_KINDS: frozenset[str] = frozenset(
 )
 TRADING_STATE = "control.trading_state"
 DLQ = "dlq"
+HEALTH = "health"
+RPC = "rpc"
 
 KIND_BY_EVENT_TYPE: dict[type[Envelope], str] = {
     OrderRequested: "orders.requested",
@@ -137,10 +133,38 @@ def symbol_subject(kind: str, symbol: str) -> str:
     return f"{kind}.{symbol_token(symbol)}"
 
 
-def dlq_subject(service: str) -> str:
+def _service_token(service: str) -> str:
     if not _SERVICE_RE.fullmatch(service):
         raise InvalidSubject(f"not a valid service name for a subject: {service!r}")
-    return f"{DLQ}.{service}"
+    return service
+
+
+def dlq_subject(service: str) -> str:
+    return f"{DLQ}.{_service_token(service)}"
+
+
+# --- requests outside every stream ------------------------------------------------------------------------------
+# Core NATS request/reply, never captured by a stream: a request on ``risk.>`` would be stored by RISK and answered
+# by JetStream with a PubAck instead of by the service.
+
+
+def health_subject(service: str) -> str:
+    """``health.<service>``: the service answers with its live health report (tradebus_runtime.health)."""
+    return f"{HEALTH}.{_service_token(service)}"
+
+
+def rpc_subject(service: str, what: str) -> str:
+    """``rpc.<service>.<what>``: an operator or service request that ``service`` answers."""
+    if not _SERVICE_RE.fullmatch(what):
+        raise InvalidSubject(f"not a valid request name for a subject: {what!r}")
+    return f"{RPC}.{_service_token(service)}.{what}"
+
+
+RISK_PREVIEW = rpc_subject(Service.RISK, "preview")
+"""The ticket's estimate: the same checks as a decision, nothing signed, stored or booked (``rpc.PreviewRequest``
+in, ``rpc.PreviewReply`` out)."""
+RISK_LIMITS = rpc_subject(Service.RISK, "limits")
+"""The active risk limits, the trading state and today's usage (``tradectl risk limits``)."""
 
 
 def subject_filter(kind: str) -> str:
@@ -176,55 +200,3 @@ def subject_for(event: Envelope) -> str:
     if isinstance(event, DeadLetter):
         return dlq_subject(event.service)
     return symbol_subject(kind, event.symbol)  # type: ignore[attr-defined]  # every per-symbol event has one
-
-
-def orders_requested(symbol: str) -> str:
-    return symbol_subject("orders.requested", symbol)
-
-
-def risk_approved(symbol: str) -> str:
-    return symbol_subject("risk.approved", symbol)
-
-
-def risk_rejected(symbol: str) -> str:
-    return symbol_subject("risk.rejected", symbol)
-
-
-def orders_submitted(symbol: str) -> str:
-    return symbol_subject("orders.submitted", symbol)
-
-
-def orders_failed(symbol: str) -> str:
-    return symbol_subject("orders.failed", symbol)
-
-
-def orders_status(symbol: str) -> str:
-    return symbol_subject("orders.status", symbol)
-
-
-def orders_cancel(symbol: str) -> str:
-    return symbol_subject("orders.cancel", symbol)
-
-
-def orders_cancel_result(symbol: str) -> str:
-    return symbol_subject("orders.cancel_result", symbol)
-
-
-def fills(symbol: str) -> str:
-    return symbol_subject("fills", symbol)
-
-
-def positions_snapshot(symbol: str) -> str:
-    return symbol_subject("positions.snapshot", symbol)
-
-
-def positions_drift(symbol: str) -> str:
-    return symbol_subject("positions.drift", symbol)
-
-
-def positions_reconciled(symbol: str) -> str:
-    return symbol_subject("positions.reconciled", symbol)
-
-
-def positions_corporate_action(symbol: str) -> str:
-    return symbol_subject("positions.corporate_action", symbol)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
-from nats.aio.msg import Msg
 from pydantic import Field
 
-from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
 from tradebus_contracts.subjects import subject_filter
-from tradebus_runtime import ConsumerSpec, ServiceApp, ServiceSettings, get_logger, register_secret, vault
+from tradebus_runtime import (
+    Connections,
+    ConsumerSpec,
+    ServiceApp,
+    ServiceSettings,
+    Subscription,
+    Wiring,
+    get_logger,
+    register_secret,
+    vault,
+)
 from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
@@ -25,7 +33,7 @@ from .refdata import RefDataPublisher
 from .submitter import Submitter
 from .tracker import Poller, StreamFeed
 
-SERVICE = "order-gateway"
+SERVICE = Service.GATEWAY
 log = get_logger(__name__)
 
 
@@ -49,89 +57,63 @@ class GatewaySettings(ServiceSettings):
                          description="follow trade_updates (polling runs regardless)")
 
 
-class Gateway:
-    """Holds what is built at start-up (it needs the pool and the bus) and dispatches to it."""
+async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
+    """Build the gateway complete from the open connections: keys, credentials, broker, handlers, loops."""
+    try:
+        trusted = trusted_keys(k.strip() for k in s.trusted_keys.split(",") if k.strip())
+    except ValueError as exc:
+        raise SystemExit(f"order-gateway: GATEWAY_TRUSTED_KEYS holds something that is not an Ed25519 public "
+                         f"key ({exc})") from None
+    if not trusted:
+        raise SystemExit("order-gateway: no trusted approval keys (GATEWAY_TRUSTED_KEYS): it would refuse every "
+                         "approval. Give it the risk service's public key (tradectl keys gen-signing prints it).")
+    try:
+        key_id, secret = await resolve_credentials(io.pool, s.tradebus_home, s.account, s.mode,
+                                                   simulator=s.broker == "simulator")
+    except vault.CredentialError as exc:
+        raise SystemExit(f"order-gateway: {exc}") from None
+    register_secret(secret)
+    paper = s.mode == "paper"
+    broker = Broker(key_id, secret, s.broker_url, paper=paper, timeout_s=s.broker_timeout_s)
+    outbox = Outbox(io.pool, io.bus)
+    trading = TradingStateFollower()
+    ctx = Context(io.pool, io.bus, broker, outbox, trading, trusted, RateLimiter(s.rate_limit_per_min))
+    submitter = Submitter(ctx)
+    canceller = Canceller(ctx)
+    await trading.start(io.bus.js)
+    watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
+    refdata = RefDataPublisher(ctx, watch=watch, quote_interval_s=s.quote_interval_s,
+                               account_interval_s=s.account_interval_s)
+    await refdata.start()
+    poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s)
+    await outbox.flush()  # whatever a crash left unpublished
+    log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
+                account=s.account, trusted_key_ids=sorted(trusted), live=live)
 
-    def __init__(self, settings: GatewaySettings, live: bool) -> None:
-        self.settings = settings
-        self.live = live
-        self.trading = TradingStateFollower()
-        self.ctx: Context | None = None
-        self.submitter: Submitter | None = None
-        self.canceller: Canceller | None = None
-        self.feed: StreamFeed | None = None
-        self.poller: Poller | None = None
-        self.refdata: RefDataPublisher | None = None
+    async def close_broker() -> None:
+        broker.close()
 
-    async def start(self, app: ServiceApp) -> None:
-        s = self.settings
-        assert app.pool is not None and app.bus is not None and app.health is not None
-        try:
-            trusted = trusted_keys(k.strip() for k in s.trusted_keys.split(",") if k.strip())
-        except ValueError as exc:
-            raise SystemExit(f"order-gateway: GATEWAY_TRUSTED_KEYS holds something that is not an Ed25519 public "
-                             f"key ({exc})") from None
-        if not trusted:
-            raise SystemExit("order-gateway: no trusted approval keys (GATEWAY_TRUSTED_KEYS): it would refuse every "
-                             "approval. Give it the risk service's public key (tradectl keys gen-signing prints it).")
-        try:
-            key_id, secret = await resolve_credentials(app.pool, s.tradebus_home, s.account, s.mode,
-                                                       simulator=s.broker == "simulator")
-        except vault.CredentialError as exc:
-            raise SystemExit(f"order-gateway: {exc}") from None
-        register_secret(secret)
-        paper = s.mode == "paper"
-        broker = Broker(key_id, secret, s.broker_url, paper=paper, timeout_s=s.broker_timeout_s)
-        outbox = Outbox(app.pool, app.bus)
-        self.ctx = Context(app.pool, app.bus, broker, outbox, self.trading, trusted, RateLimiter(s.rate_limit_per_min))
-        self.submitter = Submitter(self.ctx)
-        self.canceller = Canceller(self.ctx)
-        await self.trading.start(app.bus.js)
-        watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
-        self.refdata = RefDataPublisher(self.ctx, watch=watch, quote_interval_s=s.quote_interval_s,
-                                        account_interval_s=s.account_interval_s)
-        await self.refdata.start()
-        self.poller = Poller(self.ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s)
-        if s.stream:
-            stream_url = None
-            if s.broker_url:
-                stream_url = s.broker_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/stream"
-            self.feed = StreamFeed(self.ctx, key_id, secret, stream_url, paper)
-        await outbox.flush()  # whatever a crash left unpublished
-        log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
-                    account=s.account, trusted_key_ids=sorted(trusted), live=self.live)
-
-    async def stop(self, _: ServiceApp) -> None:
-        if self.feed is not None:
-            await self.feed.stop()
-        if self.ctx is not None:
-            self.ctx.broker.close()
-
-    async def on_approval(self, event: Envelope, msg: Msg) -> None:
-        assert self.submitter is not None
-        await self.submitter.on_approval(event, msg)
-
-    async def on_cancel(self, event: Envelope, msg: Msg) -> None:
-        assert self.canceller is not None
-        await self.canceller.on_cancel(event, msg)
-
-    async def stream_forever(self, _: ServiceApp) -> None:
-        if self.feed is not None:
-            await self.feed.run()
-        else:
-            await asyncio.Event().wait()  # polling only
-
-    async def poll_forever(self, _: ServiceApp) -> None:
-        assert self.poller is not None
-        await self.poller.run()
-
-    async def refdata_forever(self, _: ServiceApp) -> None:
-        assert self.refdata is not None
-        await self.refdata.run()
-
-    async def relay_forever(self, _: ServiceApp) -> None:
-        assert self.ctx is not None
-        await self.ctx.outbox.relay_forever()
+    wiring = Wiring(
+        consumers=[
+            Subscription(ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
+                                      description="signed approvals to submit", max_deliver=10,
+                                      backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16),
+                         submitter.on_approval),
+            Subscription(ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel",
+                                      filter_subjects=(subject_filter("orders.cancel"),), description="cancel requests",
+                                      max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16),
+                         canceller.on_cancel),
+        ],
+        background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},
+        on_stop=[close_broker],
+    )
+    if s.stream:
+        stream_url = None
+        if s.broker_url:
+            stream_url = s.broker_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/stream"
+        feed = StreamFeed(ctx, key_id, secret, stream_url, paper)
+        wiring += Wiring(background={"trade_updates": feed.run}, on_stop=[feed.stop])
+    return wiring
 
 
 def check_mode(settings: GatewaySettings, live: bool) -> None:
@@ -148,23 +130,8 @@ def check_mode(settings: GatewaySettings, live: bool) -> None:
 def build_app(settings: GatewaySettings | None = None, *, live: bool = False) -> ServiceApp:
     settings = settings or load_settings(GatewaySettings, SERVICE)
     check_mode(settings, live)
-    app = ServiceApp(SERVICE, settings, migrations_package="order_gateway")
-    gateway = Gateway(settings, live)
-    app.on_startup(gateway.start)
-    app.on_shutdown(gateway.stop)
-    app.consume(
-        ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
-                     description="signed approvals to submit", max_deliver=10, backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0),
-                     batch=16),
-        gateway.on_approval,
-    )
-    app.consume(
-        ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel", filter_subjects=(subject_filter("orders.cancel"),),
-                     description="cancel requests", max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16),
-        gateway.on_cancel,
-    )
-    app.background(gateway.stream_forever)
-    app.background(gateway.poll_forever)
-    app.background(gateway.refdata_forever)
-    app.background(gateway.relay_forever)
-    return app
+
+    async def wire(io: Connections) -> Wiring:
+        return await bootstrap(io, settings, live)
+
+    return ServiceApp(SERVICE, settings, wire, migrations_package="order_gateway")

@@ -23,7 +23,6 @@ from tradebus_runtime import PoisonMessage, get_logger, outbox
 from . import store
 from .broker import BrokerError, BrokerRejected
 from .context import Context
-from .lifecycle import FINAL
 from .tracking import PRODUCER, BrokerOrderView, apply_report
 
 log = get_logger(__name__)
@@ -69,7 +68,7 @@ class Canceller:
         ctx = self.ctx
         assert row.broker_order_id is not None
         refused: str | None = None
-        if row.broker_status not in {s.value for s in FINAL}:
+        if row.broker_status is None or not OrderStatus(row.broker_status).is_final:
             await ctx.limiter.acquire()
             try:
                 await ctx.broker.cancel(row.broker_order_id)
@@ -105,7 +104,7 @@ class Canceller:
                     if locked is not None:
                         await apply_report(conn, locked, view, "lookup")
                 await ctx.outbox.flush()
-                if view.status in FINAL or stop_early:
+                if view.status.is_final or stop_early:
                     return view
             if asyncio.get_running_loop().time() > deadline:
                 return view

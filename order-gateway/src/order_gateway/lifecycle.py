@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tradebus_contracts import OrderStatus as S
-
-FINAL: frozenset[S] = frozenset({S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED, S.REPLACED})
-OPEN: frozenset[S] = frozenset(set(S) - FINAL)
+from tradebus_contracts.orders import FINAL_STATUSES as FINAL
 
 _ACCEPTING = {S.PENDING_NEW, S.ACCEPTED, S.NEW, S.ACCEPTED_FOR_BIDDING, S.HELD, S.CALCULATED, S.PENDING_REVIEW}
 _WORKING = {S.NEW, S.PARTIALLY_FILLED, S.DONE_FOR_DAY, S.STOPPED, S.SUSPENDED}

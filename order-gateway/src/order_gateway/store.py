@@ -14,6 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from tradebus_contracts.orders import FINAL_STATUSES
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRow:
@@ -150,8 +152,8 @@ async def record_broker_call(conn: asyncpg.Connection | asyncpg.Pool, order_id: 
 async def orders_to_track(pool: asyncpg.Pool) -> list[OrderRow]:
     """Submitted orders whose broker status is not final yet."""
     rows = await pool.fetch(
-        """SELECT * FROM orders WHERE state = 'submitted'
-           AND (broker_status IS NULL OR broker_status NOT IN ('filled','canceled','expired','rejected','replaced'))"""
+        "SELECT * FROM orders WHERE state = 'submitted' AND (broker_status IS NULL OR broker_status <> ALL($1::text[]))",
+        sorted(FINAL_STATUSES),
     )
     return [OrderRow.of(r) for r in rows]
 

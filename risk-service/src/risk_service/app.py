@@ -22,7 +22,6 @@ from tradebus_contracts import (
     CancelResult,
     OrderFields,
     OrderRequested,
-    OrderStatus,
     OrderStatusChanged,
     OrderSubmitted,
     RiskApproved,
@@ -30,9 +29,21 @@ from tradebus_contracts import (
     SubmissionFailed,
 )
 from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.services import Service
 from tradebus_contracts.signing import private_key_from_pem
-from tradebus_contracts.subjects import subject_filter
-from tradebus_runtime import ConsumerSpec, PoisonMessage, ServiceApp, ServiceSettings, get_logger, register_secret
+from tradebus_contracts.subjects import RISK_LIMITS, RISK_PREVIEW, subject_filter
+from tradebus_runtime import (
+    Bus,
+    Connections,
+    ConsumerSpec,
+    PoisonMessage,
+    ServiceApp,
+    ServiceSettings,
+    Subscription,
+    Wiring,
+    get_logger,
+    register_secret,
+)
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
 
@@ -42,12 +53,7 @@ from .limits import Limits, LimitsError, load_limits
 from .refdata import RefData
 from .store import DecisionStore, NewDecision, StoredDecision
 
-SERVICE = "risk-service"
-LIMITS_SUBJECT = "rpc.risk-service.limits"
-PREVIEW_SUBJECT = "rpc.risk-service.preview"
-FINAL_STATUSES = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.REPLACED}
-)
+SERVICE = Service.RISK
 log = get_logger(__name__)
 
 
@@ -75,48 +81,31 @@ def load_signer(settings: RiskSettings) -> Signer:
 
 
 class RiskService:
-    """The state the handlers share; built once per process by `build_app`."""
+    """The state the handlers share; built complete by `bootstrap` once the connections are open."""
 
-    def __init__(self, app: ServiceApp, limits: Limits, signer: Signer, settings: RiskSettings) -> None:
-        self.app = app
+    def __init__(self, bus: Bus, store: DecisionStore, limits: Limits, signer: Signer, settings: RiskSettings,
+                 refdata: RefData, trading: TradingStateFollower) -> None:
+        self.bus = bus
+        self.store = store
         self.settings = settings
         self.limits = limits
-        self.refdata = RefData()
-        self.trading = TradingStateFollower()
+        self.refdata = refdata
+        self.trading = trading
         self.book = Book(throttle_window=limits.throttle_window)
         self.decider = Decider(limits, self.refdata, self.book, signer, self.trading)
-        self.store: DecisionStore | None = None
         self._lock = asyncio.Lock()  # the book is read and refreshed by one coroutine at a time
 
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
 
-    async def start(self, app: ServiceApp) -> None:
-        assert app.pool is not None and app.bus is not None and app.health is not None
-        self.store = DecisionStore(app.pool)
-        await self.refresh_book()
-        await self.trading.start(app.bus.js)
-        await self.refdata.start(app.bus.js)
-        app.health.add_check("refdata_watch", self._refdata_alive)
-        log.info("risk.limits", **self.limits.describe())
-        log.info("risk.signing_key", key_id=self.decider.signer.key_id, ttl_s=self.settings.approval_ttl_s)
-
-    async def _refdata_alive(self) -> bool:
-        return self.refdata.alive
-
-    async def stop(self, _: ServiceApp) -> None:
-        await self.refdata.stop()
-        await self.trading.stop()
-
     async def refresh_book(self) -> None:
-        assert self.store is not None
         async with self._lock:
             now = self.now()
             day_start = trading_day_start(now)
             self.book.load(await self.store.exposure(now, day_start), day_start)
 
-    async def refresh_forever(self, _: ServiceApp) -> None:
+    async def refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.exposure_refresh_s)
             await self.refresh_book()
@@ -132,7 +121,6 @@ class RiskService:
         order_id that was already decided comes back from ``ON CONFLICT DO NOTHING``; it is answered with the
         stored decision instead, and our provisional effect on the book is undone.
         """
-        assert self.store is not None and self.app.bus is not None
         outcomes: list[Exception | None] = [None] * len(items)
         provisional: dict[UUID, NewDecision] = {}  # first request per order_id in this batch
         slots: list[tuple[int, UUID, dict[str, object]]] = []  # (item, order_id, the fields this message asks)
@@ -170,7 +158,7 @@ class RiskService:
                 log.warning("risk.order_id_reused", order_id=str(order_id))
             else:
                 to_publish.append((i, known.event))
-        results = await asyncio.gather(*(self.app.bus.publish(e) for _, e in to_publish), return_exceptions=True)
+        results = await asyncio.gather(*(self.bus.publish(e) for _, e in to_publish), return_exceptions=True)
         for (i, event), result in zip(to_publish, results, strict=True):
             if isinstance(result, Exception):
                 outcomes[i] = result  # stored already: the retry publishes the same decision
@@ -180,13 +168,12 @@ class RiskService:
 
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
         """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
-        assert self.store is not None
         order_id = getattr(event, "order_id", None)
         if isinstance(event, OrderSubmitted):
             await self.store.mark_submitted(event.order_id, event.occurred_at)
             return
         closes = (
-            (isinstance(event, OrderStatusChanged) and event.status in FINAL_STATUSES)
+            (isinstance(event, OrderStatusChanged) and event.status.is_final)
             or isinstance(event, SubmissionFailed)
             or (isinstance(event, CancelResult) and event.outcome == CancelOutcome.CANCELED_BEFORE_SUBMIT)
         )
@@ -239,6 +226,36 @@ def _log_decision(event: Envelope, *, repeated: bool) -> None:
                  reasons=[r.code for r in event.reasons], repeated=repeated)
 
 
+async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, signer: Signer) -> Wiring:
+    refdata, trading = RefData(), TradingStateFollower()
+    risk = RiskService(io.bus, DecisionStore(io.pool), limits, signer, settings, refdata, trading)
+    await risk.refresh_book()
+    await trading.start(io.bus.js)
+    await refdata.start(io.bus.js)
+    log.info("risk.limits", **limits.describe())
+    log.info("risk.signing_key", key_id=signer.key_id, ttl_s=settings.approval_ttl_s)
+
+    async def refdata_alive() -> bool:
+        return refdata.alive
+
+    return Wiring(
+        consumers=[
+            Subscription(ConsumerSpec(stream="ORDERS", durable=SERVICE, filter_subjects=(subject_filter("orders.requested"),),
+                                      description="order requests to decide"),
+                         batch_handler=risk.on_requests),
+            Subscription(ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-orders",
+                                      filter_subjects=tuple(subject_filter(k) for k in (
+                                          "orders.submitted", "orders.status", "orders.failed", "orders.cancel_result")),
+                                      description="order outcomes that close open approvals"),
+                         risk.on_order_event),
+        ],
+        responders={RISK_LIMITS: risk.describe, RISK_PREVIEW: risk.preview},
+        background={"refresh_book": risk.refresh_forever},
+        checks={"refdata_watch": refdata_alive},
+        on_stop=[trading.stop, refdata.stop],
+    )
+
+
 def build_app(settings: RiskSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(RiskSettings, SERVICE)
     try:
@@ -246,23 +263,8 @@ def build_app(settings: RiskSettings | None = None) -> ServiceApp:
     except LimitsError as exc:
         raise SystemExit(f"risk-service: invalid risk limits: {exc}") from None
     signer = load_signer(settings)
-    app = ServiceApp(SERVICE, settings, migrations_package="risk_service")
-    risk = RiskService(app, limits, signer, settings)
-    app.on_startup(risk.start)
-    app.on_shutdown(risk.stop)
-    app.consume(
-        ConsumerSpec(stream="ORDERS", durable=SERVICE, filter_subjects=(subject_filter("orders.requested"),),
-                     description="order requests to decide"),
-        batch_handler=risk.on_requests,
-    )
-    app.consume(
-        ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-orders",
-                     filter_subjects=tuple(subject_filter(k) for k in (
-                         "orders.submitted", "orders.status", "orders.failed", "orders.cancel_result")),
-                     description="order outcomes that close open approvals"),
-        risk.on_order_event,
-    )
-    app.background(risk.refresh_forever)
-    app.respond(LIMITS_SUBJECT, risk.describe)
-    app.respond(PREVIEW_SUBJECT, risk.preview)
-    return app
+
+    async def wire(io: Connections) -> Wiring:
+        return await bootstrap(io, settings, limits, signer)
+
+    return ServiceApp(SERVICE, settings, wire, migrations_package="risk_service")

@@ -135,9 +135,12 @@ class Bus:
 
     async def publish(self, event: Event, *, timeout: float = 5.0) -> api.PubAck:
         """Publish an event to its contract subject; ``Nats-Msg-Id`` = ``event_id`` de-duplicates retries."""
-        return await self.js.publish(
-            subject_for(event), encode_event(event), timeout=timeout, headers={"Nats-Msg-Id": str(event.event_id)}
-        )
+        return await self.publish_encoded(subject_for(event), encode_event(event), event.event_id, timeout=timeout)
+
+    async def publish_encoded(self, subject: str, payload: bytes, event_id: object, *,
+                              timeout: float = 5.0) -> api.PubAck:
+        """Publish an event already encoded (e.g. stored in an outbox) exactly as `publish` would."""
+        return await self.js.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": str(event_id)})
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:
         """Put a message that cannot be processed on ``dlq.<service>`` with the reason."""

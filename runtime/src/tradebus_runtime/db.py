@@ -16,9 +16,7 @@ from importlib import resources
 
 import asyncpg
 
-from .inbox import ensure_inbox
 from .logging import get_logger
-from .outbox import ensure_outbox
 
 log = get_logger(__name__)
 
@@ -125,6 +123,4 @@ async def open_database(dsn: str, service: str, migrations_package: str | None) 
     migrations = load_migrations(migrations_package) if migrations_package else []
     async with pool.acquire() as conn:
         await migrate(conn, schema, migrations)
-        await ensure_inbox(conn)
-        await ensure_outbox(conn)
     return pool

@@ -13,23 +13,20 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 
+import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+
+from tradebus_contracts.subjects import health_subject
 
 from .logging import get_logger
 
 log = get_logger(__name__)
 
 Check = Callable[[], Awaitable[bool]]
-
-HEALTH_SUBJECT_PREFIX = "health"
-
-
-def health_subject(service: str) -> str:
-    return f"{HEALTH_SUBJECT_PREFIX}.{service}"
 
 
 class HealthReporter:
@@ -91,14 +88,63 @@ class HealthReporter:
 _MONO_START = time.monotonic()
 
 
-async def probe(nats_url: str, service: str, timeout: float = 2.0) -> dict[str, object]:
-    """Ask a running service for its health report (used by container healthchecks and tradectl)."""
-    import nats
+async def ask(nc: NatsClient, service: str, timeout: float = 1.0) -> dict[str, object] | None:
+    """The service's health report over an open connection; None when it does not answer in time."""
+    try:
+        reply = await nc.request(health_subject(service), b"{}", timeout=timeout)
+        return dict(json.loads(reply.data))
+    except Exception:
+        return None
 
+
+async def probe(nats_url: str, service: str, timeout: float = 2.0) -> dict[str, object]:
+    """Ask a running service for its health report on a connection of its own (container healthchecks)."""
     nc = await nats.connect(nats_url, connect_timeout=timeout, max_reconnect_attempts=0)
     try:
         reply = await nc.request(health_subject(service), b"{}", timeout=timeout)
         return dict(json.loads(reply.data))
+    finally:
+        await nc.close()
+
+
+class NotHealthy(RuntimeError):
+    """A service did not report ``ok`` in time, or its process went away while we waited."""
+
+
+async def wait_until_healthy(
+    nats_url: str,
+    services: Iterable[str],
+    timeout: float = 30.0,
+    *,
+    exited: Callable[[str], str | None] = lambda _: None,
+    on_healthy: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Return once every one of ``services`` answers its health request with ``ok``.
+
+    The one way tradebus waits for a service: ``tradectl up``, the test harnesses and the benchmarks all use it.
+    ``exited(name)`` says why a service's process is gone (``None`` while it runs), so a crash during start-up
+    fails at once with that reason instead of at the timeout; ``on_healthy(name)`` is called as each one is ready.
+    Raises `NotHealthy` naming the services that are not ready, with their last report.
+    """
+    pending = list(dict.fromkeys(services))
+    last: dict[str, dict[str, object] | None] = {}
+    nc = await nats.connect(nats_url, connect_timeout=min(5.0, timeout), max_reconnect_attempts=-1)
+    deadline = time.monotonic() + timeout
+    try:
+        while pending:
+            for name in list(pending):
+                gone = exited(name)
+                if gone is not None:
+                    raise NotHealthy(f"{name} {gone}")
+                last[name] = report = await ask(nc, name, timeout=1.0)
+                if report is not None and report.get("status") == "ok":
+                    pending.remove(name)
+                    on_healthy(name)
+            if pending and time.monotonic() >= deadline:
+                detail = "; ".join(f"{n}: {last.get(n) or 'no answer'}" for n in pending)
+                raise NotHealthy(f"not healthy within {timeout:.0f}s: {detail}")
+            if pending:
+                await asyncio.sleep(0.1)
     finally:
         await nc.close()
 

@@ -1,7 +1,8 @@
-"""Serving an ASGI app (Starlette/FastAPI) inside a `ServiceApp`, for the services that speak HTTP.
+"""Serving an ASGI app (Starlette/FastAPI) inside a service, for the services that speak HTTP.
 
 Needs the ``http`` extra (uvicorn). The server runs on the service's event loop as a background task; health
 reports it only once uvicorn is actually listening, and shutdown asks uvicorn to finish in-flight requests.
+A bootstrap adds ``HttpServer(app, host, port).wiring()`` to its own `Wiring`.
 """
 
 from __future__ import annotations
@@ -11,54 +12,47 @@ from typing import Any
 
 import uvicorn
 
-from .service import ServiceApp
+from .service import Wiring
+
+_STOP_WAIT_S = 4.0
 
 
-def add_http_server(app: ServiceApp, asgi_app: Any, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(
-        asgi_app,
-        host=host,
-        port=port,
-        log_config=None,  # our structlog handler on the root logger formats uvicorn's records
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=3,
-    )
-    server = uvicorn.Server(config)
-    # uvicorn installs its own signal handlers in serve(); the ServiceApp owns signals.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+class HttpServer:
+    def __init__(self, asgi_app: Any, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        config = uvicorn.Config(
+            asgi_app,
+            host=host,
+            port=port,
+            log_config=None,  # our structlog handler on the root logger formats uvicorn's records
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        # uvicorn installs its own signal handlers in serve(); the service shell owns signals.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._stopped = asyncio.Event()
 
-    stopped = asyncio.Event()
+    def wiring(self) -> Wiring:
+        return Wiring(background={"http_server": self.serve}, checks={"http": self.listening}, on_stop=[self.stop])
 
-    async def run_http(_: ServiceApp) -> None:
+    async def serve(self) -> None:
         try:
-            await server.serve()
+            await self._server.serve()
         finally:
-            stopped.set()
-        if not server.should_exit:
-            raise RuntimeError(f"HTTP server on {host}:{port} stopped unexpectedly")
+            self._stopped.set()
+        if not self._server.should_exit:
+            raise RuntimeError(f"HTTP server on {self.host}:{self.port} stopped unexpectedly")
 
-    async def stop_http(_: ServiceApp) -> None:
+    async def stop(self) -> None:
         """Let uvicorn finish in-flight requests (it never resets ``started``: wait for serve() to return)."""
-        server.should_exit = True
+        self._server.should_exit = True
         try:
-            await asyncio.wait_for(stopped.wait(), timeout=4)
+            await asyncio.wait_for(self._stopped.wait(), timeout=_STOP_WAIT_S)
         except TimeoutError:
-            server.force_exit = True
+            self._server.force_exit = True
 
-    async def listening() -> bool:
-        return bool(server.started)
-
-    run_http.__name__ = "http_server"
-    app.background(run_http)
-    app.on_shutdown(stop_http)
-    app.on_startup(_add_check(listening))
-    return server
-
-
-def _add_check(check: Any) -> Any:
-    async def register(app: ServiceApp) -> None:
-        assert app.health is not None
-        app.health.add_check("http", check)
-
-    return register
+    async def listening(self) -> bool:
+        return bool(self._server.started)

@@ -3,26 +3,14 @@
 JetStream delivers at least once (a crash between the handler's commit and the ack redelivers the message).
 A handler that must act once per event records the event_id in its own schema's ``inbox`` table *in the same
 transaction* as its effect; `record` returns False for an event seen before, and the handler skips it.
-The table is created by the runtime in every service schema (see `ensure_inbox`).
+The service shell creates the table in every service schema at start (`ensure_inbox`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncpg
 
 from tradebus_contracts import Envelope as Event
-
-from .logging import get_logger
-
-if TYPE_CHECKING:
-    from nats.aio.msg import Msg
-
-    from .bus import Handler
-    from .service import ServiceApp
-
-log = get_logger(__name__)
 
 INBOX_DDL = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -54,18 +42,3 @@ async def record(conn: asyncpg.Connection | asyncpg.Pool, event: Event, subject:
         payload.decode(),
     )
     return bool(inserted)
-
-
-def recording_handler(app: ServiceApp, event_name: str) -> Handler:
-    """A handler that takes events into the inbox and logs them, and does nothing else.
-
-    This is what a service runs for a subscription whose business logic has not landed yet: the events are
-    kept (durably, de-duplicated) instead of being dropped, and the log says plainly that nothing acted on them.
-    """
-    async def handle(event: Event, msg: Msg) -> None:
-        assert app.pool is not None
-        first = await record(app.pool, event, msg.subject, msg.data)
-        log.info(event_name, event_type=event.event_type, correlation_id=event.correlation_id,
-                 duplicate=not first, acted_on=False)
-
-    return handle

@@ -91,9 +91,7 @@ class Outbox:
                     return published
                 done = []
                 for row in rows:
-                    await self._bus.js.publish(
-                        row["subject"], bytes(row["payload"]), headers={"Nats-Msg-Id": str(row["event_id"])}
-                    )
+                    await self._bus.publish_encoded(row["subject"], bytes(row["payload"]), row["event_id"])
                     done.append(row["id"])
                 await self._pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done)
                 published += len(done)

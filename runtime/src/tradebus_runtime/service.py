@@ -1,15 +1,24 @@
-"""The shell every service runs in: connect, migrate, declare, consume, report health, stop cleanly.
+"""The shell every service runs in: connect, migrate, build, consume, report health, stop cleanly.
 
-A service is a thin shell around pure logic (STYLE §2). `ServiceApp` owns the I/O that every service does the
-same way, so a service's ``app`` module only says *what* it consumes and *what* it does with each event:
+A service is a thin shell around pure logic (STYLE §2). The shell connects first and only then lets the service
+build its objects, so nothing is ever half-built: a service writes one ``bootstrap`` function that receives the
+open `Connections` and returns its complete `Wiring` — what it consumes, answers, runs in the background, checks
+for health and closes on stop (cosmicpython's ``bootstrap.py``):
 
-    app = ServiceApp("risk-service", settings, migrations_package="risk_service")
-    app.consume(ConsumerSpec(...), handler)
-    app.background(poller)           # long-running tasks, cancelled on shutdown
-    app.run()                        # blocks until SIGTERM/SIGINT, then shuts down in order
+    async def bootstrap(io: Connections) -> Wiring:
+        risk = RiskService(io.pool, io.bus, limits, signer)          # complete: no field filled in later
+        return Wiring(consumers=[Subscription(spec, batch_handler=risk.on_requests)],
+                      responders={RISK_PREVIEW: risk.preview},
+                      background={"refresh_book": risk.refresh_forever},
+                      on_stop=[risk.close])
 
-Shutdown order on SIGTERM: stop taking new messages (each consumer finishes the message in hand), cancel
-background tasks, stop health replies, drain NATS (flushes pending publishes), close the PostgreSQL pool.
+    ServiceApp("risk-service", settings, bootstrap, migrations_package="risk_service").run()
+
+Start order: NATS, the streams, PostgreSQL (the service's schema, its migrations, the inbox and outbox tables), the
+health responder, the bootstrap, the request responders, the consumers, the background tasks; then ``ready``.
+Stop order on SIGTERM: stop taking new messages (each consumer finishes the message in hand), the service's own
+stop hooks (newest first), cancel background tasks, stop health replies, drain NATS (flushes pending publishes),
+close the PostgreSQL pool.
 """
 
 from __future__ import annotations
@@ -18,129 +27,154 @@ import asyncio
 import contextlib
 import json
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import uvloop
 from nats.aio.msg import Msg
+from pydantic import BaseModel
 
 from . import bus as busmod
 from .db import open_database
-from .health import HealthReporter
+from .health import Check, HealthReporter
+from .inbox import ensure_inbox
 from .logging import configure_logging, get_logger
+from .outbox import ensure_outbox
 from .settings import ServiceSettings
 
 log = get_logger(__name__)
 
-Startup = Callable[["ServiceApp"], Awaitable[None]]
-Responder = Callable[[bytes], Awaitable[Any]]
-Task = Callable[["ServiceApp"], Awaitable[None]]
+Responder = Callable[[bytes], Awaitable[BaseModel | Mapping[str, Any]]]
+Forever = Callable[[], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Connections:
+    """What the shell has opened before a service builds anything."""
+
+    service: str
+    settings: ServiceSettings
+    bus: busmod.Bus
+    pool: asyncpg.Pool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One durable consumer and what handles its messages (exactly one of the two handler shapes)."""
+
+    spec: busmod.ConsumerSpec
+    handler: busmod.Handler | None = None
+    batch_handler: busmod.BatchHandler | None = None
 
 
 @dataclass
+class Wiring:
+    """Everything a running service does, built complete by its bootstrap."""
+
+    consumers: list[Subscription] = field(default_factory=list)
+    responders: dict[str, Responder] = field(default_factory=dict)  # core-NATS subject -> answer
+    background: dict[str, Forever] = field(default_factory=dict)  # name -> a task that runs until cancelled
+    checks: dict[str, Check] = field(default_factory=dict)  # extra health checks, by name
+    on_stop: list[Hook] = field(default_factory=list)  # run in reverse order after the consumers stop
+
+    def __add__(self, other: Wiring) -> Wiring:
+        return Wiring(
+            consumers=[*self.consumers, *other.consumers],
+            responders={**self.responders, **other.responders},
+            background={**self.background, **other.background},
+            checks={**self.checks, **other.checks},
+            on_stop=[*self.on_stop, *other.on_stop],
+        )
+
+
+Bootstrap = Callable[[Connections], Awaitable[Wiring]]
+
+
+@dataclass
+class _Running:
+    """The shell's own state while the service runs (created by `ServiceApp.start`)."""
+
+    connections: Connections
+    health: HealthReporter
+    wiring: Wiring
+    consumers: list[busmod.Consumer]
+    tasks: list[asyncio.Task[None]]
+
+
 class ServiceApp:
-    name: str
-    settings: ServiceSettings
-    migrations_package: str | None = None
-    declare_streams: bool = True
-    uses_database: bool = True
-    _consumer_specs: list[tuple[busmod.ConsumerSpec, busmod.Handler | None, busmod.BatchHandler | None]] = field(
-        default_factory=list
-    )
-    _responders: list[tuple[str, Responder]] = field(default_factory=list)
-    _startup: list[Startup] = field(default_factory=list)
-    _shutdown: list[Startup] = field(default_factory=list)
-    _background: list[Task] = field(default_factory=list)
-    bus: busmod.Bus | None = None
-    pool: asyncpg.Pool | None = None
-    health: HealthReporter | None = None
-    consumers: list[busmod.Consumer] = field(default_factory=list)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(self, name: str, settings: ServiceSettings, bootstrap: Bootstrap, *,
+                 migrations_package: str | None = None) -> None:
+        self.name = name
+        self.settings = settings
+        self._bootstrap = bootstrap
+        self._migrations_package = migrations_package
+        self._stop = asyncio.Event()
+        self._running: _Running | None = None
 
-    def consume(
-        self,
-        spec: busmod.ConsumerSpec,
-        handler: busmod.Handler | None = None,
-        *,
-        batch_handler: busmod.BatchHandler | None = None,
-    ) -> None:
-        self._consumer_specs.append((spec, handler, batch_handler))
-
-    def respond(self, subject: str, responder: Responder) -> None:
-        """Answer core-NATS requests on ``subject`` (outside every stream) with the JSON ``responder`` returns."""
-        self._responders.append((subject, responder))
-
-    def on_startup(self, hook: Startup) -> None:
-        """Runs after NATS and PostgreSQL are up, before consumers start (e.g. load state)."""
-        self._startup.append(hook)
-
-    def on_shutdown(self, hook: Startup) -> None:
-        self._shutdown.append(hook)
-
-    def background(self, task: Task) -> None:
-        self._background.append(task)
+    @property
+    def connections(self) -> Connections:
+        """The open connections of a started service (tests use its bus to publish)."""
+        if self._running is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._running.connections
 
     def request_stop(self) -> None:
         self._stop.set()
 
     async def start(self) -> None:
         """Bring the service up; returns once it reports healthy."""
-        s = self.settings
-        nc = await busmod.connect(s.nats_url, self.name)
-        self.bus = busmod.Bus(nc, self.name)
-        self.health = HealthReporter(self.name, nc)
-        self.health.add_check("nats", self._nats_ok)
-        if self.declare_streams:
-            await busmod.ensure_streams(self.bus.js)
-        if self.uses_database:
-            self.pool = await open_database(s.database_url, self.name, self.migrations_package)
-            self.health.add_check("postgres", self._postgres_ok)
-        await self.health.start()
-        for hook in self._startup:
-            await hook(self)
-        for subject, responder in self._responders:
+        nc = await busmod.connect(self.settings.nats_url, self.name)
+        bus = busmod.Bus(nc, self.name)
+        health = HealthReporter(self.name, nc)
+        health.add_check("nats", _nats_connected(bus))
+        await busmod.ensure_streams(bus.js)
+        pool = await open_database(self.settings.database_url, self.name, self._migrations_package)
+        async with pool.acquire() as conn:
+            await ensure_inbox(conn)
+            await ensure_outbox(conn)
+        health.add_check("postgres", _postgres_answers(pool))
+        await health.start()
+        connections = Connections(self.name, self.settings, bus, pool)
+        wiring = await self._bootstrap(connections)
+        for subject, responder in wiring.responders.items():
             await nc.subscribe(subject, cb=_answer_with(responder))
-        for spec, handler, batch_handler in self._consumer_specs:
-            consumer = busmod.Consumer(self.bus, spec, handler, batch_handler=batch_handler)
+        consumers = [busmod.Consumer(bus, s.spec, s.handler, batch_handler=s.batch_handler) for s in wiring.consumers]
+        for consumer in consumers:
             await consumer.start()
-            self.consumers.append(consumer)
-        self.health.add_check("consumers", self._consumers_ok)
-        for task in self._background:
-            self._tasks.append(asyncio.create_task(self._guard(task), name=f"{self.name}:{task.__name__}"))
-        self.health.add_check("background", self._background_ok)
-        self.health.mark_ready()
-        log.info(
-            "service.ready",
-            consumers=[c.spec.durable for c in self.consumers],
-            streams_declared=self.declare_streams,
-            database=self.uses_database,
-        )
+        tasks = [asyncio.create_task(_guard(name, task), name=f"{self.name}:{name}")
+                 for name, task in wiring.background.items()]
+        self._running = _Running(connections, health, wiring, consumers, tasks)
+        health.add_check("consumers", _all_alive(consumers))
+        health.add_check("background", _none_done(tasks))
+        for name, check in wiring.checks.items():
+            health.add_check(name, check)
+        health.mark_ready()
+        log.info("service.ready", consumers=[c.spec.durable for c in consumers], background=list(wiring.background))
 
     async def stop(self) -> None:
         log.info("service.stopping")
-        for consumer in self.consumers:
-            await consumer.stop()
-        for hook in reversed(self._shutdown):
-            try:
-                await hook(self)
-            except Exception:
-                log.exception("service.shutdown_hook_failed", hook=getattr(hook, "__name__", repr(hook)))
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self.health is not None:
-            await self.health.stop()
-        if self.bus is not None:
+        running = self._running
+        if running is not None:
+            for consumer in running.consumers:
+                await consumer.stop()
+            for hook in reversed(running.wiring.on_stop):
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("service.stop_hook_failed", hook=getattr(hook, "__qualname__", repr(hook)))
+            for task in running.tasks:
+                task.cancel()
+            for task in running.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await running.health.stop()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.bus.nc.drain(), timeout=3)
-        if self.pool is not None:
+                await asyncio.wait_for(running.connections.bus.nc.drain(), timeout=3)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.pool.close(), timeout=3)
+                await asyncio.wait_for(running.connections.pool.close(), timeout=3)
         log.info("service.stopped")
 
     async def serve(self) -> None:
@@ -169,28 +203,44 @@ class ServiceApp:
             log.exception("service.crashed")
             raise SystemExit(1) from None
 
-    async def _guard(self, task: Task) -> None:
-        """Background tasks must not die silently: log the failure and let health report it."""
-        try:
-            await task(self)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("service.background_task_failed", task=task.__name__)
-            raise
 
-    async def _nats_ok(self) -> bool:
-        return self.bus is not None and self.bus.nc.is_connected
+async def _guard(name: str, task: Forever) -> None:
+    """Background tasks must not die silently: log the failure and let health report it."""
+    try:
+        await task()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("service.background_task_failed", task=name)
+        raise
 
-    async def _postgres_ok(self) -> bool:
-        assert self.pool is not None
-        return await self.pool.fetchval("SELECT 1") == 1
 
-    async def _consumers_ok(self) -> bool:
-        return all(c.alive for c in self.consumers)
+def _nats_connected(bus: busmod.Bus) -> Check:
+    async def check() -> bool:
+        return bus.nc.is_connected
 
-    async def _background_ok(self) -> bool:
-        return all(not t.done() for t in self._tasks)
+    return check
+
+
+def _postgres_answers(pool: asyncpg.Pool) -> Check:
+    async def check() -> bool:
+        return await pool.fetchval("SELECT 1") == 1
+
+    return check
+
+
+def _all_alive(consumers: list[busmod.Consumer]) -> Check:
+    async def check() -> bool:
+        return all(c.alive for c in consumers)
+
+    return check
+
+
+def _none_done(tasks: list[asyncio.Task[None]]) -> Check:
+    async def check() -> bool:
+        return all(not t.done() for t in tasks)
+
+    return check
 
 
 def _answer_with(responder: Responder) -> Callable[[Msg], Awaitable[None]]:
@@ -199,7 +249,8 @@ def _answer_with(responder: Responder) -> Callable[[Msg], Awaitable[None]]:
             return
         try:
             body = await responder(msg.data)
-            payload = json.dumps(body, default=str).encode()
+            payload = body.model_dump_json().encode() if isinstance(body, BaseModel) else \
+                json.dumps(body, default=str).encode()
         except Exception as exc:
             log.exception("service.request_failed", subject=msg.subject)
             payload = json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from tradebus_runtime import ServiceApp
-from tradebus_runtime.http import add_http_server
+from tradebus_contracts.services import Service
+from tradebus_runtime import Connections, ServiceApp, Subscription, Wiring
+from tradebus_runtime.http import HttpServer
 from tradebus_runtime.settings import load_settings
 
 from .context import Ticket
@@ -16,7 +17,7 @@ from .readmodel import consumer_specs
 from .routes import api_router
 from .settings import DIST, TicketSettings
 
-SERVICE = "ticket-api"
+SERVICE = Service.TICKET_API
 
 __all__ = ["SERVICE", "DIST", "TicketSettings", "Ticket", "http_app", "build_app"]
 
@@ -50,24 +51,16 @@ def http_app(settings: TicketSettings, ticket: Ticket | None = None) -> FastAPI:
 
 def build_app(settings: TicketSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(TicketSettings, SERVICE)
-    app = ServiceApp(SERVICE, settings, migrations_package="ticket_api")
-    ticket = Ticket(settings)
 
-    async def start(app: ServiceApp) -> None:
-        assert app.bus is not None and app.pool is not None and app.health is not None
-        await ticket.attach(app.bus, app.pool)
+    async def bootstrap(io: Connections) -> Wiring:
+        ticket = Ticket(settings)
+        await ticket.attach(io.bus, io.pool)
 
         async def refdata_alive() -> bool:
             return ticket.refdata.alive
 
-        app.health.add_check("refdata_watch", refdata_alive)
+        http = HttpServer(http_app(settings, ticket), settings.ticket_host, settings.ticket_port)
+        return Wiring(consumers=[Subscription(spec, ticket.handle) for spec in consumer_specs(SERVICE)],
+                      checks={"refdata_watch": refdata_alive}, on_stop=[ticket.detach]) + http.wiring()
 
-    async def stop(_: ServiceApp) -> None:
-        await ticket.detach()
-
-    app.on_startup(start)
-    app.on_shutdown(stop)
-    for spec in consumer_specs(SERVICE):
-        app.consume(spec, ticket.handle)
-    add_http_server(app, http_app(settings, ticket), settings.ticket_host, settings.ticket_port)
-    return app
+    return ServiceApp(SERVICE, settings, bootstrap, migrations_package="ticket_api")

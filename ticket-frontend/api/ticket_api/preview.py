@@ -17,7 +17,6 @@ from tradebus_contracts import OrderFields, OrderSide
 
 from .models import FieldError, PreviewOut, PreviewWarning, dec
 
-PREVIEW_SUBJECT = "rpc.risk-service.preview"
 WARNING_CODES = frozenset({"INSUFFICIENT_BUYING_POWER"})
 
 

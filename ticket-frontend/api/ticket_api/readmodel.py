@@ -18,10 +18,11 @@ from nats.aio.msg import Msg
 
 from tradebus_contracts import encode_event
 from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.orders import FINAL_PROGRESS, OPEN_PROGRESS, OrderProgress
 from tradebus_contracts.subjects import subject_filter
 from tradebus_runtime import ConsumerSpec, get_logger
 
-from .reducer import FINAL, OPEN, ORDER_EVENTS, OrderState, TicketStatus, reduce, starts_an_order, summarize
+from .reducer import ORDER_EVENTS, OrderState, reduce, starts_an_order, summarize
 
 log = get_logger(__name__)
 
@@ -102,7 +103,7 @@ class ReadModel:
             "SELECT count(*) FROM order_events WHERE order_id = $1 AND event_type = $2", order_id, event_type)
 
     async def orders(self, status: StatusFilter = "all", limit: int = 50) -> list[OrderState]:
-        wanted = {"open": OPEN, "closed": FINAL, "all": set(TicketStatus)}[status]
+        wanted = {"open": OPEN_PROGRESS, "closed": FINAL_PROGRESS, "all": set(OrderProgress)}[status]
         rows = await self._pool.fetch(
             "SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at DESC, order_id LIMIT $2",
             sorted(str(s) for s in wanted), limit)
@@ -111,7 +112,7 @@ class ReadModel:
 
 def _state(row: asyncpg.Record) -> OrderState:
     values = {c: row[c] for c in _STATE_COLUMNS}
-    values["status"] = TicketStatus(values["status"])
+    values["status"] = OrderProgress(values["status"])
     reasons = values["reject_reasons"]
     values["reject_reasons"] = tuple(json.loads(reasons) if isinstance(reasons, str) else reasons)
     return OrderState(**values)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +25,6 @@ from tradebus_contracts import (
     FillReported,
     OrderFields,
     OrderRequested,
-    OrderStatus,
     OrderStatusChanged,
     OrderSubmitted,
     RiskApproved,
@@ -35,6 +33,7 @@ from tradebus_contracts import (
 )
 from tradebus_contracts.decimal_types import decimal_to_str
 from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.orders import FINAL_PROGRESS, OrderProgress, progress_of
 
 ORDER_EVENTS: tuple[type[Envelope], ...] = (
     OrderRequested, RiskApproved, RiskRejected, OrderSubmitted, SubmissionFailed, OrderStatusChanged,
@@ -42,47 +41,19 @@ ORDER_EVENTS: tuple[type[Envelope], ...] = (
 )
 
 
-class TicketStatus(StrEnum):
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    SUBMITTED = "submitted"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-    FAILED = "failed"
-
-
-FINAL: frozenset[TicketStatus] = frozenset(
-    {TicketStatus.REJECTED, TicketStatus.FILLED, TicketStatus.CANCELED, TicketStatus.EXPIRED, TicketStatus.FAILED}
-)
-OPEN: frozenset[TicketStatus] = frozenset(set(TicketStatus) - FINAL)
-
-_RANK: dict[TicketStatus, int] = {
-    TicketStatus.REQUESTED: 0,
-    TicketStatus.APPROVED: 1,
-    TicketStatus.SUBMITTED: 2,
-    TicketStatus.PARTIALLY_FILLED: 3,
-    **{s: 4 for s in FINAL},
+_RANK: dict[OrderProgress, int] = {
+    OrderProgress.REQUESTED: 0,
+    OrderProgress.APPROVED: 1,
+    OrderProgress.SUBMITTED: 2,
+    OrderProgress.PARTIALLY_FILLED: 3,
+    **{s: 4 for s in FINAL_PROGRESS},
 }
 
-# The broker's statuses as the ticket shows them. Everything still working at the broker is "submitted"
-# (or "partially_filled" once something filled); a broker rejection after submission is "rejected".
-_FROM_BROKER: dict[OrderStatus, TicketStatus] = {
-    OrderStatus.PARTIALLY_FILLED: TicketStatus.PARTIALLY_FILLED,
-    OrderStatus.FILLED: TicketStatus.FILLED,
-    OrderStatus.CANCELED: TicketStatus.CANCELED,
-    OrderStatus.EXPIRED: TicketStatus.EXPIRED,
-    OrderStatus.REJECTED: TicketStatus.REJECTED,
-    OrderStatus.REPLACED: TicketStatus.CANCELED,  # the ticket never replaces; the original is no longer live
-}
-
-_FROM_CANCEL: dict[CancelOutcome, TicketStatus] = {
-    CancelOutcome.CANCELED: TicketStatus.CANCELED,
-    CancelOutcome.CANCELED_BEFORE_SUBMIT: TicketStatus.CANCELED,
-    CancelOutcome.TOO_LATE_FILLED: TicketStatus.FILLED,
-    CancelOutcome.TOO_LATE_PARTIALLY_FILLED: TicketStatus.CANCELED,  # the rest is cancelled; the fills stand
+_FROM_CANCEL: dict[CancelOutcome, OrderProgress] = {
+    CancelOutcome.CANCELED: OrderProgress.CANCELED,
+    CancelOutcome.CANCELED_BEFORE_SUBMIT: OrderProgress.CANCELED,
+    CancelOutcome.TOO_LATE_FILLED: OrderProgress.FILLED,
+    CancelOutcome.TOO_LATE_PARTIALLY_FILLED: OrderProgress.CANCELED,  # the rest is cancelled; the fills stand
 }
 
 _FIELD_NAMES = tuple(OrderFields.model_fields)
@@ -91,7 +62,7 @@ _FIELD_NAMES = tuple(OrderFields.model_fields)
 @dataclass(frozen=True, slots=True)
 class OrderState:
     order_id: UUID
-    status: TicketStatus
+    status: OrderProgress
     created_at: datetime
     updated_at: datetime
     symbol: str | None = None
@@ -110,7 +81,7 @@ class OrderState:
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL
+        return self.status.is_final
 
     @property
     def has_order_fields(self) -> bool:
@@ -124,16 +95,9 @@ def starts_an_order(event: Envelope) -> bool:
     return isinstance(event, ORDER_EVENTS) and not isinstance(event, (CancelRequested, CancelResult))
 
 
-def broker_status(status: OrderStatus, filled_qty: Decimal) -> TicketStatus:
-    mapped = _FROM_BROKER.get(status)
-    if mapped is not None:
-        return mapped
-    return TicketStatus.PARTIALLY_FILLED if filled_qty > 0 else TicketStatus.SUBMITTED
-
-
-def advance(current: TicketStatus, proposed: TicketStatus) -> TicketStatus:
+def advance(current: OrderProgress, proposed: OrderProgress) -> OrderProgress:
     """The status to keep: ``proposed`` when it is further along, else ``current`` (late events are stale)."""
-    if current in FINAL:
+    if current.is_final:
         return current
     return proposed if _RANK[proposed] >= _RANK[current] else current
 
@@ -144,7 +108,7 @@ def reduce(state: OrderState | None, event: Envelope) -> OrderState:
         raise TypeError(f"{event.event_type} is not an event about an order")
     order_id: UUID = event.order_id  # type: ignore[attr-defined]
     if state is None:
-        state = OrderState(order_id=order_id, status=TicketStatus.REQUESTED, created_at=event.occurred_at,
+        state = OrderState(order_id=order_id, status=OrderProgress.REQUESTED, created_at=event.occurred_at,
                            updated_at=event.occurred_at)
     state = _with_fields(state, event)
     state = replace(state, created_at=min(state.created_at, event.occurred_at),
@@ -166,23 +130,23 @@ def _with_fields(state: OrderState, event: Envelope) -> OrderState:
     return replace(state, **changes) if changes else state
 
 
-def _effect(state: OrderState, event: Envelope) -> tuple[TicketStatus, dict[str, Any]]:
+def _effect(state: OrderState, event: Envelope) -> tuple[OrderProgress, dict[str, Any]]:
     """(the status this event points to, other field changes)."""
     if isinstance(event, RiskApproved):
-        return TicketStatus.APPROVED, {}
+        return OrderProgress.APPROVED, {}
     if isinstance(event, RiskRejected):
-        return TicketStatus.REJECTED, {"reject_reasons": tuple(r.model_dump(mode="json") for r in event.reasons)}
+        return OrderProgress.REJECTED, {"reject_reasons": tuple(r.model_dump(mode="json") for r in event.reasons)}
     if isinstance(event, OrderSubmitted):
-        return broker_status(event.status, state.filled_qty), {}
+        return progress_of(event.status, state.filled_qty), {}
     if isinstance(event, SubmissionFailed):
-        return TicketStatus.FAILED, {"reject_reasons": (
+        return OrderProgress.FAILED, {"reject_reasons": (
             {"code": "BROKER_REFUSED", "message": event.message or "the broker refused the order", "field": None},)}
     if isinstance(event, OrderStatusChanged):
         changes = _filled(state, event.filled_qty, event.filled_avg_price)
-        return broker_status(event.status, max(state.filled_qty, event.filled_qty)), changes
+        return progress_of(event.status, max(state.filled_qty, event.filled_qty)), changes
     if isinstance(event, FillReported):
         changes = _filled_by_execution(state, event)
-        return broker_status(event.order_status, max(state.filled_qty, event.cum_qty)), changes
+        return progress_of(event.order_status, max(state.filled_qty, event.cum_qty)), changes
     if isinstance(event, CancelResult):
         changes = {"cancel_outcome": str(event.outcome), **_filled(state, event.filled_qty, None)}
         return _FROM_CANCEL.get(event.outcome, state.status), changes

@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from tradebus_contracts import CancelRequested, OrderRequested
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import SYMBOL_PATTERN
+from tradebus_contracts.subjects import RISK_PREVIEW
 from tradebus_runtime import Bus, get_logger
 
 from . import live
@@ -36,7 +37,7 @@ from .models import (
     TimelineEntry,
     dec,
 )
-from .preview import PREVIEW_SUBJECT, RiskUnavailable, preview_request, shape_preview
+from .preview import RiskUnavailable, preview_request, shape_preview
 from .readmodel import ReadModel
 from .reducer import OrderState
 
@@ -83,7 +84,7 @@ def api_router(ticket: Ticket) -> APIRouter:
         fields = order.order_fields()
         body = preview_request(fields, None if order.order_id is None else str(order.order_id))
         try:
-            reply = await bus().nc.request(PREVIEW_SUBJECT, body, timeout=settings.preview_timeout_s)
+            reply = await bus().nc.request(RISK_PREVIEW, body, timeout=settings.preview_timeout_s)
             position = ticket.refdata.positions.get(fields.symbol)
             return shape_preview(reply.data, fields, position.qty if position is not None else Decimal(0))
         except (NoRespondersError, NatsTimeoutError, TimeoutError):

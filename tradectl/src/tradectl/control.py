@@ -16,8 +16,7 @@ import uuid
 import nats
 
 from tradebus_contracts import TradingState, TradingStateChanged, encode_event, subject_for
-
-RISK_LIMITS_SUBJECT = "rpc.risk-service.limits"
+from tradebus_contracts.subjects import RISK_LIMITS
 
 
 def operator() -> str:
@@ -60,7 +59,7 @@ def run_state_change(url: str, state: TradingState, reason: str) -> int:
 async def fetch_risk_limits(url: str) -> dict[str, object]:
     nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
     try:
-        reply = await nc.request(RISK_LIMITS_SUBJECT, b"{}", timeout=3)
+        reply = await nc.request(RISK_LIMITS, b"{}", timeout=3)
     finally:
         await nc.close()
     return dict(json.loads(reply.data))

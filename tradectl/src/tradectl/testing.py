@@ -24,6 +24,13 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def exit_reason(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> str | None:
+    """For `wait_until_healthy`'s ``exited``: why a process started by a test is gone (None while it runs)."""
+    if proc is None or proc.poll() is None:
+        return None
+    return f"exited with code {proc.returncode}"
+
+
 def read_lines_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
@@ -55,33 +62,20 @@ def running_stack(home: Path, *args: str, timeout: float = 120) -> Iterator[tupl
             proc.wait()
 
 
-async def wait_healthy(nats_url: str, service: str, timeout: float = 30.0) -> None:
-    """Until ``service`` answers its health request with ``ok``."""
-    from tradebus_runtime.health import probe
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if (await probe(nats_url, service, timeout=0.5))["status"] == "ok":
-                return
-        except Exception:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{service} did not become healthy within {timeout:.0f}s")
-
-
 async def wait_for_reference_data(nats_url: str, symbol: str = "AAPL", timeout: float = 20.0) -> None:
     """Until the gateway has put a quote for ``symbol`` and the account into REFDATA (risk rejects until then)."""
     import nats
+
+    from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, quote_key
 
     nc = await nats.connect(nats_url)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             try:
-                kv = await nc.jetstream().key_value("REFDATA")
-                await kv.get(f"quotes.{symbol.replace('.', '_')}")
-                await kv.get("account")
+                kv = await nc.jetstream().key_value(REFDATA_BUCKET)
+                await kv.get(quote_key(symbol))
+                await kv.get(ACCOUNT_KEY)
                 return
             except Exception:
                 await asyncio.sleep(0.2)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import sys
@@ -27,7 +26,7 @@ import nats
 
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
-from tradebus_runtime.health import health_subject
+from tradebus_runtime.health import NotHealthy, wait_until_healthy
 
 from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port, port_open
@@ -287,25 +286,19 @@ class Stack:
         raise UpError(f"{child.name} did not become healthy within {HEALTH_TIMEOUT_S:.0f}s; see {child.log_path}")
 
     async def _wait_healthy(self, url: str, children: list[Child]) -> None:
-        nc = await nats.connect(url, connect_timeout=5)
-        pending = {c.name: c for c in children}
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        by_name = {c.name: c for c in children}
+
+        def exited(name: str) -> str | None:
+            proc = by_name[name].proc
+            if proc is None or proc.returncode is None:
+                return None
+            return f"exited with {proc.returncode} during start; see {by_name[name].log_path}"
+
         try:
-            while pending and time.monotonic() < deadline:
-                for name, child in list(pending.items()):
-                    if child.proc is not None and child.proc.returncode is not None:
-                        raise UpError(f"{name} exited with {child.proc.returncode} during start; see {child.log_path}")
-                    report = await _health(nc, name)
-                    if report and report.get("status") == "ok":
-                        self.say(f"  ✓ {name:<22} healthy")
-                        del pending[name]
-                if pending:
-                    await asyncio.sleep(0.2)
-        finally:
-            await nc.drain()
-        if pending:
-            names = ", ".join(pending)
-            raise UpError(f"not healthy within {HEALTH_TIMEOUT_S:.0f}s: {names}; see the logs in {self.logs}")
+            await wait_until_healthy(url, by_name, HEALTH_TIMEOUT_S, exited=exited,
+                                     on_healthy=lambda name: self.say(f"  ✓ {name:<22} healthy"))
+        except NotHealthy as exc:
+            raise UpError(f"{exc}; see the logs in {self.logs}") from None
 
     # ---- supervise ---------------------------------------------------------------------------------------
     async def supervise(self) -> None:
@@ -375,14 +368,6 @@ def _http_ok(url: str) -> bool:
             return resp.status == 200
     except Exception:
         return False
-
-
-async def _health(nc: nats.NATS, service: str) -> dict[str, object] | None:
-    try:
-        reply = await nc.request(health_subject(service), b"{}", timeout=1.0)
-    except Exception:
-        return None
-    return json.loads(reply.data)
 
 
 async def run_up(opts: UpOptions) -> int:

@@ -7,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tradebus_runtime import ServiceApp, ServiceSettings
-from tradebus_runtime.http import add_http_server
+from tradebus_contracts.services import Service
+from tradebus_runtime import Connections, ServiceApp, ServiceSettings, Wiring
+from tradebus_runtime.http import HttpServer
 from tradebus_runtime.settings import load_settings
 
-SERVICE = "webhook-ingest"
+SERVICE = Service.WEBHOOK_INGEST
 
 
 class WebhookSettings(ServiceSettings):
@@ -32,6 +33,8 @@ def http_app() -> Starlette:
 
 def build_app(settings: WebhookSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(WebhookSettings, SERVICE)
-    app = ServiceApp(SERVICE, settings)
-    add_http_server(app, http_app(), settings.webhook_host, settings.webhook_port)
-    return app
+
+    async def bootstrap(_: Connections) -> Wiring:
+        return HttpServer(http_app(), settings.webhook_host, settings.webhook_port).wiring()
+
+    return ServiceApp(SERVICE, settings, bootstrap)

@@ -1,0 +1,120 @@
+"""Who publishes and who consumes what on the bus (DESIGN §4), as data.
+
+One table, so the bus's contract document (``docs/asyncapi.yaml``, see ``asyncapi_export``) and the services'
+NATS permissions are derived from the same facts instead of being written twice. ``tradectl tail`` and the AUDIT
+stream read every channel; they are not listed as consumers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.events import (
+    CancelRequested,
+    CancelResult,
+    CorporateActionApplied,
+    DeadLetter,
+    FillReported,
+    OrderRequested,
+    OrderStatusChanged,
+    OrderSubmitted,
+    PositionDrift,
+    PositionReconciled,
+    PositionSnapshot,
+    RiskApproved,
+    RiskRejected,
+    SubmissionFailed,
+    TradingStateChanged,
+)
+from tradebus_contracts.rpc import PreviewReply, PreviewRequest
+from tradebus_contracts.services import OPERATOR, Service
+from tradebus_contracts.streams import DOMAIN_STREAMS
+from tradebus_contracts.subjects import (
+    DLQ,
+    HEALTH,
+    KIND_BY_EVENT_TYPE,
+    RISK_LIMITS,
+    RISK_PREVIEW,
+    TRADING_STATE,
+    subject_filter,
+)
+
+__all__ = ["Channel", "Endpoint", "CHANNELS", "ENDPOINTS", "ALL_SERVICES"]
+
+ALL_SERVICES: tuple[str, ...] = tuple(Service)
+_ORDER_READERS = (Service.RISK, Service.TICKET_API)  # risk closes open approvals; the ticket shows the order
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One kind of event on the bus: its subjects, the stream that keeps it, its producers and its consumers."""
+
+    event: type[Envelope]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        return KIND_BY_EVENT_TYPE[self.event]
+
+    @property
+    def subject_filter(self) -> str:
+        """The wildcard that matches every subject of this channel (``orders.requested.*``)."""
+        return subject_filter(self.kind)
+
+    @property
+    def parameter(self) -> str | None:
+        """The name of the channel's last subject token when it varies (``symbol``, or ``service`` for dlq)."""
+        if self.kind == TRADING_STATE:
+            return None
+        return "service" if self.kind == DLQ else "symbol"
+
+    @property
+    def stream(self) -> str:
+        first = self.kind.split(".", 1)[0]
+        return next(s.name for s in DOMAIN_STREAMS if any(p.split(".", 1)[0] == first for p in s.subjects))
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A core-NATS request/reply subject, outside every stream. ``request``/``reply`` None: free-form JSON."""
+
+    subject: str
+    responders: tuple[str, ...]
+    requesters: tuple[str, ...]
+    summary: str
+    request: type[BaseModel] | None = None
+    reply: type[BaseModel] | None = None
+
+
+CHANNELS: tuple[Channel, ...] = (
+    Channel(OrderRequested, (Service.TICKET_API,), (Service.RISK, Service.TICKET_API, Service.GATEWAY)),
+    Channel(RiskApproved, (Service.RISK,), (Service.GATEWAY, Service.TICKET_API)),
+    Channel(RiskRejected, (Service.RISK,), (Service.TICKET_API,)),
+    Channel(OrderSubmitted, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(SubmissionFailed, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(OrderStatusChanged, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(CancelRequested, (Service.TICKET_API, OPERATOR), (Service.GATEWAY, Service.TICKET_API)),
+    Channel(CancelResult, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(FillReported, (Service.GATEWAY,), (Service.POSITION_SYNC, Service.TICKET_API)),
+    Channel(PositionSnapshot, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(PositionDrift, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(PositionReconciled, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(CorporateActionApplied, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
+    Channel(DeadLetter, ALL_SERVICES, (OPERATOR,)),
+)
+"""Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early."""
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(RISK_PREVIEW, (Service.RISK,), (Service.TICKET_API,),
+             "What risk would decide about an order now; nothing is signed, stored or booked.",
+             PreviewRequest, PreviewReply),
+    Endpoint(RISK_LIMITS, (Service.RISK,), (OPERATOR,),
+             "The active risk limits, the trading state and today's usage."),
+    Endpoint(f"{HEALTH}.{{service}}", ALL_SERVICES, (OPERATOR,),
+             "The service's live health report: every check run at request time."),
+)
