@@ -57,7 +57,7 @@ def a_context(**fields: Any) -> RiskContext:
     base = RiskContext(
         now=NOW, trading_state=TradingState.ACTIVE, asset=an_asset(), quote=a_quote(), account=an_account(),
         position_qty=D(0), account_gross_exposure=D(0), open_orders=0, open_orders_symbol=0,
-        daily_notional_used=D(0), daily_notional_used_symbol=D(0), submissions_in_window=0, order_id_seen=False,
+        daily_notional_used=D(0), daily_notional_used_symbol=D(0), submissions_in_window=0,
     )
     return replace(base, **fields)
 
@@ -71,7 +71,6 @@ def codes(order: OrderFields, ctx: RiskContext | None = None, limits: Limits | N
 TRIGGERED: list[tuple[str, OrderFields, RiskContext, Limits]] = [
     ("TRADING_HALTED", an_order(), a_context(trading_state=TradingState.HALTED), Limits()),
     ("TRADING_REDUCING_ONLY", an_order(), a_context(trading_state=TradingState.REDUCING), Limits()),
-    ("DUPLICATE_ORDER_ID", an_order(), a_context(order_id_seen=True), Limits()),
     ("QTY_XOR_NOTIONAL", an_order(qty=None), a_context(), Limits()),
     ("QTY_XOR_NOTIONAL", a_market(notional=D("100")), a_context(), Limits()),
     ("QTY_NOT_POSITIVE", an_order(qty=D("0")), a_context(), Limits()),
@@ -160,7 +159,6 @@ PASSING: list[tuple[str, OrderFields, RiskContext, Limits]] = [
     ("TRADING_HALTED", an_order(), a_context(trading_state=TradingState.ACTIVE), Limits()),
     ("TRADING_REDUCING_ONLY", an_order(side="sell"),
      a_context(trading_state=TradingState.REDUCING, position_qty=D("10")), Limits()),
-    ("DUPLICATE_ORDER_ID", an_order(), a_context(order_id_seen=False), Limits()),
     ("QTY_XOR_NOTIONAL", a_market(qty=None, notional=D("100")), a_context(), Limits()),
     ("QTY_NOT_POSITIVE", an_order(qty=D("1")), a_context(), Limits()),
     ("QTY_TOO_MANY_DECIMALS", an_order(qty=D("1.000000001")), a_context(), Limits()),
@@ -243,13 +241,13 @@ def test_evaluate_when_rejected_then_every_code_is_registered(code, order, ctx, 
 
 def test_evaluate_when_several_checks_fail_then_all_are_reported_in_check_order():
     order = an_order(qty=D("0.5"), time_in_force="gtc", limit_price=D("150.001"), stop_price=D("1"))
-    ctx = a_context(trading_state=TradingState.HALTED, order_id_seen=True, asset=an_asset(fractionable=False),
+    ctx = a_context(trading_state=TradingState.HALTED, asset=an_asset(fractionable=False),
                     submissions_in_window=10, open_orders=50)
 
     found = codes(order, ctx)
 
     assert found == [
-        "TRADING_HALTED", "DUPLICATE_ORDER_ID", "SUB_PENNY_PRICE", "STOP_PRICE_NOT_ALLOWED",
+        "TRADING_HALTED", "SUB_PENNY_PRICE", "STOP_PRICE_NOT_ALLOWED",
         "FRACTIONAL_REQUIRES_DAY", "ASSET_NOT_FRACTIONABLE", "OPEN_ORDERS_EXCEEDED", "THROTTLED", "PRICE_COLLAR",
     ]
 

@@ -6,7 +6,14 @@ ROLE        Pre-trade risk gate. Consumes ``OrderRequested`` (``orders.requested
 INPUTS      Reference data (assets, quotes, positions, account) from the ``REFDATA`` KV bucket kept by the order
             gateway; the trading state (``control.trading_state``); order outcomes (``orders.submitted|status|
             failed|cancel_result.*``, durable ``risk-service-orders``) to know which approvals are still open.
-PERSISTENCE Schema ``risk_service``: ``decisions`` (one row per order_id, written before publishing).
+ANSWERS     ``rpc.risk-service.preview`` (the ticket's estimate: ``rpc.PreviewRequest`` in, ``rpc.PreviewReply`` out;
+            nothing signed, stored or booked) and ``rpc.risk-service.limits`` (``tradectl risk limits``).
+PERSISTENCE Schema ``risk_service``: ``decisions`` (one row per order_id, inserted before publishing; a redelivery
+            is answered with the stored event).
+SHAPE       Pure core: ``checks``/``limit_checks``/``pricing`` (the checks), ``decider`` (request -> decision event),
+            ``batch`` (a fetched batch -> what to insert, book and answer), ``book``, ``responders.preview_reply``.
+            I/O edge: ``handlers`` (persist and publish), the responders, ``store``, ``refdata``; wired in one place
+            by ``app.bootstrap``.
 SECURITY    Holds the approval signing key (file path in ``RISK_SIGNING_KEY_PATH``, never logged); holds no broker
             credentials. Missing or stale reference data means a rejection, never a guess.
 """

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from tradebus_contracts import OrderFields, OrderSide, OrderType, RejectionReason, TimeInForce, TradingState
+from tradebus_contracts.exposure import opposes_position, reduces_position
 
 from .limit_checks import (
     check_buying_power,
@@ -26,7 +27,7 @@ from .limit_checks import (
     needs_buying_power,
 )
 from .limits import Limits
-from .model import Decision, RiskContext
+from .model import RiskContext, Verdict
 from .pricing import (
     PRICES_BY_TYPE,
     decimals,
@@ -47,7 +48,6 @@ __all__ = [
     "evaluate",
     "estimate",
     "check_trading_state",
-    "check_duplicate",
     "check_quantity",
     "check_prices",
     "check_fractional",
@@ -67,22 +67,16 @@ def check_trading_state(order: OrderFields, ctx: RiskContext, limits: Limits) ->
         yield reason("TRADING_HALTED", "trading is halted: no order passes until trading is resumed")
     elif ctx.trading_state is TradingState.REDUCING:
         pos = ctx.position_qty
-        opposes = (order.side is OrderSide.SELL and pos > 0) or (order.side is OrderSide.BUY and pos < 0)
         qty = order_shares(order, usable_quote(ctx, limits))
-        if not opposes:
+        if not opposes_position(order.side, pos):
             held = f"the {order.symbol} position of {shares(pos)} shares" if pos else f"no {order.symbol} position"
             yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and a {order.side} would not reduce "
                          f"{held}", "side")
-        # Past the position is not reducing: selling 150 of a 100 long opens a 50 short.
-        elif qty is not None and qty > abs(pos):
+        # Past the position is not reducing: selling 150 of a 100 long opens a 50 short. A qty that is not
+        # positive (or unknown) is for the quantity and reference-data checks to report.
+        elif qty is not None and qty > 0 and not reduces_position(order.side, qty, pos):
             yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and {order.side} {shares(qty)} "
                          f"shares would go past the {order.symbol} position of {shares(pos)} shares", "qty")
-
-
-def check_duplicate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
-    if ctx.order_id_seen:
-        yield reason("DUPLICATE_ORDER_ID", "this order_id was already decided; a new order needs a new order_id",
-                     "order_id")
 
 
 def check_quantity(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -202,7 +196,6 @@ def check_reference_data(order: OrderFields, ctx: RiskContext, limits: Limits) -
 
 CHECKS: tuple[Check, ...] = (
     check_trading_state,
-    check_duplicate,
     check_quantity,
     check_prices,
     check_fractional,
@@ -220,11 +213,11 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def evaluate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Decision:
+def evaluate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Verdict:
     """Run every check against the order's effective limits; approved iff no check found anything."""
     effective = limits.for_symbol(order.symbol)
     reasons = [found for check in CHECKS for found in check(order, ctx, effective)]
     cost, basis = estimate(order, usable_quote(ctx, effective))
     if not reasons and cost is None:  # never approve what cannot be charged against the daily caps
         reasons.append(reason("REFERENCE_DATA_MISSING", "the order's cost cannot be estimated"))
-    return Decision(approved=not reasons, reasons=tuple(reasons), estimated_cost=cost, price_basis=basis)
+    return Verdict(approved=not reasons, reasons=tuple(reasons), estimated_cost=cost, price_basis=basis)

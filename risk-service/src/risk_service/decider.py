@@ -1,7 +1,8 @@
 """From a request to a decision: gather the context, run the checks, sign or reject.
 
 Pure apart from reading the in-memory views (reference data, trading state, book) handed in at construction:
-no I/O, no clock of its own (``now`` is passed in), so it is tested with plain values.
+no I/O, no clock of its own (``now`` is passed in), so it is tested with plain values. ``context`` is also what
+the preview responder checks an order against.
 """
 
 from __future__ import annotations
@@ -13,27 +14,29 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tradebus_contracts import (
-    OrderFields,
-    OrderRequested,
-    RejectionReason,
-    RiskApproved,
-    RiskRejected,
-    TradingState,
-    sign_approval,
-)
+from tradebus_contracts import OrderRequested, RejectionReason, RiskRejected, TradingState, sign_approval
+from tradebus_contracts.services import Service
 from tradebus_contracts.signing import key_id_for
 from tradebus_runtime import get_logger
 
 from .book import Book
 from .checks import evaluate
 from .limits import Limits
-from .model import Decision, RiskContext
-from .refdata import RefData
+from .model import Account, Asset, DecisionEvent, Quote, RiskContext, Verdict
 
-PRODUCER = "risk-service"
+PRODUCER = Service.RISK.value
 CHECK_FAILED = "CHECK_FAILED"  # a check raised on this input: rejected, and the error is logged for us
 log = get_logger(__name__)
+
+
+class ReferenceData(Protocol):
+    """The reference data a decision reads (``refdata.RefData`` in production, a plain object in tests)."""
+
+    def asset(self, symbol: str) -> Asset | None: ...
+    def quote(self, symbol: str) -> Quote | None: ...
+    def account_view(self) -> Account | None: ...
+    def position_qty(self, symbol: str) -> Decimal: ...
+    def gross_exposure(self) -> Decimal: ...
 
 
 class TradingStateSource(Protocol):
@@ -53,7 +56,7 @@ class Signer:
 
 
 class Decider:
-    def __init__(self, limits: Limits, refdata: RefData, book: Book, signer: Signer,
+    def __init__(self, limits: Limits, refdata: ReferenceData, book: Book, signer: Signer,
                  trading_state: TradingStateSource) -> None:
         self.limits = limits
         self.refdata = refdata
@@ -75,20 +78,15 @@ class Decider:
             daily_notional_used=self.book.daily_total,
             daily_notional_used_symbol=self.book.daily_by_symbol.get(symbol, Decimal(0)),
             submissions_in_window=self.book.submissions_in_window(now),
-            order_id_seen=False,  # the service answers a known order_id with its stored decision before this
         )
 
-    def preview(self, order: OrderFields, now: datetime) -> Decision:
-        """What the decision would be right now, without signing, storing or booking anything."""
-        return evaluate(order, self.context(order.symbol, now), self.limits)
-
-    def decide(self, request: OrderRequested, now: datetime) -> tuple[RiskApproved | RiskRejected, Decimal | None]:
+    def decide(self, request: OrderRequested, now: datetime) -> tuple[DecisionEvent, Decimal | None]:
         """The decision event for ``request`` and the notional it commits (None when rejected)."""
         try:
             verdict = evaluate(request.order_fields(), self.context(request.symbol, now), self.limits)
         except Exception as exc:  # a check that cannot evaluate this order rejects it: never approve blind
             log.exception("risk.check_failed", order_id=str(request.order_id))
-            verdict = Decision(False, (RejectionReason(code=CHECK_FAILED, message=(
+            verdict = Verdict(False, (RejectionReason(code=CHECK_FAILED, message=(
                 f"the order could not be checked ({type(exc).__name__}); it is rejected rather than guessed"),
                 field=None),), None, None)
         if verdict.approved:

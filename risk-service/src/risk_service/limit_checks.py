@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from tradebus_contracts import OrderFields, OrderSide, RejectionReason
+from tradebus_contracts.exposure import buying_power_needed
 
 from .limits import Limits
 from .model import RiskContext
@@ -26,6 +27,7 @@ __all__ = [
     "check_throttle",
     "check_buying_power",
     "check_price_collar",
+    "buying_power_used",
     "needs_buying_power",
 ]
 
@@ -114,16 +116,12 @@ def check_throttle(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
                      "denied, not queued; send it again later")
 
 
-def _opening_cost(order: OrderFields, ctx: RiskContext, limits: Limits) -> Decimal | None:
-    """What needs buying power: all of a buy; of a sell, the part that opens or grows a short."""
-    cost, _ = estimate(order, usable_quote(ctx, limits))
-    if order.side is OrderSide.BUY or cost is None:
-        return cost
-    qty = order_shares(order, usable_quote(ctx, limits))
-    if qty is None or qty <= 0:
-        return None
-    opening = qty - max(ctx.position_qty, Decimal(0))
-    return cost * opening / qty if opening > 0 else Decimal(0)
+def buying_power_used(order: OrderFields, ctx: RiskContext, limits: Limits) -> Decimal | None:
+    """What the order takes from buying power (``exposure.buying_power_needed``), priced at the usable quote: all
+    of a buy; of a sell, the part that opens or grows a short. None when it cannot be known."""
+    quote = usable_quote(ctx, limits)
+    cost, _ = estimate(order, quote)
+    return buying_power_needed(order.side, cost, order_shares(order, quote), ctx.position_qty)
 
 
 def needs_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> bool:
@@ -139,7 +137,7 @@ def check_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> 
     account = ctx.account
     if account is None or is_stale(account.as_of, ctx.now, limits.max_account_age_s):
         return
-    needed = _opening_cost(order, ctx, limits)
+    needed = buying_power_used(order, ctx, limits)
     if needed is not None and needed > account.buying_power:
         what = "estimated cost" if order.side is OrderSide.BUY else "estimated value of the short sale"
         yield reason("INSUFFICIENT_BUYING_POWER", f"{what} {usd(needed)} exceeds the buying power of "

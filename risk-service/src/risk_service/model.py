@@ -1,4 +1,5 @@
-"""The plain values the risk checks read: reference data, the order's context, and the decision.
+"""The plain values the risk checks read: reference data, the order's context; and what comes out of them: the
+checks' verdict, and the decision event published for an order.
 
 The service fills these from its reference-data mirror and its book; the checks never see NATS, PostgreSQL
 or a clock. Every piece of reference data carries ``as_of`` so a check can tell fresh from stale.
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from tradebus_contracts import RejectionReason, TradingState
+from tradebus_contracts import RejectionReason, RiskApproved, RiskRejected, TradingState
 
-__all__ = ["Asset", "Quote", "Account", "RiskContext", "Decision"]
+__all__ = ["Asset", "Quote", "Account", "RiskContext", "Verdict", "DecisionEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +64,18 @@ class RiskContext:
     daily_notional_used: Decimal
     daily_notional_used_symbol: Decimal
     submissions_in_window: int
-    order_id_seen: bool
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The verdict: approved iff no reasons. ``estimated_cost`` is what the order commits against the daily
-    caps (None when it cannot be estimated, which always comes with a reason)."""
+class Verdict:
+    """What the checks found: approved iff no reasons. ``estimated_cost`` is what the order commits against the
+    daily caps (None when it cannot be estimated, which always comes with a reason)."""
 
     approved: bool
     reasons: tuple[RejectionReason, ...]
     estimated_cost: Decimal | None
     price_basis: str | None
+
+
+DecisionEvent = RiskApproved | RiskRejected
+"""The one decision published for an order_id: a signed approval, or a rejection with its reasons."""

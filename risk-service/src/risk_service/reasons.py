@@ -22,10 +22,9 @@ __all__ = ["REASON_CODES", "Check", "reason", "usd", "quoted", "shares", "price"
 Check = Callable[["OrderFields", "RiskContext", "Limits"], Iterable[RejectionReason]]
 
 REASON_CODES: dict[str, str] = {
-    # trading state and identity
+    # trading state
     "TRADING_HALTED": "trading is halted: no order passes",
     "TRADING_REDUCING_ONLY": "trading is reducing-only and the order would not reduce an existing position",
-    "DUPLICATE_ORDER_ID": "the order_id was already decided",
     # quantity and notional
     "QTY_XOR_NOTIONAL": "exactly one of qty or notional must be given",
     "QTY_NOT_POSITIVE": "qty must be greater than 0",

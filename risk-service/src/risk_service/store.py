@@ -1,49 +1,26 @@
 """PostgreSQL persistence of risk decisions (schema ``risk_service``).
 
-A decision is inserted *before* it is published, in one statement per batch. On a redelivery the stored
-decision is found and published again unchanged (same event_id: the stream's duplicate window drops it if it
-is recent; a later copy is the same fact again, never a new approval).
+A decision is inserted *before* it is published, in one statement per batch (``ON CONFLICT DO NOTHING``: the
+first decision of an order_id wins). An order_id that was already decided is only looked up when the insert
+says so; its stored decision is published again unchanged (same event_id: the stream's duplicate window drops
+it if it is recent; a later copy is the same fact again, never a new approval).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
 from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event
 
-Decision = RiskApproved | RiskRejected
+from .batch import NewDecision, StoredDecision
+from .book import Exposure
 
 OPEN_CONDITION = "approved AND closed_at IS NULL AND (submitted_at IS NOT NULL OR expires_at > $1)"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDecision:
-    order_id: UUID
-    order_fields: dict[str, object]
-    event: Decision
-
-
-@dataclass(frozen=True, slots=True)
-class NewDecision:
-    request_event_id: UUID
-    order_fields: dict[str, object]
-    event: Decision
-    estimated_cost: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    """What is committed now: open approved orders and today's approved notional, per symbol."""
-
-    open_by_symbol: dict[str, int]
-    daily_notional_by_symbol: dict[str, Decimal]
 
 
 class DecisionStore:
@@ -113,6 +90,7 @@ class DecisionStore:
 
 def _stored(row: asyncpg.Record) -> StoredDecision:
     event = decode_event(row["decision_event"])
-    assert isinstance(event, (RiskApproved, RiskRejected))
+    if not isinstance(event, (RiskApproved, RiskRejected)):
+        raise TypeError(f"the stored decision of {row['order_id']} is a {event.event_type}, not a risk decision")
     fields = row["order_fields"]
     return StoredDecision(row["order_id"], json.loads(fields) if isinstance(fields, str) else fields, event)

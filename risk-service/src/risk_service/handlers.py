@@ -1,0 +1,105 @@
+"""The consumers of risk-service (the I/O edge around ``batch`` and ``book``): persist and publish each batch of
+decisions, keep the book's open approvals true, refresh the book from PostgreSQL.
+
+Per fetched batch of ``OrderRequested`` (up to 64): the checks in memory (``batch.plan_batch``), one INSERT of all
+new decisions, a look-up of stored decisions only for the order_ids that insert found already decided, then the
+publishes (concurrently), then the acks. No thread hop, no per-message database round trip. A decision is stored
+before it is published, so a redelivery is answered with the stored event, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from nats.aio.msg import Msg
+
+from tradebus_contracts import OrderSubmitted, RiskApproved
+from tradebus_contracts.envelope import Envelope, utc_now
+from tradebus_runtime import Bus, PoisonMessage, get_logger
+
+from .batch import Outcome, Poison, Publish, Retry, plan_batch, take_back
+from .book import closes_approval, trading_day_start
+from .decider import Decider
+from .model import DecisionEvent
+from .store import DecisionStore
+
+log = get_logger(__name__)
+
+
+class RiskHandlers:
+    """What the consumers share: the decider's book, read and changed by one coroutine at a time, and its store."""
+
+    def __init__(self, bus: Bus, store: DecisionStore, decider: Decider, refresh_every_s: float,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._bus = bus
+        self._store = store
+        self._decider = decider
+        self._book = decider.book
+        self._refresh_every_s = refresh_every_s
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    async def refresh_book(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            day_start = trading_day_start(now)
+            self._book.load(await self._store.exposure(now, day_start), day_start)
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_every_s)
+            await self.refresh_book()
+
+    async def on_requests(self, items: Sequence[tuple[Envelope, Msg]]) -> list[Exception | None]:
+        async with self._lock:
+            outcomes = await self._decide_and_store([event for event, _ in items])
+            return await self._publish(outcomes)
+
+    async def on_order_event(self, event: Envelope, _: Msg) -> None:
+        """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
+        if isinstance(event, OrderSubmitted):
+            await self._store.mark_submitted(event.order_id, event.occurred_at)
+        elif closes_approval(event) and await self._store.mark_closed(event.order_id, event.occurred_at):
+            async with self._lock:
+                self._book.record_closed(event.symbol)
+
+    async def _decide_and_store(self, requests: list[Envelope]) -> list[Outcome]:
+        # An INSERT that raises leaves the batch's approvals booked: over-counting until the next refresh is the
+        # safe side, and every message of the batch is delivered again.
+        plan = plan_batch(requests, self._decider.decide, self._book, self._clock())
+        inserted = await self._store.insert(plan.new)
+        lost = plan.lost(inserted)
+        take_back(self._book, lost)
+        stored = await self._store.find([d.order_id for d in lost]) if lost else {}
+        return plan.outcomes(inserted, stored)
+
+    async def _publish(self, outcomes: list[Outcome]) -> list[Exception | None]:
+        sends = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, Publish)]
+        results = await asyncio.gather(*(self._bus.publish(o.event) for _, o in sends), return_exceptions=True)
+        published = {i: result for (i, _), result in zip(sends, results, strict=True)}
+        return [_settle(outcome, published.get(i)) for i, outcome in enumerate(outcomes)]
+
+
+def _settle(outcome: Outcome, published: object) -> Exception | None:
+    """The consumer's settlement of one message: None acks, a PoisonMessage dead-letters, others retry."""
+    if isinstance(outcome, Poison):
+        if outcome.reused_order_id is not None:
+            log.warning("risk.order_id_reused", order_id=str(outcome.reused_order_id))
+        return PoisonMessage(outcome.reason)
+    if isinstance(outcome, Retry):
+        return RuntimeError(outcome.reason)
+    if isinstance(published, Exception):
+        return published  # stored already: the retry publishes the same decision
+    _log_decision(outcome.event, repeated=outcome.repeated)
+    return None
+
+
+def _log_decision(event: DecisionEvent, *, repeated: bool) -> None:
+    if isinstance(event, RiskApproved):
+        log.info("risk.approved", order_id=str(event.order_id), symbol=event.symbol,
+                 approval_id=str(event.approval_id), repeated=repeated)
+    else:
+        log.info("risk.rejected", order_id=str(event.order_id), symbol=event.symbol,
+                 reasons=[r.code for r in event.reasons], repeated=repeated)
