@@ -1,17 +1,19 @@
-"""The gateway's pure pieces: the transition table, fill reconciliation, the gate's REDUCING rule."""
+"""The gateway's pure pieces: the transition table, fill reconciliation, the gate, the positions it reads."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from uuid import uuid4
 
 import pytest
 
 from order_gateway.fills import ExecutionReport, Recorded, after, reconcile
-from order_gateway.gate import check, reduces_position
+from order_gateway.gate import check
 from order_gateway.lifecycle import Change, apply_status
-from tradebus_contracts import OrderRequested, OrderSide, TradingState, sign_approval
+from order_gateway.positions import BrokerPositions
 from tradebus_contracts import OrderStatus as S
-from tradebus_contracts.signing import generate_private_key, public_key_to_b64, trusted_keys
+from tradebus_contracts import TradingState
+
+from .builders import TRUSTED, approval
+from .fakes import START
 
 
 @pytest.mark.parametrize(("current", "reported", "change", "kept"), [
@@ -70,27 +72,44 @@ def test_reconcile_when_execution_id_seen_then_dropped():
     assert reconcile(Recorded(Decimal(0), Decimal(0)), report, True, "tb-x") is None
 
 
-@pytest.mark.parametrize(("side", "qty", "position", "expected"), [
-    (OrderSide.SELL, Decimal(5), Decimal(10), True),
-    (OrderSide.SELL, Decimal(11), Decimal(10), False),
-    (OrderSide.BUY, Decimal(5), Decimal(10), False),
-    (OrderSide.BUY, Decimal(5), Decimal(-10), True),
-    (OrderSide.SELL, None, Decimal(10), False),  # notional: not provably reducing
+def test_gate_when_reducing_and_a_sell_fits_inside_the_long_then_it_passes():
+    sell = approval(side="sell", qty=Decimal(5))
+
+    assert check(sell, TRUSTED, START, TradingState.REDUCING, Decimal(10)) is None
+
+
+@pytest.mark.parametrize(("fields", "position"), [
+    ({"side": "sell", "qty": Decimal(11)}, Decimal(10)),  # closes the long and opens a short
+    ({"side": "buy", "qty": Decimal(5)}, Decimal(10)),  # grows the long
+    ({"side": "sell", "qty": None, "notional": Decimal(50)}, Decimal(10)),  # share count unknown until filled
+    ({"side": "sell", "qty": Decimal(5)}, None),  # the broker's positions are not known yet
 ])
-def test_reduces_position_when_side_and_size_vary_then_only_true_reductions_pass(side, qty, position, expected):
-    assert reduces_position(side, qty, position) is expected
+def test_gate_when_reducing_and_the_order_is_not_provably_reducing_then_refused(fields, position):
+    refusal = check(approval(**fields), TRUSTED, START, TradingState.REDUCING, position)
+
+    assert refusal.code == "TRADING_REDUCING_ONLY"
 
 
-def test_gate_when_reducing_and_order_grows_the_position_then_refused():
-    key = generate_private_key()
-    order_id = uuid4()
-    request = OrderRequested(producer="t", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
-                             side="buy", type="market", time_in_force="day", qty=Decimal(1))
-    now = datetime.now(UTC)
-    approval = sign_approval(request, private_key=key, issued_at=now, ttl=timedelta(seconds=30), producer="risk")
-    trusted = trusted_keys([public_key_to_b64(key.public_key())])
+def test_gate_when_trading_state_and_time_vary_then_halted_and_expired_are_refused():
+    buy = approval()
 
-    assert check(approval, trusted, now, TradingState.ACTIVE, Decimal(0)) is None
-    assert check(approval, trusted, now, TradingState.REDUCING, Decimal(10)).code == "TRADING_REDUCING_ONLY"
-    assert check(approval, trusted, now, TradingState.HALTED, Decimal(0)).code == "TRADING_HALTED"
-    assert check(approval, trusted, now + timedelta(minutes=1), TradingState.ACTIVE, Decimal(0)).code == "EXPIRED"
+    assert check(buy, TRUSTED, START, TradingState.ACTIVE, Decimal(0)) is None
+    assert check(buy, TRUSTED, START, TradingState.HALTED, Decimal(0)).code == "TRADING_HALTED"
+    assert check(buy, TRUSTED, START + timedelta(minutes=1), TradingState.ACTIVE, Decimal(0)).code == "EXPIRED"
+
+
+def test_positions_when_never_reported_then_unknown_and_once_reported_flat_is_zero():
+    positions = BrokerPositions()
+    unknown = positions.qty("AAPL")
+
+    gone = positions.replace({"AAPL": Decimal(10)})
+
+    assert unknown is None and gone == set()
+    assert (positions.qty("AAPL"), positions.qty("MSFT")) == (Decimal(10), Decimal(0))
+
+
+def test_positions_when_a_symbol_is_no_longer_held_then_replace_says_so():
+    positions = BrokerPositions()
+    positions.replace({"AAPL": Decimal(10), "MSFT": Decimal(-3)})
+
+    assert positions.replace({"AAPL": Decimal(4)}) == {"MSFT"}

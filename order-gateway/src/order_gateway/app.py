@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 
+from tradebus_contracts.refdata import REFDATA_BUCKET
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
 from tradebus_contracts.subjects import subject_filter
@@ -20,18 +22,19 @@ from tradebus_runtime import (
     register_secret,
     vault,
 )
+from tradebus_runtime.bus import ensure_kv
 from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
 
+from .approvals import ApprovalHandler
 from .broker import Broker
-from .cancels import Canceller
-from .context import Context
+from .cancels import CancelHandler
+from .context import Context, SystemClock
 from .credentials import resolve_credentials
-from .ratelimit import RateLimiter
+from .followers import Poller, StreamFeed
+from .positions import BrokerPositions
 from .refdata import RefDataPublisher
-from .submitter import Submitter
-from .tracker import Poller, StreamFeed
 
 SERVICE = Service.GATEWAY
 log = get_logger(__name__)
@@ -57,16 +60,16 @@ class GatewaySettings(ServiceSettings):
                          description="follow trade_updates (polling runs regardless)")
 
 
+APPROVALS = ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
+                         description="signed approvals to submit", max_deliver=10,
+                         backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
+CANCELS = ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel", filter_subjects=(subject_filter("orders.cancel"),),
+                       description="cancel requests", max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
+
+
 async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     """Build the gateway complete from the open connections: keys, credentials, broker, handlers, loops."""
-    try:
-        trusted = trusted_keys(k.strip() for k in s.trusted_keys.split(",") if k.strip())
-    except ValueError as exc:
-        raise SystemExit(f"order-gateway: GATEWAY_TRUSTED_KEYS holds something that is not an Ed25519 public "
-                         f"key ({exc})") from None
-    if not trusted:
-        raise SystemExit("order-gateway: no trusted approval keys (GATEWAY_TRUSTED_KEYS): it would refuse every "
-                         "approval. Give it the risk service's public key (tradectl keys gen-signing prints it).")
+    trusted = _trusted_keys(s)
     try:
         key_id, secret = await resolve_credentials(io.pool, s.tradebus_home, s.account, s.mode,
                                                    simulator=s.broker == "simulator")
@@ -74,17 +77,20 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         raise SystemExit(f"order-gateway: {exc}") from None
     register_secret(secret)
     paper = s.mode == "paper"
-    broker = Broker(key_id, secret, s.broker_url, paper=paper, timeout_s=s.broker_timeout_s)
+    broker = Broker(key_id, secret, s.broker_url, paper=paper, requests_per_min=s.rate_limit_per_min,
+                    timeout_s=s.broker_timeout_s)
     outbox = Outbox(io.pool, io.bus)
+    ctx = Context(io.pool, broker, outbox, SystemClock())
     trading = TradingStateFollower()
-    ctx = Context(io.pool, io.bus, broker, outbox, trading, trusted, RateLimiter(s.rate_limit_per_min))
-    submitter = Submitter(ctx)
-    canceller = Canceller(ctx)
     await trading.start(io.bus.js)
+    positions = BrokerPositions()
+    approvals = ApprovalHandler(ctx, trusted, trading, positions)
+    cancels = CancelHandler(ctx)
+    kv = await ensure_kv(io.bus.js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
     watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
-    refdata = RefDataPublisher(ctx, watch=watch, quote_interval_s=s.quote_interval_s,
+    refdata = RefDataPublisher(broker, kv, positions, watch=watch, quote_interval_s=s.quote_interval_s,
                                account_interval_s=s.account_interval_s)
-    await refdata.start()
+    await refdata.start(io.bus.nc)
     poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s)
     await outbox.flush()  # whatever a crash left unpublished
     log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
@@ -94,26 +100,33 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         broker.close()
 
     wiring = Wiring(
-        consumers=[
-            Subscription(ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
-                                      description="signed approvals to submit", max_deliver=10,
-                                      backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16),
-                         submitter.on_approval),
-            Subscription(ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel",
-                                      filter_subjects=(subject_filter("orders.cancel"),), description="cancel requests",
-                                      max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16),
-                         canceller.on_cancel),
-        ],
+        consumers=[Subscription(APPROVALS, approvals.on_approval), Subscription(CANCELS, cancels.on_cancel)],
         background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},
         on_stop=[close_broker],
     )
     if s.stream:
-        stream_url = None
-        if s.broker_url:
-            stream_url = s.broker_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/stream"
-        feed = StreamFeed(ctx, key_id, secret, stream_url, paper)
+        feed = StreamFeed(ctx, key_id, secret, _stream_url(s.broker_url), paper)
         wiring += Wiring(background={"trade_updates": feed.run}, on_stop=[feed.stop])
     return wiring
+
+
+def _trusted_keys(s: GatewaySettings) -> dict[str, Ed25519PublicKey]:
+    try:
+        trusted = trusted_keys(k.strip() for k in s.trusted_keys.split(",") if k.strip())
+    except ValueError as exc:
+        raise SystemExit(f"order-gateway: GATEWAY_TRUSTED_KEYS holds something that is not an Ed25519 public "
+                         f"key ({exc})") from None
+    if not trusted:
+        raise SystemExit("order-gateway: no trusted approval keys (GATEWAY_TRUSTED_KEYS): it would refuse every "
+                         "approval. Give it the risk service's public key (tradectl keys gen-signing prints it).")
+    return trusted
+
+
+def _stream_url(broker_url: str | None) -> str | None:
+    """The trade_updates websocket next to an overridden trading URL (alpaca-sim's); None: Alpaca's own."""
+    if not broker_url:
+        return None
+    return broker_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/stream"
 
 
 def check_mode(settings: GatewaySettings, live: bool) -> None:

@@ -4,10 +4,13 @@ alpaca-py is synchronous (requests), so every call runs in a small dedicated thr
 blocks on the broker. Three things alpaca-py does by default that an exactly-once gateway must not:
 
 * it retries every request, POSTs included, on 429 and 504 (3 times, 3 s apart) — a blind resubmit. We turn
-  that off (``_retry = 0``); on an ambiguous outcome the submitter asks the broker by client_order_id first;
+  that off (``_retry = 0``); on an ambiguous outcome `approvals.submit_at_broker` asks by client_order_id first;
 * it has no timeout (requests' default waits forever) — every call here has one;
 * its request models send quantities as JSON floats — we answer with ``raw_data=True`` and convert every number
-  we read at this edge with ``Decimal(str(x))``.
+  we read at this edge with ``Decimal(str(x))`` (`BrokerOrder` is an order as the rest of the gateway reads it).
+
+Every call takes a token from the client-side rate limiter first (ratelimit.py, ``GATEWAY_RATE_LIMIT_PER_MIN``), so
+a burst waits here instead of drawing 429s; callers never pace themselves.
 
 Errors are classified for the caller: `BrokerRejected` (a definitive 4xx: the order is not there),
 `BrokerRateLimited` (429, with the wait the headers ask for), `BrokerUnavailable` (timeout, connection error,
@@ -22,6 +25,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -31,7 +35,8 @@ from alpaca.common.exceptions import APIError
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.enums import OrderSide as AlpacaOrderSide
+from alpaca.trading.enums import QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
     GetAssetsRequest,
     GetOrdersRequest,
@@ -41,7 +46,9 @@ from alpaca.trading.requests import (
     StopOrderRequest,
 )
 
-from tradebus_contracts import OrderFields, OrderType
+from tradebus_contracts import OrderFields, OrderSide, OrderStatus, OrderType
+
+from .ratelimit import RateLimiter
 
 T = TypeVar("T")
 
@@ -99,6 +106,33 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """The parts of Alpaca's order object we track, with Decimals and aware datetimes."""
+
+    broker_order_id: str
+    client_order_id: str
+    status: OrderStatus
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    side: OrderSide
+    updated_at: datetime | None
+    submitted_at: datetime | None
+
+    @classmethod
+    def of(cls, order: dict[str, Any]) -> BrokerOrder:
+        return cls(
+            broker_order_id=str(order["id"]),
+            client_order_id=str(order["client_order_id"]),
+            status=OrderStatus(str(order["status"])),
+            filled_qty=dec(order.get("filled_qty")) or Decimal(0),
+            filled_avg_price=dec(order.get("filled_avg_price")),
+            side=OrderSide(str(order["side"])),
+            updated_at=parse_time(order.get("updated_at")),
+            submitted_at=parse_time(order.get("submitted_at") or order.get("created_at")),
+        )
+
+
 def _classify(exc: Exception) -> BrokerError:
     if isinstance(exc, APIError):
         status = exc.status_code
@@ -112,9 +146,7 @@ def _classify(exc: Exception) -> BrokerError:
         if status is not None and 400 <= status < 500:
             return BrokerRejected(message, status=status, code=code)
         return BrokerUnavailable(message or f"HTTP {status}", status=status, code=code)
-    if isinstance(exc, requests.RequestException):
-        return BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:500])
-    return BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:500])
+    return BrokerUnavailable(f"{type(exc).__name__}: {exc}"[:500])  # a timeout, a lost connection, anything else
 
 
 def _retry_after(exc: APIError) -> float:
@@ -135,8 +167,8 @@ def _retry_after(exc: APIError) -> float:
 
 
 class Broker:
-    def __init__(self, key_id: str, secret: str, base_url: str | None, *, paper: bool, timeout_s: float = 10.0,
-                 data_url: str | None = None) -> None:
+    def __init__(self, key_id: str, secret: str, base_url: str | None, *, paper: bool, requests_per_min: int,
+                 timeout_s: float = 10.0, data_url: str | None = None) -> None:
         self._client = TradingClient(key_id, secret, paper=paper, raw_data=True, url_override=base_url)
         self._client._retry = 0  # never let the SDK resubmit: see the module docstring
         self._client._session = _TimeoutSession(timeout_s)
@@ -145,8 +177,10 @@ class Broker:
         self._data._retry = 0
         self._data._session = _TimeoutSession(timeout_s)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
+        self._limiter = RateLimiter(requests_per_min)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        await self._limiter.acquire()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
@@ -199,7 +233,7 @@ def _request(order: OrderFields, client_order_id: str) -> Any:
     """The alpaca-py request for exactly the signed order fields."""
     common: dict[str, Any] = {
         "symbol": order.symbol,
-        "side": OrderSide(order.side.value),
+        "side": AlpacaOrderSide(order.side.value),
         "time_in_force": TimeInForce(order.time_in_force.value),
         "client_order_id": client_order_id,
         "extended_hours": order.extended_hours or None,

@@ -1,40 +1,37 @@
-"""What the gateway's handlers share, built once in app.py (the one place I/O is wired)."""
+"""What the gateway's handlers share, built complete once in app.py's bootstrap: the database, the broker adapter,
+the outbox and the clock (a fake one in unit tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from typing import Protocol
 
 import asyncpg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tradebus_runtime.bus import Bus
 from tradebus_runtime.outbox import Outbox
-from tradebus_runtime.trading_state import TradingStateFollower
 
 from .broker import Broker
-from .ratelimit import RateLimiter
 
 
-@dataclass
-class Context:
-    pool: asyncpg.Pool
-    bus: Bus
-    broker: Broker
-    outbox: Outbox
-    trading: TradingStateFollower
-    trusted: Mapping[str, Ed25519PublicKey]
-    limiter: RateLimiter
-    positions: dict[str, Decimal] = field(default_factory=dict)  # symbol -> signed qty, from the broker
-    positions_known: bool = False
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
-    @staticmethod
-    def now() -> datetime:
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def position_qty(self, symbol: str) -> Decimal | None:
-        if not self.positions_known:
-            return None
-        return self.positions.get(symbol, Decimal(0))
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    pool: asyncpg.Pool
+    broker: Broker
+    outbox: Outbox
+    clock: Clock

@@ -1,4 +1,4 @@
-"""The gate: may this approval be submitted? Pure; the submitter adds the one check that needs the database
+"""The gate: may this approval be submitted? Pure; `decisions.plan` adds the one check that needs the order row
 (the approval is unused).
 
 Submit only when the signature verifies under a trusted key id, the approval is unexpired, and trading is not
@@ -15,21 +15,14 @@ from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tradebus_contracts import ApprovalRejected, OrderSide, RiskApproved, TradingState, verify_approval
+from tradebus_contracts import ApprovalRejected, RiskApproved, TradingState, verify_approval
+from tradebus_contracts.exposure import reduces_position
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
     code: str  # UNKNOWN_KEY_ID | BAD_SIGNATURE | EXPIRED | NOT_YET_VALID | MALFORMED | TRADING_HALTED | ...
     message: str
-
-
-def reduces_position(side: OrderSide, qty: Decimal | None, position_qty: Decimal) -> bool:
-    if qty is None or qty <= 0:
-        return False  # a notional order's share count is unknown until filled: not provably reducing
-    if side == OrderSide.SELL:
-        return position_qty > 0 and qty <= position_qty
-    return position_qty < 0 and qty <= -position_qty
 
 
 def check(approval: RiskApproved, trusted: Mapping[str, Ed25519PublicKey], now: datetime,
@@ -44,7 +37,8 @@ def check(approval: RiskApproved, trusted: Mapping[str, Ed25519PublicKey], now: 
     if trading_state == TradingState.REDUCING:
         if position_qty is None:
             return Refusal("TRADING_REDUCING_ONLY", "trading is reducing-only and the position is unknown")
-        if not reduces_position(approval.side, approval.qty, position_qty):
+        # a notional order's share count is unknown until it fills: not provably reducing
+        if approval.qty is None or not reduces_position(approval.side, approval.qty, position_qty):
             return Refusal("TRADING_REDUCING_ONLY",
                            f"trading is reducing-only: {approval.side.value} {approval.qty} does not reduce "
                            f"the position of {position_qty}")

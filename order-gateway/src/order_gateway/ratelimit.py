@@ -1,5 +1,5 @@
 """A client-side token bucket: keeps the account under Alpaca's request limit (200/min by default), so a burst
-waits here instead of drawing 429s."""
+waits here instead of drawing 429s. The broker adapter (broker.py) takes one token for every call it makes."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 Assets on start and hourly; account and positions every ``account_interval_s``; latest quotes every
 ``quote_interval_s`` for the watched symbols: the configured ones, those with a position, and any symbol someone
 asks an order for (we listen to ``orders.requested.*`` and fetch its quote at once, so risk sees it in time).
-The positions are also kept in memory for the gateway's own REDUCING check.
+The positions also go to `BrokerPositions`, for the gateway's own REDUCING gate. Every broker call here takes its
+token from the adapter's rate limiter, like any other.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.kv import KeyValue
+from pydantic import BaseModel
 
 from tradebus_contracts.refdata import (
     ACCOUNT_KEY,
-    REFDATA_BUCKET,
     AccountRef,
     AssetRef,
     PositionRef,
@@ -30,30 +31,29 @@ from tradebus_contracts.refdata import (
 )
 from tradebus_contracts.subjects import parse_subject, subject_filter
 from tradebus_runtime import get_logger
-from tradebus_runtime.bus import ensure_kv
 
-from .broker import BrokerError, dec, parse_time
-from .context import Context
+from .broker import Broker, BrokerError, dec, parse_time
+from .positions import BrokerPositions
 
 log = get_logger(__name__)
 ASSET_REFRESH_S = 3600.0
 
 
 class RefDataPublisher:
-    def __init__(self, ctx: Context, *, watch: set[str], quote_interval_s: float, account_interval_s: float,
-                 max_auto_watch: int = 100) -> None:
-        self.ctx = ctx
+    def __init__(self, broker: Broker, kv: KeyValue, positions: BrokerPositions, *, watch: set[str],
+                 quote_interval_s: float, account_interval_s: float, max_auto_watch: int = 100) -> None:
+        self.broker = broker
+        self.kv = kv
+        self.positions = positions  # written here only; the approval handler reads it
         self.watch = set(watch)
         self.quote_interval_s = quote_interval_s
         self.account_interval_s = account_interval_s
         self.max_auto_watch = max_auto_watch
-        self.kv: KeyValue | None = None
         self.tradable: set[str] = set()
-        self.published = 0
 
-    async def start(self, _: Any = None) -> None:
-        self.kv = await ensure_kv(self.ctx.bus.js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
-        await self.ctx.bus.nc.subscribe(subject_filter("orders.requested"), cb=self._on_request)
+    async def start(self, nc: NATS) -> None:
+        """Follow order requests (to watch their symbols), then load everything once."""
+        await nc.subscribe(subject_filter("orders.requested"), cb=self._on_request)
         try:
             await self.refresh_assets()
             await self.refresh_account()
@@ -73,7 +73,7 @@ class RefDataPublisher:
             except BrokerError as exc:
                 log.warning("refdata.quote_failed", symbol=symbol, error=exc.message)
 
-    async def run(self, _: Any = None) -> None:
+    async def run(self) -> None:
         next_assets = time.monotonic() + ASSET_REFRESH_S
         next_account = 0.0
         while True:
@@ -89,14 +89,11 @@ class RefDataPublisher:
             except BrokerError as exc:
                 log.warning("refdata.refresh_failed", error=exc.message)
 
-    async def _put(self, key: str, model: Any) -> None:
-        assert self.kv is not None
+    async def _put(self, key: str, model: BaseModel) -> None:
         await self.kv.put(key, model.model_dump_json().encode())
-        self.published += 1
 
     async def refresh_assets(self) -> None:
-        await self.ctx.limiter.acquire()
-        assets = await self.ctx.broker.assets()
+        assets = await self.broker.assets()
         now = datetime.now(UTC)
         tradable = []
         for a in assets:
@@ -117,10 +114,8 @@ class RefDataPublisher:
         log.info("refdata.assets", assets=len(assets), tradable=len(tradable), watched=len(self.watch))
 
     async def refresh_account(self) -> None:
-        await self.ctx.limiter.acquire()
-        account = await self.ctx.broker.account()
-        await self.ctx.limiter.acquire()
-        positions = await self.ctx.broker.positions()
+        account = await self.broker.account()
+        positions = await self.broker.positions()
         now = datetime.now(UTC)
         await self._put(ACCOUNT_KEY, AccountRef(
             buying_power=dec(account.get("buying_power")) or Decimal(0), equity=dec(account.get("equity")) or Decimal(0),
@@ -135,11 +130,8 @@ class RefDataPublisher:
             await self._put(position_key(symbol), PositionRef(
                 symbol=symbol, qty=qty, avg_entry_price=dec(p.get("avg_entry_price")) or Decimal(0),
                 market_value=dec(p.get("market_value")) or Decimal(0), as_of=now))
-        assert self.kv is not None
-        for gone in set(self.ctx.positions) - set(held):
+        for gone in self.positions.replace(held):
             await self.kv.delete(position_key(gone))
-        self.ctx.positions = held
-        self.ctx.positions_known = True
         self.watch |= set(held)
 
     async def refresh_quotes(self) -> None:
@@ -147,8 +139,7 @@ class RefDataPublisher:
             await self._publish_quotes(sorted(self.watch))
 
     async def _publish_quotes(self, symbols: list[str]) -> None:
-        await self.ctx.limiter.acquire()
-        quotes = await self.ctx.broker.latest_quotes(symbols)
+        quotes = await self.broker.latest_quotes(symbols)
         for symbol, q in quotes.items():
             bid, ask = dec(q.get("bp")), dec(q.get("ap"))
             if bid is None or ask is None:

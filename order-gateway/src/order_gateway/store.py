@@ -1,13 +1,14 @@
-"""PostgreSQL persistence of the gateway (schema ``order_gateway``): orders, fills, approvals seen, broker calls.
+"""The gateway's SQL (schema ``order_gateway``, migrations/): orders, fills, approvals seen, broker calls.
 
-Every state change happens in a transaction that also writes its events to the outbox (tradebus_runtime.outbox),
-so the database and the bus never disagree after a crash.
+One statement a function, on the connection the caller gives. The transactions that put these together with
+their events in the outbox, so that the database and the bus never disagree after a crash, are in recording.py
+and the handlers (approvals.py, cancels.py).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -16,39 +17,7 @@ import asyncpg
 
 from tradebus_contracts.orders import FINAL_STATUSES
 
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    order_id: UUID
-    client_order_id: str
-    approval_id: UUID | None
-    symbol: str
-    order_fields: dict[str, object] | None
-    state: str
-    broker_order_id: str | None
-    broker_status: str | None
-    filled_qty: Decimal
-    filled_notional: Decimal
-    cancel_requested_at: datetime | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: asyncpg.Record) -> OrderRow:
-        fields = row["order_fields"]
-        return cls(
-            order_id=row["order_id"],
-            client_order_id=row["client_order_id"],
-            approval_id=row["approval_id"],
-            symbol=row["symbol"],
-            order_fields=json.loads(fields) if isinstance(fields, str) else fields,
-            state=row["state"],
-            broker_order_id=row["broker_order_id"],
-            broker_status=row["broker_status"],
-            filled_qty=row["filled_qty"],
-            filled_notional=row["filled_notional"],
-            cancel_requested_at=row["cancel_requested_at"],
-            created_at=row["created_at"],
-        )
+from .model import BrokerCall, OrderRow, SubmitState
 
 
 async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> OrderRow | None:
@@ -58,16 +27,6 @@ async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> OrderRow | Non
 
 async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID) -> OrderRow | None:
     row = await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
-    return OrderRow.of(row) if row else None
-
-
-async def get_by_broker_id(conn: asyncpg.Connection, broker_order_id: str) -> OrderRow | None:
-    row = await conn.fetchrow("SELECT * FROM orders WHERE broker_order_id = $1 FOR UPDATE", broker_order_id)
-    return OrderRow.of(row) if row else None
-
-
-async def get_by_client_id(conn: asyncpg.Connection, client_order_id: str) -> OrderRow | None:
-    row = await conn.fetchrow("SELECT * FROM orders WHERE client_order_id = $1 FOR UPDATE", client_order_id)
     return OrderRow.of(row) if row else None
 
 
@@ -89,14 +48,13 @@ async def insert_canceled_before_submit(conn: asyncpg.Connection, order_id: UUID
     )
 
 
-async def set_state(conn: asyncpg.Connection, order_id: UUID, state: str, *, broker_order_id: str | None = None,
-                    broker_status: str | None = None) -> None:
+async def set_state(conn: asyncpg.Connection, order_id: UUID, state: SubmitState, *,
+                    broker_order_id: str | None = None) -> None:
     await conn.execute(
-        """UPDATE orders SET state = $2, broker_order_id = COALESCE($3, broker_order_id),
-                             broker_status = COALESCE($4, broker_status), updated_at = now(),
+        """UPDATE orders SET state = $2, broker_order_id = COALESCE($3, broker_order_id), updated_at = now(),
                              broker_seen_at = CASE WHEN $3::text IS NULL THEN broker_seen_at ELSE now() END
            WHERE order_id = $1""",
-        order_id, state, broker_order_id, broker_status,
+        order_id, state.value, broker_order_id,
     )
 
 
@@ -115,12 +73,12 @@ async def record_broker_report(conn: asyncpg.Connection, order_id: UUID, status:
     )
 
 
-async def touch(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID) -> None:
-    await conn.execute("UPDATE orders SET broker_seen_at = now() WHERE order_id = $1", order_id)
-
-
-async def execution_seen(conn: asyncpg.Connection, execution_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM fills WHERE execution_id = $1", execution_id))
+async def recorded_execution_ids(conn: asyncpg.Connection, execution_ids: Sequence[str]) -> frozenset[str]:
+    """Which of these execution ids are counted already (in any order: an execution id is the broker's, unique)."""
+    if not execution_ids:
+        return frozenset()
+    rows = await conn.fetch("SELECT execution_id FROM fills WHERE execution_id = ANY($1::text[])", list(execution_ids))
+    return frozenset(r["execution_id"] for r in rows)
 
 
 async def insert_fill(conn: asyncpg.Connection, execution_id: str, order_id: UUID, qty: Decimal, price: Decimal,
@@ -141,11 +99,10 @@ async def record_approval_seen(conn: asyncpg.Connection | asyncpg.Pool, event_id
     )
 
 
-async def record_broker_call(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID | None, call: str,
-                             http_status: int | None, code: int | None, message: str | None) -> None:
+async def record_broker_call(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID, call: BrokerCall) -> None:
     await conn.execute(
         "INSERT INTO broker_calls (order_id, call, http_status, code, message) VALUES ($1, $2, $3, $4, $5)",
-        order_id, call, http_status, code, (message or "")[:1000] or None,
+        order_id, call.call, call.http_status, call.code, (call.message or "")[:1000] or None,
     )
 
 

@@ -1,0 +1,157 @@
+"""Submitting an approved order exactly once (DESIGN §5.1, §5.2; STYLE §5). One approval, top to bottom:
+
+1. decide — the gate (signature, expiry, trading state, REDUCING) and the plan given the row we hold (pure:
+   gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
+2. record — the order row is written ``pending`` BEFORE the broker is called, in the transaction that locks the
+   row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise);
+3. call the broker — `submit_at_broker`: the POST (alpaca-py's own retries off, a timeout, the rate limiter inside
+   the adapter). On an ambiguous outcome (timeout, 5xx, 429, a crash, the redelivery of a pending order) the
+   broker is asked by client_order_id before anything is sent again; a duplicate-id 422 means "already there:
+   fetch it". Resending after "not found" is safe only because client_order_id is derived from order_id: the
+   broker itself refuses a second order with the same id. A definitive 4xx is a refusal;
+4. record — submitted (``OrderSubmitted`` and the first status) or failed (``SubmissionFailed``): recording.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nats.aio.msg import Msg
+
+from tradebus_contracts import RiskApproved, client_order_id_for, signed_order
+from tradebus_contracts.envelope import Envelope
+from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime.trading_state import TradingStateFollower
+
+from . import gate, store
+from .broker import Broker, BrokerError, BrokerOrder, BrokerRateLimited, BrokerRejected
+from .context import Clock, Context
+from .decisions import Action, Plan, plan
+from .model import BrokerCall
+from .positions import BrokerPositions
+from .recording import confirm_submitted, fail_pending
+
+log = get_logger(__name__)
+MAX_ATTEMPTS = 5
+EXPIRED_UNSENT = "the approval expired before the order reached the broker; nothing was submitted"
+
+Audit = Callable[[BrokerCall], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """The broker has the order: from the answer to our POST (``call="submit"``) or from a lookup."""
+
+    order: BrokerOrder
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotPlaced:
+    """The broker refused the order for good, or it was not there and can no longer be sent."""
+
+    http_status: int | None
+    code: int | None
+    message: str
+
+
+class SubmitNotConfirmed(Exception):
+    """The broker could not be reached or asked; the order stays pending and the approval is redelivered."""
+
+
+class ApprovalHandler:
+    def __init__(self, ctx: Context, trusted: Mapping[str, Ed25519PublicKey], trading: TradingStateFollower,
+                 positions: BrokerPositions) -> None:
+        self.ctx = ctx
+        self.trusted = trusted
+        self.trading = trading
+        self.positions = positions
+
+    async def on_approval(self, event: Envelope, _: Msg) -> None:
+        if not isinstance(event, RiskApproved):
+            raise PoisonMessage(f"{event.event_type} on an approval subject")
+        ctx = self.ctx
+        # 1-2. decide and record pending, under the row lock a cancel also takes
+        refusal = gate.check(event, self.trusted, ctx.clock.now(), self.trading.state,
+                             self.positions.qty(event.symbol))
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            row = await store.lock_order(conn, event.order_id)
+            decided = plan(row, event, refusal)
+            if decided.action is Action.SUBMIT:
+                await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
+                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"))
+            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, decided.seen_as,
+                                             decided.reason)
+        if decided.action is Action.REFUSE:
+            log.warning("gateway.approval_refused", order_id=str(event.order_id),
+                        approval_id=str(event.approval_id), reason=decided.reason)
+            raise PoisonMessage(f"approval refused: {decided.reason}")
+        if decided.action in (Action.REPEAT, Action.AFTER_CANCEL):
+            log.info("gateway.approval_not_submitted", order_id=str(event.order_id), reason=decided.reason)
+            return
+
+        async def audit(call: BrokerCall) -> None:
+            await store.record_broker_call(ctx.pool, event.order_id, call)
+
+        # 3. call the broker; 4. record what it said
+        result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit)
+        if isinstance(result, Placed):
+            await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call)
+        else:
+            await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
+                               causation_id=event.event_id)
+
+
+async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan, clock: Clock,
+                           audit: Audit) -> Placed | NotPlaced:
+    """Get the approved order to the broker exactly once, or learn for sure that it is not there.
+
+    Every call the broker answers with an error or a 404 goes to ``audit`` as it happens. Raises
+    `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
+    """
+    client_order_id = client_order_id_for(approval.order_id)
+    order = signed_order(approval)  # exactly the signed fields, nothing else
+    lookup_first = decided.action is Action.RESUME
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if lookup_first:
+            try:
+                found = await broker.order_by_client_id(client_order_id)
+            except BrokerError as exc:
+                await audit(BrokerCall.failed("lookup", exc))
+                await clock.sleep(min(2.0 * attempt, 5.0))
+                continue
+            if found is not None:
+                return Placed(BrokerOrder.of(found), call="lookup")
+            await audit(BrokerCall("lookup", 404))
+            if not decided.may_post or clock.now() >= approval.expires_at:
+                return NotPlaced(None, None, EXPIRED_UNSENT)
+        try:
+            placed = await broker.submit(order, client_order_id)
+        except BrokerError as exc:
+            await audit(BrokerCall.failed("submit", exc))
+            if isinstance(exc, BrokerRejected) and not _duplicate_client_order_id(exc):
+                return NotPlaced(exc.status, exc.code, exc.message)
+            lookup_first = True  # the broker may have it (or has it: duplicate id): ask before sending again
+            wait_s = _wait_before_lookup(exc, attempt, str(approval.order_id))
+            if wait_s:
+                await clock.sleep(wait_s)
+            continue
+        return Placed(BrokerOrder.of(placed), call="submit")
+    raise SubmitNotConfirmed(f"order {approval.order_id}: broker unreachable after {MAX_ATTEMPTS} attempts")
+
+
+def _duplicate_client_order_id(exc: BrokerRejected) -> bool:
+    """Alpaca's 422 for a client_order_id it already has: an earlier attempt of ours landed."""
+    return exc.status == 422 and "client_order_id" in exc.message.lower()
+
+
+def _wait_before_lookup(exc: BrokerError, attempt: int, order_id: str) -> float:
+    if isinstance(exc, BrokerRejected):  # duplicate id: it is there, fetch it at once
+        return 0.0
+    if isinstance(exc, BrokerRateLimited):  # wait as the broker's headers say
+        log.warning("gateway.rate_limited", wait_s=exc.retry_after_s)
+        return exc.retry_after_s
+    log.warning("gateway.submit_ambiguous", order_id=order_id, error=exc.message, attempt=attempt)
+    return min(0.5 * attempt, 3.0)

@@ -1,0 +1,110 @@
+"""Writing down what the broker said: each change to an order is one transaction with its events (outbox).
+
+* `write_report`: the thin writer around `broker_reports.apply_report`, inside the caller's transaction: it reads
+  which of the report's execution ids are already recorded, then writes the new fills, the order row and the
+  events the pure core decided on;
+* `record_report`: the same for a submitted order, in a transaction of its own, then publishes;
+* `confirm_submitted`: pending -> submitted, with ``OrderSubmitted`` and the first status (idempotent);
+* `fail_pending`: pending -> failed, with ``SubmissionFailed``.
+
+Every function here locks the order row first: submits, cancels, the stream and polling serialise on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from tradebus_contracts import OrderSubmitted, SubmissionFailed
+from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.events import StatusSource
+from tradebus_runtime import get_logger, outbox
+
+from . import store
+from .broker import BrokerOrder
+from .broker_reports import PRODUCER, apply_report
+from .context import Context
+from .fills import ExecutionReport
+from .lifecycle import Change
+from .model import BrokerCall, OrderRow, SubmitState
+
+log = get_logger(__name__)
+
+
+async def write_report(ctx: Context, conn: asyncpg.Connection, row: OrderRow, order: BrokerOrder,
+                       source: StatusSource, execution: ExecutionReport | None = None,
+                       position_qty: Decimal | None = None) -> tuple[Envelope, ...]:
+    """Apply one broker report to a row the caller has locked; returns the events written to the outbox."""
+    candidates = [execution.execution_id] if execution is not None and execution.execution_id else []
+    outcome = apply_report(row, order, source, now=ctx.clock.now(), execution=execution, position_qty=position_qty,
+                           recorded_execution_ids=await store.recorded_execution_ids(conn, candidates))
+    if outcome.status.change is Change.ILLEGAL:  # our picture of the order is wrong: not applied, said loudly
+        log.error("gateway.illegal_transition", order_id=str(row.order_id), current=row.broker_status,
+                  reported=order.status.value, source=source)
+    for f in outcome.fills:
+        await store.insert_fill(conn, f.fill.execution_id, row.order_id, f.fill.qty, f.fill.price, f.fill.cum_qty,
+                                f.source, f.executed_at)
+    status = outcome.status.status.value if outcome.status.status is not None else None
+    await store.record_broker_report(conn, row.order_id, status, outcome.recorded.cum_qty, outcome.recorded.notional)
+    if outcome.events:
+        await outbox.add(conn, *outcome.events)
+    return outcome.events
+
+
+async def record_report(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource,
+                        execution: ExecutionReport | None = None, position_qty: Decimal | None = None) -> None:
+    """Apply one broker report to a submitted order in a transaction of its own, then publish."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await store.lock_order(conn, order_id)
+        if row is None or row.state != SubmitState.SUBMITTED:
+            return
+        await write_report(ctx, conn, row, order, source, execution, position_qty)
+    await ctx.outbox.flush()
+
+
+async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource,
+                            call: str | None = None) -> bool:
+    """Record that the broker has the order (from a submit answer, a lookup or the stream), with OrderSubmitted and
+    the first status, in one transaction (plus the audit row of the broker ``call`` that told us). Idempotent:
+    False when the row is no longer pending."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if call is not None:
+            await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
+        row = await store.lock_order(conn, order_id)
+        if row is None or row.state != SubmitState.PENDING:
+            return False
+        await store.set_state(conn, order_id, SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+        submitted = OrderSubmitted(
+            producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
+            broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
+            submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
+        )
+        await outbox.add(conn, submitted)
+        # the row as it now stands (still locked by this transaction): no need to read it back
+        row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+        reported = await write_report(ctx, conn, row, order, source)
+    log.info("gateway.submitted", order_id=str(order_id), broker_order_id=order.broker_order_id,
+             status=order.status.value)
+    await ctx.outbox.publish_now([submitted, *reported])
+    return True
+
+
+async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, code: int | None, message: str,
+                       causation_id: UUID | None = None) -> None:
+    """pending -> failed with SubmissionFailed: the broker refused it, or it can no longer be submitted."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        row = await store.lock_order(conn, order_id)
+        if row is None or row.state != SubmitState.PENDING:
+            return
+        await store.set_state(conn, order_id, SubmitState.FAILED)
+        await outbox.add(conn, SubmissionFailed(
+            producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), causation_id=causation_id,
+            client_order_id=row.client_order_id, symbol=row.symbol, http_status=http_status, code=code,
+            message=message or "refused by the broker",
+        ))
+    log.warning("gateway.submission_failed", order_id=str(order_id), http_status=http_status, code=code,
+                message=message)
+    await ctx.outbox.flush()
