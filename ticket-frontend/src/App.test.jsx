@@ -109,7 +109,7 @@ describe("live status, blotter and positions", () => {
     const api = mockApi({
       "GET /api/orders": () => ({
         body: { orders: [
-          { order_id: "o-open", symbol: "MSFT", side: "buy", type: "limit", qty: "5", limit_price: "300.00", time_in_force: "gtc", status: "new", filled_qty: "0" },
+          { order_id: "o-open", symbol: "MSFT", side: "buy", type: "limit", qty: "5", limit_price: "300.00", time_in_force: "gtc", status: "submitted", filled_qty: "0" },
           { order_id: "o-done", symbol: "AAPL", side: "sell", type: "market", qty: "1", time_in_force: "day", status: "filled", filled_qty: "1", filled_avg_price: "100.00" },
         ] },
       }),

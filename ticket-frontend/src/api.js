@@ -1,6 +1,7 @@
 // Every call the ticket makes to its API (DESIGN §7) lives here, so a change in the contract is a change in
 // this one file. Money and quantities stay decimal strings end to end: the browser never turns them into floats
-// on their way to the server.
+// on their way to the server. Enum values are the contracts' (lib/vocabulary.generated.js).
+import { LIVE_EVENT_TYPES } from "./lib/vocabulary.generated.js";
 
 export class ApiError extends Error {
   constructor(status, body, message) {
@@ -64,7 +65,7 @@ export const placeOrder = (order) => request("POST", "/api/orders", order);
 
 export const getOrder = (orderId) => request("GET", `/api/orders/${encodeURIComponent(orderId)}`);
 
-/** `{orders: [...]}` (a bare list is accepted too), newest first, without timelines. */
+/** `{orders: [...]}`, newest first, without timelines. */
 export const listOrders = (status = "all") =>
   request("GET", `/api/orders?status=${encodeURIComponent(status)}`);
 
@@ -89,23 +90,6 @@ export function fieldErrorsFrom422(body) {
   return out;
 }
 
-export const EVENT_TYPES = [
-  "OrderRequested",
-  "RiskApproved",
-  "RiskRejected",
-  "OrderSubmitted",
-  "SubmissionFailed",
-  "OrderStatusChanged",
-  "FillReported",
-  "CancelRequested",
-  "CancelResult",
-  "PositionSnapshot",
-  "PositionDrift",
-  "PositionReconciled",
-  "CorporateActionApplied",
-  "TradingStateChanged",
-];
-
 /**
  * Subscribe to `/api/events` (server-sent events named by event type). `onEvent({type, data})` gets each
  * event; `onConnection(bool)` tells whether the stream is up, so callers can fall back to polling.
@@ -126,14 +110,14 @@ export function subscribeEvents(onEvent, onConnection = () => {}) {
     }
     onEvent({ type: data?.event_type ?? type, data });
   };
-  for (const type of EVENT_TYPES) source.addEventListener(type, handle(type));
+  for (const type of LIVE_EVENT_TYPES) source.addEventListener(type, handle(type));
   source.onmessage = handle("message");
   source.onopen = () => onConnection(true);
   source.onerror = () => onConnection(false);
   return () => source.close();
 }
 
-/** The order an event is about: events carry `order_id`, and `correlation_id` is the order_id for orders. */
+/** The order an event is about (every event about an order carries its `order_id`), or null. */
 export function eventOrderId(data) {
-  return data?.order_id ?? data?.correlation_id ?? null;
+  return data?.order_id ?? null;
 }

@@ -23,6 +23,7 @@ import pytest
 
 from ticket_api.app import build_app
 from ticket_api.settings import TicketSettings
+from tradebus_contracts.exposure import buying_power_needed
 from tradebus_contracts.refdata import (
     ACCOUNT_KEY,
     REFDATA_BUCKET,
@@ -32,6 +33,7 @@ from tradebus_contracts.refdata import (
     position_key,
     quote_key,
 )
+from tradebus_contracts.rpc import PreviewRequest
 from tradebus_contracts.subjects import RISK_PREVIEW
 from tradebus_runtime.bus import ensure_kv
 from tradectl.embedded import free_port
@@ -40,13 +42,16 @@ RiskReply = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def approving_risk(request: dict[str, Any]) -> dict[str, Any]:
-    """A risk service that approves everything well-formed and prices it at the limit price (or 100)."""
-    price = Decimal(request.get("limit_price") or request.get("stop_price") or "100")
-    qty = request.get("qty")
-    cost = Decimal(qty) * price if qty is not None else Decimal(request.get("notional") or "0")
+    """A risk service that approves everything well-formed, prices it at the limit price (or 100) and, holding no
+    position, counts all of its cost against buying power (the real one uses `exposure.buying_power_needed` too)."""
+    order = PreviewRequest.model_validate(request)
+    price = order.limit_price or order.stop_price or Decimal("100")
+    cost = order.qty * price if order.qty is not None else order.notional or Decimal(0)
+    buying_power = Decimal("100000")
+    needed = buying_power_needed(order.side, cost, order.qty, position_qty=Decimal(0))
     return {"ok": True, "approved": True, "reasons": [], "estimated_cost": str(cost),
-            "price_basis": "limit_price" if request.get("limit_price") else "ask", "buying_power": "100000",
-            "trading_state": "active"}
+            "price_basis": "limit_price" if order.limit_price is not None else "ask", "buying_power": str(buying_power),
+            "buying_power_after": None if needed is None else str(buying_power - needed), "trading_state": "active"}
 
 
 class TicketServer:

@@ -123,7 +123,7 @@ def test_preview_when_risk_approves_then_cost_and_buying_power_after(ticket):
 def test_preview_when_risk_finds_problems_then_field_errors_and_warnings(ticket_server_factory):
     def risk(_):
         return {"ok": True, "approved": False, "estimated_cost": "5000", "price_basis": "ask", "buying_power": "100",
-                "trading_state": "active", "reasons": [
+                "buying_power_after": "-4900", "trading_state": "active", "reasons": [
                     {"code": "SUB_PENNY_PRICE", "message": "too many decimals", "field": "limit_price"},
                     {"code": "QUOTE_STALE", "message": "quote is 90s old", "field": None},
                     {"code": "INSUFFICIENT_BUYING_POWER", "message": "cost exceeds buying power", "field": "qty"}]}

@@ -14,6 +14,7 @@ from tradebus_contracts import (
     CancelRequested,
     CancelResult,
     FillReported,
+    OrderFields,
     OrderRequested,
     OrderStatusChanged,
     OrderSubmitted,
@@ -90,9 +91,18 @@ def test_fold_when_order_is_requested_then_status_requested_with_its_fields():
     s = Story()
     state = fold([s.requested()])
     assert state.status is OrderProgress.REQUESTED
-    assert (state.symbol, state.side, state.type, state.qty, state.limit_price) == (
+    assert (state.symbol, state.fields.side, state.fields.type, state.fields.qty, state.fields.limit_price) == (
         "AAPL", "buy", "limit", Decimal("10"), Decimal("187.25"))
     assert state.filled_qty == 0 and not state.is_final
+
+
+def test_fold_when_a_fill_arrives_before_any_event_with_the_order_then_only_the_symbol_until_one_does():
+    s = Story()
+    fill = s.fill("4", "100", "4", "partially_filled")
+    first = fold([fill])
+    assert first.symbol == "AAPL" and first.fields is None and first.filled_qty == Decimal("4")
+    state = fold([fill, s.requested()])
+    assert state.fields == OrderFields(**ORDER) and state.status is OrderProgress.PARTIALLY_FILLED
 
 
 def test_fold_when_risk_rejects_then_rejected_with_reasons():
@@ -134,7 +144,7 @@ def test_fold_when_events_arrive_out_of_order_then_fields_and_status_are_still_r
     state = fold([submitted, approved, requested])
     assert state.status is OrderProgress.SUBMITTED
     assert state.created_at == requested.occurred_at and state.updated_at == submitted.occurred_at
-    assert state.type == "limit"
+    assert state.fields.type == "limit"
 
 
 def test_fold_when_the_broker_refuses_then_failed_with_the_brokers_message():

@@ -8,9 +8,13 @@ CONSUMES   Durable consumers ``ticket-api`` (ORDERS), ``ticket-api-risk`` (RISK)
            into the read model (schema ``ticket_api``: ``orders``, ``order_events``); core subscriptions on
            ``orders.>``, ``risk.>``, ``fills.>``, ``positions.>`` for ``GET /api/events`` (SSE), one set per
            browser, removed when it goes away; the ``REFDATA`` KV bucket (quotes, positions, account).
-ASKS       ``rpc.risk-service.preview`` (core request/reply) for the estimate: risk is the authority.
-MODULES    ``app`` wiring, ``routes`` endpoints, ``models`` bodies, ``reducer`` the pure order fold,
-           ``readmodel`` PostgreSQL, ``refdata`` KV mirror, ``preview`` risk's answer shaped, ``live`` SSE.
+ASKS       ``rpc.risk-service.preview`` (core request/reply, ``rpc.PreviewRequest`` -> ``rpc.PreviewReply``) for
+           the estimate: risk is the authority for the cost, the buying power after and every reason.
+MODULES    ``app`` the bootstrap (builds the complete ``context.Ticket`` from open connections) and the FastAPI
+           app, ``routes`` module-level endpoints given the ``Ticket`` by dependency, ``models`` bodies,
+           ``reducer`` the pure order fold, ``readmodel`` PostgreSQL, ``preview`` risk's reply shaped for the form,
+           ``live`` SSE, ``js_vocabulary`` writes the frontend's ``src/lib/vocabulary.generated.js`` from the
+           contracts.
 SECURITY   Holds no broker credentials and never shows a secret. Bad input is a 4xx with a message (422 per
            field); only an unanswering dependency (risk, NATS) gives 503. The risk service, not this API,
            decides; an order that breaks a business rule is requested and then rejected with reasons.

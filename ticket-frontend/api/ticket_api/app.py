@@ -1,4 +1,5 @@
-"""Wiring of the ticket API: the FastAPI app, the read model's consumers, the refdata mirror, in one place."""
+"""Wiring of the ticket API in one place: the bootstrap builds the complete `Ticket` from the open connections, the
+FastAPI app around it, the read model's consumers and the reference-data mirror."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from fastapi.staticfiles import StaticFiles
 from tradebus_contracts.services import Service
 from tradebus_runtime import Connections, ServiceApp, Subscription, Wiring
 from tradebus_runtime.http import HttpServer
+from tradebus_runtime.refdata import RefDataMirror
 from tradebus_runtime.settings import load_settings
 
 from .context import Ticket
-from .models import ModeOut
-from .readmodel import consumer_specs
-from .routes import api_router
+from .readmodel import ReadModel, consumer_specs
+from .routes import router
 from .settings import DIST, TicketSettings
 
 SERVICE = Service.TICKET_API
@@ -22,17 +23,14 @@ SERVICE = Service.TICKET_API
 __all__ = ["SERVICE", "DIST", "TicketSettings", "Ticket", "http_app", "build_app"]
 
 
-def http_app(settings: TicketSettings, ticket: Ticket | None = None) -> FastAPI:
-    ticket = ticket or Ticket(settings)
+def http_app(ticket: Ticket) -> FastAPI:
+    """The API (``/api``, every route given ``ticket``) and the built frontend at ``/``."""
+    settings = ticket.settings
     api = FastAPI(title="tradebus ticket API", version="0.2.0",
                   description="The trade ticket's API (DESIGN §7): quotes, preview, orders, cancels, positions, "
                               "live events. Decimals are strings.")
-
-    @api.get("/api/mode", response_model=ModeOut)
-    async def mode() -> ModeOut:
-        return ModeOut(mode=settings.mode, broker=settings.broker)
-
-    api.include_router(api_router(ticket))
+    api.state.ticket = ticket
+    api.include_router(router)
 
     if (settings.frontend_dist / "index.html").exists():
         api.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="frontend")
@@ -53,14 +51,15 @@ def build_app(settings: TicketSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(TicketSettings, SERVICE)
 
     async def bootstrap(io: Connections) -> Wiring:
-        ticket = Ticket(settings)
-        await ticket.attach(io.bus, io.pool)
+        refdata = RefDataMirror()
+        await refdata.start(io.bus.js)
+        ticket = Ticket(settings, io.bus, ReadModel(io.pool), refdata)
 
         async def refdata_alive() -> bool:
-            return ticket.refdata.alive
+            return refdata.alive
 
-        http = HttpServer(http_app(settings, ticket), settings.ticket_host, settings.ticket_port)
-        return Wiring(consumers=[Subscription(spec, ticket.handle) for spec in consumer_specs(SERVICE)],
-                      checks={"refdata_watch": refdata_alive}, on_stop=[ticket.detach]) + http.wiring()
+        http = HttpServer(http_app(ticket), settings.ticket_host, settings.ticket_port)
+        return Wiring(consumers=[Subscription(spec, ticket.read_model.handle) for spec in consumer_specs(SERVICE)],
+                      checks={"refdata_watch": refdata_alive}, on_stop=[refdata.stop]) + http.wiring()
 
     return ServiceApp(SERVICE, settings, bootstrap, migrations_package="ticket_api")

@@ -1,18 +1,15 @@
-"""What the routes need at run time (NATS, the read model, the reference-data mirror), built once at start-up.
+"""What the routes need at run time, built complete by the bootstrap (``app.build_app``) from open connections.
 
-`Ticket.attach` takes a connected `Bus` and a migrated pool: the `ServiceApp` gives them in production
-(`app.build_app`), tests give their own. Until then every route that needs them answers 503.
+`Ticket` holds the settings, the connected `Bus`, the `ReadModel` over the migrated pool and the running
+reference-data mirror; nothing in it is filled in later. The routes receive it as a FastAPI dependency
+(``routes.TicketDep``). Here too: the deterministic event ids that make a double click one message.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import asyncpg
-from nats.aio.msg import Msg
-
-from tradebus_contracts.envelope import Envelope
 from tradebus_runtime import Bus
 from tradebus_runtime.refdata import RefDataMirror
 
@@ -34,22 +31,9 @@ def cancel_requested_event_id(order_id: UUID, attempt: int) -> UUID:
     return uuid5(_EVENT_IDS, f"CancelRequested:{order_id}:{attempt}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ticket:
     settings: TicketSettings
-    refdata: RefDataMirror = field(default_factory=RefDataMirror)
-    bus: Bus | None = None
-    read_model: ReadModel | None = None
-
-    async def attach(self, bus: Bus, pool: asyncpg.Pool) -> None:
-        self.bus = bus
-        self.read_model = ReadModel(pool)
-        await self.refdata.start(bus.js)
-
-    async def detach(self) -> None:
-        await self.refdata.stop()
-
-    async def handle(self, event: Envelope, msg: Msg) -> None:
-        """The read model consumers' handler."""
-        assert self.read_model is not None
-        await self.read_model.handle(event, msg)
+    bus: Bus
+    read_model: ReadModel
+    refdata: RefDataMirror

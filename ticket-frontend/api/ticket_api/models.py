@@ -1,12 +1,14 @@
 """The HTTP API's request and response bodies (OpenAPI at ``/openapi.json``).
 
-Requests take an order with Alpaca's field names. Decimals may be JSON strings or numbers (a browser form
-sends either); a number becomes ``Decimal(str(x))``, so ``0.1`` is 0.1 and not the float's 55 digits. Only
-*well-typed* is checked here (a decimal, a known enum, a ticker pattern, no unknown fields): 422 per field.
+Requests take an order as the contracts' ``OrderFields`` (Alpaca's field names), with one leniency: decimals may
+be JSON strings or numbers (a browser form sends either); a number becomes ``Decimal(str(x))``, so ``0.1`` is 0.1
+and not the float's 55 digits. Only *well-typed* is checked here (a decimal, a known enum, a ticker pattern, no
+unknown fields): 422 per field.
 Business rules (qty xor notional, prices per type, limits) are the risk service's: the preview shows them
 and a requested order that breaks them is rejected with reasons.
 
-Responses carry decimals as strings, never JSON numbers.
+Responses carry decimals as strings, never JSON numbers, and the contracts' enums (``OrderProgress`` for an
+order's status).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from tradebus_contracts import OrderFields, OrderSide, OrderType, Symbol, TimeInForce
+from tradebus_contracts import CancelOutcome, OrderFields, OrderSide, OrderType, TimeInForce, TradingState
 from tradebus_contracts.decimal_types import DECIMAL_PATTERN, DecimalString, decimal_to_str
+from tradebus_contracts.orders import OrderProgress
 
 
 def _decimal_input(kind: str) -> Any:
@@ -48,26 +51,19 @@ def dec(value: Decimal | None) -> str | None:
     return None if value is None else decimal_to_str(value)
 
 
-class OrderIn(BaseModel):
-    """An order as the ticket sends it (Alpaca's field names); ``order_id`` is generated when absent."""
+class OrderIn(OrderFields):
+    """An order as the ticket sends it: the contract's order fields, whose decimals may also be JSON numbers, and
+    the ticket's ``order_id`` (generated when absent). ``order_fields()`` gives the plain ``OrderFields``."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": "10",
         "limit_price": "187.25"}]})
 
-    symbol: Symbol
-    side: OrderSide
-    type: OrderType
-    time_in_force: TimeInForce
     qty: QuantityIn | None = None
     notional: MoneyIn | None = None
     limit_price: MoneyIn | None = None
     stop_price: MoneyIn | None = None
-    extended_hours: bool = False
     order_id: UUID | None = None
-
-    def order_fields(self) -> OrderFields:
-        return OrderFields.model_validate(self.model_dump(exclude={"order_id"}))
 
 
 class ModeOut(BaseModel):
@@ -105,7 +101,7 @@ class PreviewOut(BaseModel):
     warnings: list[PreviewWarning]
     errors: list[FieldError]
     approvable: bool
-    trading_state: str | None
+    trading_state: TradingState | None
 
 
 class OrderAccepted(BaseModel):
@@ -128,19 +124,19 @@ class TimelineEntry(BaseModel):
 class OrderOut(BaseModel):
     order_id: UUID
     symbol: str
-    side: str | None
-    type: str | None
-    time_in_force: str | None
+    side: OrderSide | None  # this and the order fields below are null while only a fill has been seen
+    type: OrderType | None
+    time_in_force: TimeInForce | None
     qty: DecimalOut | None
     notional: DecimalOut | None
     limit_price: DecimalOut | None
     stop_price: DecimalOut | None
     extended_hours: bool | None
-    status: str
+    status: OrderProgress
     filled_qty: DecimalOut
     filled_avg_price: DecimalOut | None
     reject_reasons: list[dict[str, Any]]
-    cancel_outcome: str | None
+    cancel_outcome: CancelOutcome | None
     created_at: datetime
     updated_at: datetime
 

@@ -3,20 +3,21 @@
 Three durable consumers (one per stream: ORDERS, RISK, FILLS) feed `ReadModel.handle`. Each event is taken in
 one transaction: record it in ``order_events`` (primary key event_id: a redelivery or a re-publish is
 skipped), lock the order (an advisory lock, because its row may not exist yet and the three consumers run
-concurrently), fold the event into the order's state with the pure `reducer.reduce`, write the row back.
+concurrently), fold the event into the order's state with the pure `reducer.reduce`, write the row back. The
+row keeps the order's fields in columns of their own (null until an event carrying them arrives); `_state` and
+`_row_values` translate between a row and an `OrderState` holding the contract's ``OrderFields``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 from nats.aio.msg import Msg
 
-from tradebus_contracts import encode_event
+from tradebus_contracts import CancelOutcome, OrderFields, encode_event
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import FINAL_PROGRESS, OPEN_PROGRESS, OrderProgress
 from tradebus_contracts.subjects import subject_filter
@@ -28,13 +29,14 @@ log = get_logger(__name__)
 
 StatusFilter = Literal["open", "closed", "all"]
 
+_FIELD_COLUMNS = tuple(name for name in OrderFields.model_fields if name != "symbol")
 _STATE_COLUMNS = (
-    "order_id", "symbol", "side", "type", "time_in_force", "qty", "notional", "limit_price", "stop_price",
-    "extended_hours", "status", "filled_qty", "filled_avg_price", "reject_reasons", "cancel_outcome",
-    "created_at", "updated_at",
+    "order_id", "symbol", *_FIELD_COLUMNS, "status", "filled_qty", "filled_avg_price", "reject_reasons",
+    "cancel_outcome", "created_at", "updated_at",
 )
 _UPSERT = (
-    f"INSERT INTO orders ({', '.join(_STATE_COLUMNS)}) VALUES ({', '.join(f'${i}' for i in range(1, 18))}) "
+    f"INSERT INTO orders ({', '.join(_STATE_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_STATE_COLUMNS) + 1))}) "
     "ON CONFLICT (order_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATE_COLUMNS[1:])
 )
@@ -111,15 +113,22 @@ class ReadModel:
 
 
 def _state(row: asyncpg.Record) -> OrderState:
-    values = {c: row[c] for c in _STATE_COLUMNS}
-    values["status"] = OrderProgress(values["status"])
-    reasons = values["reject_reasons"]
-    values["reject_reasons"] = tuple(json.loads(reasons) if isinstance(reasons, str) else reasons)
-    return OrderState(**values)
+    reasons = row["reject_reasons"]
+    return OrderState(
+        order_id=row["order_id"], symbol=row["symbol"], status=OrderProgress(row["status"]),
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        fields=None if row["type"] is None else OrderFields.model_validate(
+            {"symbol": row["symbol"], **{c: row[c] for c in _FIELD_COLUMNS}}),
+        filled_qty=row["filled_qty"], filled_avg_price=row["filled_avg_price"],
+        reject_reasons=tuple(json.loads(reasons) if isinstance(reasons, str) else reasons),
+        cancel_outcome=None if row["cancel_outcome"] is None else CancelOutcome(row["cancel_outcome"]),
+    )
 
 
 def _row_values(state: OrderState) -> list[Any]:
-    values = asdict(state)
-    values["status"] = str(state.status)
-    values["reject_reasons"] = json.dumps(list(state.reject_reasons))
+    fields = dict.fromkeys(_FIELD_COLUMNS) if state.fields is None else state.fields.model_dump()
+    values = {**fields, "order_id": state.order_id, "symbol": state.symbol, "status": str(state.status),
+              "filled_qty": state.filled_qty, "filled_avg_price": state.filled_avg_price,
+              "reject_reasons": json.dumps(list(state.reject_reasons)), "cancel_outcome": state.cancel_outcome,
+              "created_at": state.created_at, "updated_at": state.updated_at}
     return [values[c] for c in _STATE_COLUMNS]

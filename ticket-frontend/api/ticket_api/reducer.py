@@ -6,8 +6,9 @@ OrderRequested it answers. The fold therefore never moves backwards: a status on
 
     requested -> approved | rejected -> submitted -> partially_filled -> filled | canceled | expired | failed
 
-and the first final status wins (a late "new" after "filled" is stale, not news). Order fields come from
-whichever event carries them first; the filled quantity only grows.
+and the first final status wins (a late "new" after "filled" is stale, not news). The order's fields are the
+contract's ``OrderFields``, taken from whichever event carries them first (until then, e.g. when a fill comes
+first, only the symbol is known); the filled quantity only grows.
 """
 
 from __future__ import annotations
@@ -56,36 +57,23 @@ _FROM_CANCEL: dict[CancelOutcome, OrderProgress] = {
     CancelOutcome.TOO_LATE_PARTIALLY_FILLED: OrderProgress.CANCELED,  # the rest is cancelled; the fills stand
 }
 
-_FIELD_NAMES = tuple(OrderFields.model_fields)
-
 
 @dataclass(frozen=True, slots=True)
 class OrderState:
     order_id: UUID
+    symbol: str  # every order event carries it
     status: OrderProgress
     created_at: datetime
     updated_at: datetime
-    symbol: str | None = None
-    side: str | None = None
-    type: str | None = None
-    time_in_force: str | None = None
-    qty: Decimal | None = None
-    notional: Decimal | None = None
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    extended_hours: bool | None = None
+    fields: OrderFields | None = None  # None until an event that carries the whole order arrives
     filled_qty: Decimal = Decimal(0)
     filled_avg_price: Decimal | None = None
     reject_reasons: tuple[dict[str, Any], ...] = ()
-    cancel_outcome: str | None = None
+    cancel_outcome: CancelOutcome | None = None
 
     @property
     def is_final(self) -> bool:
         return self.status.is_final
-
-    @property
-    def has_order_fields(self) -> bool:
-        return self.type is not None
 
 
 def starts_an_order(event: Envelope) -> bool:
@@ -108,26 +96,14 @@ def reduce(state: OrderState | None, event: Envelope) -> OrderState:
         raise TypeError(f"{event.event_type} is not an event about an order")
     order_id: UUID = event.order_id  # type: ignore[attr-defined]
     if state is None:
-        state = OrderState(order_id=order_id, status=OrderProgress.REQUESTED, created_at=event.occurred_at,
-                           updated_at=event.occurred_at)
-    state = _with_fields(state, event)
+        state = OrderState(order_id=order_id, symbol=event.symbol,  # type: ignore[attr-defined]
+                           status=OrderProgress.REQUESTED, created_at=event.occurred_at, updated_at=event.occurred_at)
+    if state.fields is None and isinstance(event, OrderFields):
+        state = replace(state, fields=event.order_fields())
     state = replace(state, created_at=min(state.created_at, event.occurred_at),
                     updated_at=max(state.updated_at, event.occurred_at))
     proposed, changes = _effect(state, event)
     return replace(state, status=advance(state.status, proposed), **changes)
-
-
-def _with_fields(state: OrderState, event: Envelope) -> OrderState:
-    changes: dict[str, Any] = {}
-    if state.symbol is None:
-        changes["symbol"] = event.symbol  # type: ignore[attr-defined]  # every order event carries it
-    if isinstance(event, OrderFields) and not state.has_order_fields:
-        changes.update({name: getattr(event, name) for name in _FIELD_NAMES})
-        for enum_field in ("side", "type", "time_in_force"):
-            changes[enum_field] = str(changes[enum_field])
-    elif isinstance(event, FillReported) and state.side is None:
-        changes["side"] = str(event.side)
-    return replace(state, **changes) if changes else state
 
 
 def _effect(state: OrderState, event: Envelope) -> tuple[OrderProgress, dict[str, Any]]:
@@ -148,7 +124,7 @@ def _effect(state: OrderState, event: Envelope) -> tuple[OrderProgress, dict[str
         changes = _filled_by_execution(state, event)
         return progress_of(event.order_status, max(state.filled_qty, event.cum_qty)), changes
     if isinstance(event, CancelResult):
-        changes = {"cancel_outcome": str(event.outcome), **_filled(state, event.filled_qty, None)}
+        changes = {"cancel_outcome": event.outcome, **_filled(state, event.filled_qty, None)}
         return _FROM_CANCEL.get(event.outcome, state.status), changes
     return state.status, {}  # OrderRequested, CancelRequested: nothing moves
 

@@ -1,49 +1,48 @@
 // The ticket's order rules as pure functions over the form's plain values: which fields an order type needs,
-// which time-in-force values are allowed, client-side validation and the instant cost estimate. They mirror
-// risk-service (reasons.py, pricing.py) so a person sees a problem as they type; the API's
-// /api/orders/preview and then the risk service stay the authority.
+// which time-in-force values are allowed, client-side validation and the instant cost estimate. The validation
+// mirrors some of risk-service's checks (reasons.py, pricing.py) so a person sees a problem as they type; the
+// API's /api/orders/preview and then the risk service stay the authority. Enum values come from the contracts
+// (vocabulary.generated.js); only their labels live here.
 import Big from "big.js";
+import { OrderSide, OrderType, SYMBOL_MAX_LENGTH, SYMBOL_PATTERN, TimeInForce } from "./vocabulary.generated.js";
 
-export const ORDER_TYPES = [
-  { value: "market", label: "Market" },
-  { value: "limit", label: "Limit" },
-  { value: "stop", label: "Stop" },
-  { value: "stop_limit", label: "Stop limit" },
-];
+const withLabels = (values, labels) => Object.values(values).map((value) => ({ value, label: labels[value] ?? value }));
 
-export const SIDES = [
-  { value: "buy", label: "Buy" },
-  { value: "sell", label: "Sell" },
-];
+export const ORDER_TYPES = withLabels(OrderType, {
+  [OrderType.MARKET]: "Market",
+  [OrderType.LIMIT]: "Limit",
+  [OrderType.STOP]: "Stop",
+  [OrderType.STOP_LIMIT]: "Stop limit",
+});
 
-export const TIME_IN_FORCE = [
-  { value: "day", label: "Day" },
-  { value: "gtc", label: "Good till canceled (gtc)" },
-  { value: "opg", label: "At the open (opg)" },
-  { value: "cls", label: "At the close (cls)" },
-  { value: "ioc", label: "Immediate or cancel (ioc)" },
-  { value: "fok", label: "Fill or kill (fok)" },
-];
+export const SIDES = withLabels(OrderSide, { [OrderSide.BUY]: "Buy", [OrderSide.SELL]: "Sell" });
 
-export const SYMBOL_PATTERN = /^[A-Z][A-Z0-9]*(?:\.[A-Z0-9]+)*$/;
-const SYMBOL_MAX_LEN = 16;
+export const TIME_IN_FORCE = withLabels(TimeInForce, {
+  [TimeInForce.DAY]: "Day",
+  [TimeInForce.GTC]: "Good till canceled (gtc)",
+  [TimeInForce.OPG]: "At the open (opg)",
+  [TimeInForce.CLS]: "At the close (cls)",
+  [TimeInForce.IOC]: "Immediate or cancel (ioc)",
+  [TimeInForce.FOK]: "Fill or kill (fok)",
+});
+
 const DECIMAL_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
 export const emptyForm = () => ({
   symbol: "",
-  side: "buy",
-  type: "market",
+  side: OrderSide.BUY,
+  type: OrderType.MARKET,
   amountMode: "qty", // "qty" (shares) or "notional" (dollars)
   qty: "",
   notional: "",
   limit_price: "",
   stop_price: "",
-  time_in_force: "day",
+  time_in_force: TimeInForce.DAY,
   extended_hours: false,
 });
 
-export const needsLimitPrice = (type) => type === "limit" || type === "stop_limit";
-export const needsStopPrice = (type) => type === "stop" || type === "stop_limit";
+export const needsLimitPrice = (type) => type === OrderType.LIMIT || type === OrderType.STOP_LIMIT;
+export const needsStopPrice = (type) => type === OrderType.STOP || type === OrderType.STOP_LIMIT;
 
 /** A decimal string as big.js, or null when it is not a plain non-negative decimal. */
 export function parseDecimal(text) {
@@ -85,7 +84,7 @@ export function allowedTimeInForce(form) {
       form.amountMode === "notional"
         ? "Notional orders are day orders only."
         : "Fractional quantities are day orders only.";
-    return { values: ["day"], reason: why };
+    return { values: [TimeInForce.DAY], reason: why };
   }
   return { values: TIME_IN_FORCE.map((t) => t.value), reason: null };
 }
@@ -93,13 +92,13 @@ export function allowedTimeInForce(form) {
 /** Order types the order allows: a notional order is a market order. */
 export function allowedOrderTypes(form) {
   if (form.amountMode === "notional") {
-    return { values: ["market"], reason: "Notional (dollar) orders are market orders only." };
+    return { values: [OrderType.MARKET], reason: "Notional (dollar) orders are market orders only." };
   }
   return { values: ORDER_TYPES.map((t) => t.value), reason: null };
 }
 
 export function extendedHoursAllowed(form) {
-  return form.type === "limit" && form.time_in_force === "day";
+  return form.type === OrderType.LIMIT && form.time_in_force === TimeInForce.DAY;
 }
 
 export const EXTENDED_HOURS_REASON = "Extended hours needs a Limit order with time in force Day.";
@@ -159,13 +158,13 @@ export function validateForm(form) {
   const errors = {};
   const symbol = normalizeSymbol(form.symbol);
   if (symbol === "") errors.symbol = "Enter a symbol.";
-  else if (symbol.length > SYMBOL_MAX_LEN || !SYMBOL_PATTERN.test(symbol)) {
+  else if (symbol.length > SYMBOL_MAX_LENGTH || !SYMBOL_PATTERN.test(symbol)) {
     errors.symbol = "Symbol must be a ticker like AAPL or BRK.B.";
   }
   if (form.amountMode === "notional") {
     const e = validateNotional(form.notional);
     if (e) errors.notional = e;
-    if (form.type !== "market") errors.type = "A notional order must be a market order.";
+    if (form.type !== OrderType.MARKET) errors.type = "A notional order must be a market order.";
   } else {
     const e = validateQty(form.qty);
     if (e) errors.qty = e;
@@ -178,7 +177,7 @@ export function validateForm(form) {
     const e = validatePrice(form.stop_price, "Stop price");
     if (e) errors.stop_price = e;
   }
-  if (isFractional(form) && form.time_in_force !== "day") {
+  if (isFractional(form) && form.time_in_force !== TimeInForce.DAY) {
     errors.time_in_force = "Fractional and notional orders must use time in force Day.";
   }
   if (form.extended_hours && !extendedHoursAllowed(form)) errors.extended_hours = EXTENDED_HOURS_REASON;
@@ -229,11 +228,11 @@ export function estimateCost(form, quote) {
   if (needsLimitPrice(form.type)) {
     basis = "limit_price";
     unitText = form.limit_price;
-  } else if (form.type === "stop") {
+  } else if (form.type === OrderType.STOP) {
     basis = "stop_price";
     unitText = form.stop_price;
   } else {
-    basis = form.side === "buy" ? "ask" : "bid";
+    basis = form.side === OrderSide.BUY ? "ask" : "bid";
     unitText = quote ? quote[basis] : null;
   }
   const qty = parseDecimal(form.qty);
@@ -241,6 +240,3 @@ export function estimateCost(form, quote) {
   if (!qty || !unit || qty.lte(0) || unit.lte(0)) return { cost: null, basis };
   return { cost: qty.times(unit), basis };
 }
-
-/** A preview warning is `{code, message}` (a bare string is accepted too). */
-export const warningText = (w) => (typeof w === "string" ? w : (w?.message ?? w?.code ?? ""));

@@ -8,7 +8,8 @@ import {
   validateForm,
 } from "./orderRules.js";
 import { formatMoney, formatPrice } from "./format.js";
-import { isFinal, progressSteps } from "./orderStatus.js";
+import { describeEvent, isFinal, progressSteps } from "./orderStatus.js";
+import { FINAL_PROGRESS, OrderProgress } from "./vocabulary.generated.js";
 
 const form = (over) => ({ ...emptyForm(), symbol: "AAPL", qty: "10", ...over });
 const QUOTE = { bid: "100.00", ask: "100.10" };
@@ -67,5 +68,24 @@ describe("order rules", () => {
     expect(steps.map((s) => [s.label, s.state])).toEqual([
       ["Requested", "done"], ["Approved", "done"], ["Submitted", "done"], ["Partially filled", "pending"], ["Canceled", "failed"],
     ]);
+  });
+
+  it("test_order_status_when_the_api_says_final_then_final_for_every_final_progress_only", () => {
+    expect(Object.values(OrderProgress).filter(isFinal)).toEqual([...FINAL_PROGRESS]);
+    expect(isFinal("cancelled")).toBe(false); // not a status the API gives
+  });
+
+  it("test_progress_when_rejected_then_the_timeline_says_by_risk_or_by_broker", () => {
+    const byRisk = progressSteps({ status: "rejected", timeline: [{ event_type: "RiskRejected" }] });
+    expect(byRisk.map((s) => [s.label, s.state])).toEqual([["Requested", "done"], ["Rejected by risk", "failed"]]);
+    const byBroker = progressSteps({ status: "rejected", timeline: [{ event_type: "RiskApproved" }, { event_type: "OrderSubmitted" }] });
+    expect(byBroker.at(-1)).toEqual({ key: "final", label: "Rejected by broker", state: "failed" });
+    expect(progressSteps(null).map((s) => s.state)).toEqual(["done", "pending", "pending", "pending", "pending"]);
+  });
+
+  it("test_describe_event_reads_the_contract_field_names", () => {
+    expect(describeEvent("CancelResult", { outcome: "too_late_filled" })).toBe("Cancel: too late filled");
+    expect(describeEvent("RiskRejected", { reasons: [{ code: "QTY_NOT_POSITIVE", message: "qty must be > 0" }] }))
+      .toBe("Rejected by risk: qty must be > 0");
   });
 });

@@ -1,60 +1,47 @@
-// Where an order stands, read from its status and the events on its timeline. Statuses are Alpaca's plus the
-// bus's own before the broker sees the order (requested, approved, rejected by risk, submission failed).
+// Where an order stands. The ticket API computes the status (the contracts' OrderProgress: requested, approved,
+// rejected, submitted, partially_filled, filled, canceled, expired, failed); this file only draws it. The one
+// thing the status does not say, whether a rejection came from risk or from the broker, is read from the
+// order's timeline.
+import { EventType, FINAL_PROGRESS, OrderProgress } from "./vocabulary.generated.js";
 
-const FINAL = new Set([
-  "filled",
-  "canceled",
-  "cancelled",
-  "expired",
-  "rejected",
-  "risk_rejected",
-  "failed",
-  "submission_failed",
-  "done_for_day",
-  "replaced",
-]);
+const FINAL = new Set(FINAL_PROGRESS);
 
-export const isFinal = (status) => FINAL.has(String(status ?? "").toLowerCase());
+export const isFinal = (status) => FINAL.has(status);
 
-const SUBMITTED = new Set(["submitted", "new", "accepted", "pending_new", "partially_filled", "filled",
-  "pending_cancel", "canceled", "cancelled", "expired", "done_for_day", "replaced", "pending_replace"]);
+// statuses at which the broker has the order (or had it); "rejected" here is the broker's (risk's is handled first)
+const AT_BROKER = new Set([OrderProgress.SUBMITTED, OrderProgress.PARTIALLY_FILLED, OrderProgress.FILLED,
+  OrderProgress.CANCELED, OrderProgress.EXPIRED, OrderProgress.REJECTED]);
+
+const ENDINGS = {
+  [OrderProgress.FILLED]: ["Filled", "done"],
+  [OrderProgress.CANCELED]: ["Canceled", "failed"],
+  [OrderProgress.EXPIRED]: ["Expired", "failed"],
+  [OrderProgress.REJECTED]: ["Rejected by broker", "failed"],
+};
 
 /**
- * The progress steps of an order: `[{key, label, state}]`, state one of "done", "failed", "pending".
+ * The progress steps of an order as the API reports it (`{status, filled_qty, timeline}`, or null before it
+ * has): `[{key, label, state}]`, state one of "done", "failed", "pending".
  * requested → approved | rejected → submitted | broker refused → partially filled → filled | canceled | expired
  */
-export function progressSteps(order, eventTypes = []) {
-  const status = String(order?.status ?? "requested").toLowerCase();
-  const seen = new Set([...(order?.timeline ?? []).map((e) => e.event_type), ...eventTypes]);
-  const riskRejected = seen.has("RiskRejected") || status === "risk_rejected" ||
-    (status === "rejected" && !seen.has("OrderSubmitted") && !seen.has("RiskApproved"));
-  const submitFailed = seen.has("SubmissionFailed") || status === "submission_failed" || status === "failed";
-  const submitted = seen.has("OrderSubmitted") || SUBMITTED.has(status);
-  const approved = seen.has("RiskApproved") || submitted || submitFailed;
-  const filledQty = Number(order?.filled_qty ?? 0);
-  const partially = status === "partially_filled" || filledQty > 0 || seen.has("FillReported");
-
+export function progressSteps(order) {
+  const status = order?.status ?? OrderProgress.REQUESTED;
+  const byRisk = (order?.timeline ?? []).some((e) => e.event_type === EventType.RiskRejected);
   const steps = [{ key: "requested", label: "Requested", state: "done" }];
-  if (riskRejected) {
+  if (status === OrderProgress.REJECTED && byRisk) {
     steps.push({ key: "risk", label: "Rejected by risk", state: "failed" });
     return steps;
   }
+  const approved = status !== OrderProgress.REQUESTED;
   steps.push({ key: "risk", label: "Approved", state: approved ? "done" : "pending" });
-  if (submitFailed) {
+  if (status === OrderProgress.FAILED) {
     steps.push({ key: "submitted", label: "Broker refused", state: "failed" });
     return steps;
   }
-  steps.push({ key: "submitted", label: "Submitted", state: submitted ? "done" : "pending" });
+  steps.push({ key: "submitted", label: "Submitted", state: AT_BROKER.has(status) ? "done" : "pending" });
+  const partially = status === OrderProgress.PARTIALLY_FILLED || Number(order?.filled_qty ?? 0) > 0;
   steps.push({ key: "partial", label: "Partially filled", state: partially ? "done" : "pending" });
-  const endings = {
-    filled: ["Filled", "done"],
-    canceled: ["Canceled", "failed"],
-    cancelled: ["Canceled", "failed"],
-    expired: ["Expired", "failed"],
-    rejected: ["Rejected by broker", "failed"],
-    done_for_day: ["Done for day", "failed"],
-  };
-  const [label, state] = endings[status] ?? ["Filled", "pending"];
+  const [label, state] = ENDINGS[status] ?? ["Filled", "pending"];
   steps.push({ key: "final", label, state });
   return steps;
 }
@@ -62,26 +49,26 @@ export function progressSteps(order, eventTypes = []) {
 /** One line for an event on an order's live timeline, until the server's own summary replaces it. */
 export function describeEvent(type, data = {}) {
   switch (type) {
-    case "OrderRequested":
+    case EventType.OrderRequested:
       return "Order requested";
-    case "RiskApproved":
+    case EventType.RiskApproved:
       return "Approved by risk";
-    case "RiskRejected": {
-      const reasons = (data.reasons ?? data.reject_reasons ?? []).map((r) => r.message ?? r.code).filter(Boolean);
+    case EventType.RiskRejected: {
+      const reasons = (data.reasons ?? []).map((r) => r.message);
       return `Rejected by risk${reasons.length ? `: ${reasons.join("; ")}` : ""}`;
     }
-    case "OrderSubmitted":
+    case EventType.OrderSubmitted:
       return "Submitted to the broker";
-    case "SubmissionFailed":
+    case EventType.SubmissionFailed:
       return `Broker refused the order${data.message ? `: ${data.message}` : ""}`;
-    case "OrderStatusChanged":
+    case EventType.OrderStatusChanged:
       return `Status: ${String(data.status ?? "changed").replace(/_/g, " ")}`;
-    case "FillReported":
+    case EventType.FillReported:
       return `Filled ${data.qty ?? "?"} @ ${data.price ?? "?"}${data.cum_qty ? ` (total ${data.cum_qty})` : ""}`;
-    case "CancelRequested":
+    case EventType.CancelRequested:
       return "Cancel requested";
-    case "CancelResult":
-      return `Cancel: ${String(data.outcome ?? data.result ?? data.status ?? "answered").replace(/_/g, " ")}`;
+    case EventType.CancelResult:
+      return `Cancel: ${String(data.outcome ?? "answered").replace(/_/g, " ")}`;
     default:
       return type;
   }

@@ -6,9 +6,9 @@ import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
 import { formatMoney, formatPrice, formatQty, formatTime, sideLabel, statusLabel, typeLabel } from "../../lib/format.js";
 import { isFinal } from "../../lib/orderStatus.js";
+import { ORDER_EVENT_TYPES } from "../../lib/vocabulary.generated.js";
 
-const ORDER_EVENTS = new Set(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed",
-  "OrderStatusChanged", "FillReported", "CancelRequested", "CancelResult"]);
+const ORDER_EVENTS = new Set(ORDER_EVENT_TYPES);
 const MAX_ROWS = 50;
 
 export function Blotter({ refreshMs = 5000 }) {
@@ -21,7 +21,7 @@ export function Blotter({ refreshMs = 5000 }) {
   const load = async () => {
     try {
       const list = await listOrders(filter);
-      setOrders(Array.isArray(list) ? list : (list?.orders ?? []));
+      setOrders(list.orders);
       setError(null);
     } catch (err) {
       setError(err.message);
@@ -87,7 +87,7 @@ export function Blotter({ refreshMs = 5000 }) {
                 const open = !isFinal(o.status);
                 return (
                   <tr key={o.order_id} data-order-id={o.order_id} data-status={o.status}>
-                    <td>{formatTime(o.created_at ?? o.requested_at ?? o.updated_at)}</td>
+                    <td>{formatTime(o.created_at)}</td>
                     <td>{o.symbol}</td>
                     <td className={`side--${o.side}`}>{sideLabel(o.side)}</td>
                     <td>{typeLabel(o.type)}</td>
@@ -96,12 +96,12 @@ export function Blotter({ refreshMs = 5000 }) {
                     <td className="num">{o.stop_price ? formatPrice(o.stop_price) : ""}</td>
                     <td>{o.time_in_force}</td>
                     <td>
-                      <span className={`status-pill status--${String(o.status).toLowerCase()}`}>{statusLabel(o.status)}</span>
+                      <span className={`status-pill status--${o.status}`}>{statusLabel(o.status)}</span>
                       {o.reject_reasons?.length ? (
-                        <span className="row-reasons">{o.reject_reasons.map((r) => r.message ?? r.code).join("; ")}</span>
+                        <span className="row-reasons">{o.reject_reasons.map((r) => r.message).join("; ")}</span>
                       ) : null}
                     </td>
-                    <td className="num">{formatQty(o.filled_qty ?? "0")}</td>
+                    <td className="num">{formatQty(o.filled_qty)}</td>
                     <td className="num">{o.filled_avg_price ? formatPrice(o.filled_avg_price) : ""}</td>
                     <td>
                       {open ? (

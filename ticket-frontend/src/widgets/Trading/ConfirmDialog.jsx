@@ -2,7 +2,7 @@
 // and stays in (Tab wraps), Esc is Back, and nothing is sent until Confirm.
 import { useEffect, useRef } from "react";
 import { createPortal } from "react-dom";
-import { basisLabel, warningText } from "../../lib/orderRules.js";
+import { basisLabel } from "../../lib/orderRules.js";
 import { formatMoney, formatPrice, formatQty, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex="-1"])';
@@ -102,7 +102,7 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
         {warnings.length ? (
           <ul className="warnings" aria-label="Warnings">
             {warnings.map((w) => (
-              <li key={warningText(w)}>⚠ {warningText(w)}</li>
+              <li key={`${w.code}:${w.message}`}>⚠ {w.message}</li>
             ))}
           </ul>
         ) : null}

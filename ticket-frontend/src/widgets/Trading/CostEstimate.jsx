@@ -1,4 +1,4 @@
-import { basisLabel, warningText } from "../../lib/orderRules.js";
+import { basisLabel } from "../../lib/orderRules.js";
 import { formatMoney } from "../../lib/format.js";
 
 /**
@@ -51,7 +51,7 @@ export function CostEstimate({ clientEstimate, preview, hasClientErrors, waiting
       {data?.warnings?.length ? (
         <ul className="warnings" aria-label="Warnings">
           {data.warnings.map((w) => (
-            <li key={warningText(w)}>⚠ {warningText(w)}</li>
+            <li key={`${w.code}:${w.message}`}>⚠ {w.message}</li>
           ))}
         </ul>
       ) : null}

@@ -1,12 +1,14 @@
 // One order's progress as it happens: requested → approved or rejected (with the reasons) → submitted →
-// partially filled → filled / canceled. Events from /api/events move it at once; GET /api/orders/{id} is the
-// authority and the fallback (polled, faster when the event stream is down).
+// partially filled → filled / canceled. Each event from /api/events about the order shows at once on the
+// timeline and asks GET /api/orders/{id} again; that answer is the authority for the status (polled too,
+// faster when the event stream is down).
 import { useState } from "react";
 import { eventOrderId, getOrder } from "../../api.js";
 import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
 import { formatMoney, formatPrice, formatQty, formatTime, sideLabel, statusLabel, typeLabel } from "../../lib/format.js";
 import { describeEvent, isFinal, progressSteps } from "../../lib/orderStatus.js";
+import { OrderProgress } from "../../lib/vocabulary.generated.js";
 
 export function OrderTracker({ orderId, request }) {
   const [order, setOrder] = useState(null);
@@ -25,15 +27,14 @@ export function OrderTracker({ orderId, request }) {
 
   const connected = useOrderEvents(({ type, data }) => {
     if (eventOrderId(data) !== orderId) return;
-    setLiveEvents((prev) => [...prev, { event_type: type, occurred_at: data.occurred_at, summary: describeEvent(type, data), status: data.status }]);
+    setLiveEvents((prev) => [...prev, { event_type: type, occurred_at: data.occurred_at, summary: describeEvent(type, data) }]);
     refresh();
   });
-  const latestLiveStatus = [...liveEvents].reverse().find((e) => e.status)?.status;
-  const status = order?.status ?? latestLiveStatus ?? "requested";
+  const status = order?.status ?? OrderProgress.REQUESTED;
   usePolling(refresh, connected ? 5000 : 1500, !isFinal(status), [orderId]);
 
   const shown = order ?? request ?? {};
-  const steps = progressSteps({ ...order, status }, liveEvents.map((e) => e.event_type));
+  const steps = progressSteps(order);
   const timeline = order?.timeline?.length ? order.timeline : liveEvents;
   const reasons = order?.reject_reasons ?? [];
   const amount = shown.notional ? formatMoney(shown.notional) : `${formatQty(shown.qty)} sh`;
@@ -46,7 +47,7 @@ export function OrderTracker({ orderId, request }) {
           {shown.limit_price ? ` lim ${formatPrice(shown.limit_price)}` : ""}
           {shown.stop_price ? ` stop ${formatPrice(shown.stop_price)}` : ""}
         </strong>
-        <span className={`status-pill status--${String(status).toLowerCase()}`} role="status" aria-live="polite">
+        <span className={`status-pill status--${status}`} role="status" aria-live="polite">
           {statusLabel(status)}
         </span>
       </header>

@@ -12,7 +12,6 @@ import {
   EXTENDED_HOURS_REASON,
   ORDER_TYPES,
   SIDES,
-  SYMBOL_PATTERN,
   TIME_IN_FORCE,
   allowedOrderTypes,
   allowedTimeInForce,
@@ -26,6 +25,7 @@ import {
   toOrderRequest,
   validateForm,
 } from "../../lib/orderRules.js";
+import { OrderType, SYMBOL_PATTERN } from "../../lib/vocabulary.generated.js";
 import { AmountFields } from "./AmountFields.jsx";
 import { ConfirmDialog } from "./ConfirmDialog.jsx";
 import { CostEstimate, effectiveEstimate } from "./CostEstimate.jsx";
@@ -67,7 +67,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
   const hasClientErrors = Object.keys(clientErrors).length > 0;
   const request = toOrderRequest(form, orderId);
   // a market order's cost moves with the quote: ask the server again when the quote does
-  const refreshKey = form.type === "market" && form.amountMode === "qty" ? (quote?.timestamp ?? "") : "";
+  const refreshKey = form.type === OrderType.MARKET && form.amountMode === "qty" ? (quote?.timestamp ?? "") : "";
   const preview = usePreview(request, !hasClientErrors, refreshKey);
   const clientEstimate = estimateCost(form, quote);
 
@@ -107,7 +107,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
     setSubmitError(null);
     try {
       const result = await placeOrder(review);
-      const placedId = result?.order_id ?? review.order_id;
+      const placedId = result.order_id;
       setReview(null);
       setSent({ orderId: placedId, symbol: review.symbol, side: review.side });
       setOrderId(newOrderId()); // the next ticket is a new order
