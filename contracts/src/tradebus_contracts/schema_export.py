@@ -7,7 +7,8 @@ diff) see the wire contract, and a test fails when a model changes without a re-
     uv run python -m tradebus_contracts.schema_export --check    # exit 1 if the files are stale
 
 Output is stable: sorted keys, two-space indent, newline at the end. Schemas are pydantic's *validation*
-schemas (what a consumer accepts). The only module in this package that touches files, and only when run.
+schemas (what a consumer accepts). With ``asyncapi_export``, the only modules of this package that touch
+files, and only when run.
 """
 
 from __future__ import annotations
