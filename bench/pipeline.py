@@ -7,7 +7,7 @@ NATS (JetStream) and PostgreSQL. One order in flight at a time; for each OrderRe
   * approved:  publish -> RiskApproved seen        (the risk hop: checks, signature, decision committed)
   * submitted: publish -> OrderSubmitted seen      (+ the gateway: verify, pending row committed, POST to the
                                                      broker through alpaca-py, answer recorded with its events)
-Floor (bench/floor_risk.py + bench/floor_gateway.py): request -> sign -> verify, no validation, no database, no
+Floor (bench/floor.py risk + gateway): request -> sign -> verify, no validation, no database, no
 broker: publish -> "verified" seen. Prints medians and p99, and the ratios to the floor.
 """
 
@@ -142,8 +142,8 @@ def run(args: argparse.Namespace) -> None:
             proc.wait(10)
         procs.clear()
         asyncio.run(fresh_streams(nats_url))
-        spawn([sys.executable, str(HERE / "floor_risk.py"), nats_url])
-        spawn([sys.executable, str(HERE / "floor_gateway.py"), nats_url])
+        spawn([sys.executable, str(HERE / "floor.py"), "risk", nats_url])
+        spawn([sys.executable, str(HERE / "floor.py"), "gateway", nats_url])
         time.sleep(1.5)
         floor = asyncio.run(time_floor(nats_url, args.orders))
     finally:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/risk_stage.py [--orders 5000] [--latency-orders 400]
 
 Starts a private NATS (JetStream, file storage) and PostgreSQL from the same wheels as `tradectl up`, seeds the
-reference data, then for each stage implementation in turn (the real `risk-service` process; `floor_risk.py`):
+reference data, then for each stage implementation in turn (the real `risk-service` process; `floor.py risk`):
   * latency: one order in flight, publish -> approval received by a subscriber, p50/p99 over --latency-orders;
   * throughput: --orders put on the stream while the stage is down, then the stage is started and the rate is
     taken between its first and its last decision (the load generator is out of the measurement);
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
                "RISK_SIGNING_KEY_PATH": str(keys.private_path), **UNLIMITED}
         stages = {
             "risk-service": [str(BIN / "risk-service")],
-            "floor (plain nats-py)": [sys.executable, str(HERE / "floor_risk.py"), nats_url],
+            "floor (plain nats-py)": [sys.executable, str(HERE / "floor.py"), "risk", nats_url],
         }
         for name, argv in stages.items():
             asyncio.run(reset(nats_url))

@@ -10,16 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from alpaca.data.requests import StockLatestQuoteRequest
-from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
+from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from standardwebhooks import Webhook
 
-from alpaca_sim.testing import wait_for
+from alpaca_sim.testing import wait_filled, wait_for
 
 
 def buy(client, symbol: str, qty: float):
     order = client.submit_order(MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    return wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.FILLED and o)
+    return wait_filled(client, order.id)
 
 
 def test_activities_when_order_filled_in_three_executions_then_three_fill_rows(broker, admin):

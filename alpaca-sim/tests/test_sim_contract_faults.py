@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 from alpaca.common.exceptions import APIError
-from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
+from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from alpaca_sim.testing import wait_for
+from alpaca_sim.testing import wait_filled
 
 
 def resting_buy(cid: str) -> LimitOrderRequest:
@@ -41,7 +41,7 @@ def test_submit_when_504_after_effect_then_error_but_order_exists_by_client_orde
         client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid))
 
     assert error.value.status_code == 504
-    found = wait_for(lambda: (o := client.get_order_by_client_id(cid)).status == OrderStatus.FILLED and o)
+    found = wait_filled(client, client_order_id=cid)
     assert found.filled_qty == "1"
 
 

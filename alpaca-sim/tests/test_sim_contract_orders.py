@@ -18,7 +18,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 
-from alpaca_sim.testing import wait_for
+from alpaca_sim.testing import wait_filled, wait_for
 
 
 def far_limit_buy(symbol: str = "AAPL", qty: float = 1, **extra) -> LimitOrderRequest:
@@ -129,7 +129,7 @@ def test_market_buy_when_quote_set_then_fills_at_ask_and_position_opens(broker, 
 
     order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, order.id)
     assert filled.filled_qty == "10" and filled.filled_avg_price == "100.05"
     position = client.get_open_position("AAPL")
     assert position.qty == "10" and position.avg_entry_price == "100.05" and position.cost_basis == "1000.5"
@@ -144,7 +144,7 @@ def test_market_sell_when_long_then_fills_at_bid_and_position_closes(broker, adm
 
     sell = client.submit_order(MarketOrderRequest(symbol="MSFT", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.DAY))
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(sell.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, sell.id)
     assert filled.filled_avg_price == "50"
     assert client.get_all_positions() == []
     assert client.get_account().cash == "99999.6"
@@ -156,7 +156,7 @@ def test_notional_buy_when_fractionable_then_fills_fractional_qty(broker, admin)
 
     order = client.submit_order(MarketOrderRequest(symbol="AAPL", notional=50, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, order.id)
     assert filled.notional == "50" and filled.qty is None
     assert filled.filled_qty == "0.25"
 
@@ -169,7 +169,7 @@ def test_limit_buy_when_market_crosses_then_fills_at_the_better_ask(broker, admi
 
     admin.quote("AAPL", "100.30", "100.40")
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, order.id)
     assert filled.filled_avg_price == "100.4"
 
 
@@ -184,7 +184,7 @@ def test_stop_sell_when_bid_falls_to_stop_then_fills_as_market(broker, admin):
     assert status_of(client, stop.id) == OrderStatus.NEW
     admin.quote("TSLA", "194.50", "194.60")
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(stop.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, stop.id)
     assert filled.filled_avg_price == "194.5"
 
 
@@ -198,7 +198,7 @@ def test_stop_limit_buy_when_triggered_then_rests_as_limit_until_crossed(broker,
     assert status_of(client, order.id) == OrderStatus.NEW
     admin.quote("NVDA", "105.80", "105.90")
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, order.id)
     assert filled.filled_avg_price == "105.9"
 
 
@@ -214,7 +214,7 @@ def test_trailing_stop_sell_when_price_rises_then_falls_by_trail_then_fills(brok
     assert client.get_order_by_id(trail.id).hwm == "110"
     admin.quote("AMD", "107.90", "108.00")
 
-    filled = wait_for(lambda: (o := client.get_order_by_id(trail.id)).status == OrderStatus.FILLED and o)
+    filled = wait_filled(client, trail.id)
     assert filled.filled_avg_price == "107.9"
 
 

@@ -103,6 +103,15 @@ def wait_for(condition, timeout: float = 5.0, interval: float = 0.02):
         time.sleep(interval)
 
 
+def wait_filled(client, order_id=None, *, client_order_id=None, timeout: float = 5.0):
+    """The order (through alpaca-py) once the broker reports it filled; by id or by client_order_id."""
+    def fetch():
+        return client.get_order_by_id(order_id) if client_order_id is None else \
+            client.get_order_by_client_id(client_order_id)
+
+    return wait_for(lambda: (o := fetch()).status == "filled" and o, timeout)
+
+
 def no_retry(client):
     """alpaca-py's REST clients retry 429 and 504 three times, 3 s apart; tests of those want the first answer."""
     client._retry = 0
