@@ -6,11 +6,11 @@ open `Connections` and returns its complete `Wiring` — what it consumes, answe
 for health and closes on stop (cosmicpython's ``bootstrap.py``):
 
     async def bootstrap(io: Connections) -> Wiring:
-        risk = RiskService(io.pool, io.bus, limits, signer)          # complete: no field filled in later
-        return Wiring(consumers=[Subscription(spec, batch_handler=risk.on_requests)],
-                      responders={RISK_PREVIEW: risk.preview},
-                      background={"refresh_book": risk.refresh_forever},
-                      on_stop=[risk.close])
+        handlers = RiskHandlers(io.bus, DecisionStore(io.pool), decider)   # complete: nothing filled in later
+        return Wiring(consumers=[Subscription(spec, batch_handler=handlers.on_requests)],
+                      responders={RISK_PREVIEW: responders.preview},
+                      background={"refresh_book": handlers.refresh_forever},
+                      on_stop=[trading.stop])
 
     ServiceApp("risk-service", settings, bootstrap, migrations_package="risk_service").run()
 
