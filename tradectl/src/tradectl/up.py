@@ -5,6 +5,9 @@ elsewhere; the streams; the broker (alpaca-sim unless Alpaca credentials are con
 ``endpoints.json`` is written only once every child reports healthy. A child that dies is restarted with
 exponential backoff (logged). SIGTERM / Ctrl-C stops the services, then the broker, NATS and PostgreSQL, in
 that order, within 15 s, and removes ``endpoints.json``. One ``up`` per home: a second one is refused.
+
+This module does the I/O around the plan and tells the operator how it goes: it takes the home lock, starts the
+embedded servers, gathers the facts (`StackFacts`), asks ``plan.py`` what to run and has ``supervisor.py`` run it.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -26,19 +29,16 @@ import nats
 
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
-from tradebus_runtime.health import NotHealthy, wait_until_healthy
+from tradebus_runtime.health import NotHealthy
 
 from .credentials import SCHEMA as CREDENTIALS_SCHEMA
-from .embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port, port_open
+from .embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from .home import endpoints_path, write_endpoints
 from .keys import ensure_signing_key
+from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, plan_stack
+from .supervisor import StartFailed, Supervisor
 
-SERVICE_STOP_S = 7.0
-BROKER_STOP_S = 2.0
 SERVER_STOP_S = 2.5
-HEALTH_TIMEOUT_S = 60.0
-MAX_BACKOFF_S = 30.0
-STABLE_AFTER_S = 60.0
 
 
 class UpError(RuntimeError):
@@ -54,56 +54,6 @@ class UpOptions:
     database_url: str | None = None
     fsync_always: bool = True
     out: TextIO = sys.stdout
-
-
-@dataclass
-class Child:
-    """One supervised process: a service or the simulator."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    health: str  # "nats" (health.<name> request) or an http URL answering 200
-    proc: asyncio.subprocess.Process | None = None
-    started_at: float = 0.0
-    restarts: int = 0
-    backoff_s: float = 1.0
-
-    async def spawn(self) -> None:
-        log = self.log_path.open("ab")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv,
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
-        finally:
-            log.close()
-        self.started_at = time.monotonic()
-
-    async def terminate(self, timeout: float) -> int | None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return None if proc is None else proc.returncode
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            return await proc.wait()
-
-
-def _bin(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise UpError(f"{name} is not installed in this environment ({path}); run `make up` from the repository")
-    return str(path)
 
 
 class HomeLock:
@@ -140,16 +90,16 @@ class HomeLock:
 
 
 class Stack:
+    """One ``tradectl up``: the home lock and the embedded servers, then a supervisor running the plan."""
+
     def __init__(self, opts: UpOptions) -> None:
         self.opts = opts
         self.home = opts.home
-        self.logs = self.home / "logs"
-        self.nats: EmbeddedNats | None = None
-        self.pg: EmbeddedPostgres | None = None
-        self.children: list[Child] = []
-        self.endpoints: dict[str, str] = {}
+        self.mode: Mode = "live" if opts.live else "paper"
         self.stopping = asyncio.Event()
         self.lock = HomeLock(self.home)
+        self.servers: list[EmbeddedNats | EmbeddedPostgres] = []  # the embedded ones started, in stop order
+        self.supervisor = Supervisor(self.stopping, self.say)
 
     def say(self, text: str) -> None:
         print(text, file=self.opts.out, flush=True)
@@ -157,76 +107,65 @@ class Stack:
     # ---- start -------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.lock.acquire()
-        self.logs.mkdir(parents=True, exist_ok=True)
         endpoints_path(self.home).unlink(missing_ok=True)
-        mode = "live" if self.opts.live else "paper"
-        self.say(f"tradebus: starting in {self.home} (mode: {mode})")
+        self.say(f"tradebus: starting in {self.home} (mode: {self.mode})")
+        facts = await self._gather_facts()
+        plan = plan_stack(facts)
+        for directory in plan.directories:
+            directory.mkdir(parents=True, exist_ok=True)
+        if plan.simulator is not None:
+            await self.supervisor.start([plan.simulator])
+            self.say(f"  ✓ alpaca-sim             {facts.broker_url} "
+                     "(simulated paper broker; no Alpaca credentials configured)")
+        if port_open("127.0.0.1", facts.ticket_port):
+            raise UpError(f"port {facts.ticket_port} is already in use; set TRADEBUS_TICKET_PORT or --ticket-port")
+        try:
+            await self.supervisor.start(
+                plan.services,
+                on_spawned=lambda child, pid: self.say(f"  … {child.name:<22} starting (pid {pid})"),
+                on_healthy=lambda child: self.say(f"  ✓ {child.name:<22} healthy"),
+            )
+        except NotHealthy as exc:
+            raise UpError(f"{exc}; see the logs in {plan.logs_dir}") from None
+        self._say_ready(plan, write_endpoints(self.home, dict(plan.endpoints)))
+
+    async def _gather_facts(self) -> StackFacts:
+        """Everything the plan needs that takes I/O: the servers' URLs, the broker, free ports, the signing key."""
         nats_url = await self._start_nats()
         database_url = await self._start_postgres()
         await self._declare_streams(nats_url)
-        use_alpaca = await self._stored_credentials(database_url, mode)
-        if self.opts.live and not use_alpaca:
-            raise UpError("--live needs live Alpaca credentials: store them with "
-                          "`tradectl keys set --account default --live` (refusing to trade real money without them)")
-        if use_alpaca:
-            broker_url, broker_kind = "", "alpaca"
-            self.say(f"  ✓ broker                 Alpaca {mode} (stored credentials of account 'default')")
-        else:
-            broker_url, broker_kind = await self._start_broker(), "simulator"
-        ticket_port = self.opts.ticket_port or free_port()
-        if port_open("127.0.0.1", ticket_port):
-            raise UpError(f"port {ticket_port} is already in use; set TRADEBUS_TICKET_PORT or --ticket-port")
-        webhook_port = free_port()
-        self.endpoints = {
-            "nats_url": nats_url,
-            "database_url": database_url,
-            "ticket_url": f"http://127.0.0.1:{ticket_port}",
-            "webhook_url": f"http://127.0.0.1:{webhook_port}/webhooks/fills",
-            "broker_url": broker_url or ("https://api.alpaca.markets" if self.opts.live
-                                         else "https://paper-api.alpaca.markets"),
-            "mode": mode,
-        }
-        base_env = {
-            **os.environ,
-            "NATS_URL": nats_url,
-            "DATABASE_URL": database_url,
-            "TRADEBUS_HOME": str(self.home),
-            "TRADEBUS_MODE": mode,
-            "TRADEBUS_BROKER": broker_kind,
-            "PYTHONUNBUFFERED": "1",
-        }
-        signing = ensure_signing_key(self.home / "keys")
-        gateway_env = {"GATEWAY_TRUSTED_KEYS": signing.public_b64}
-        if broker_url:
-            gateway_env["BROKER_URL"] = broker_url
-        services = [
-            ("risk-service", [], {"RISK_SIGNING_KEY_PATH": str(signing.private_path)}),
-            ("order-gateway", ["--live"] if self.opts.live else [], gateway_env),
-            ("position-sync-service", [], {}),
-            ("webhook-ingest", [], {"WEBHOOK_PORT": str(webhook_port)}),
-            ("ticket-api", [], {"TICKET_PORT": str(ticket_port)}),
-        ]
-        for name, args, extra in services:
-            child = Child(name, [_bin(name), *args], {**base_env, **extra}, self.logs / f"{name}.log", "nats")
-            self.children.append(child)
-            await child.spawn()
-            self.say(f"  … {name:<22} starting (pid {child.proc.pid if child.proc else '?'})")
-        await self._wait_healthy(nats_url, [c for c in self.children if c.health == "nats"])
-        path = write_endpoints(self.home, self.endpoints)
-        self.say("")
-        self.say(f"tradebus is up and healthy — {'LIVE TRADING (real money)' if self.opts.live else 'PAPER TRADING'}")
-        self.say(f"  ticket:    {self.endpoints['ticket_url']}")
-        self.say(f"  broker:    {self.endpoints['broker_url']} ({'alpaca-sim' if broker_kind == 'simulator' else 'Alpaca'})")
-        self.say(f"  endpoints: {path}")
-        self.say(f"  logs:      {self.logs}")
-        self.say("Press Ctrl-C to stop.")
+        broker = await self._choose_broker(database_url)
+        simulator_port, webhook_port, spare_port = _free_ports(3)
+        return StackFacts(
+            home=self.home,
+            mode=self.mode,
+            nats_url=nats_url,
+            database_url=database_url,
+            broker=broker,
+            broker_url=ALPACA_URLS[self.mode] if broker == "alpaca" else f"http://127.0.0.1:{simulator_port}",
+            ticket_port=self.opts.ticket_port or spare_port,
+            webhook_port=webhook_port,
+            signing_key=ensure_signing_key(self.home / "keys"),
+            bin_dir=Path(sys.executable).parent,
+            base_env=dict(os.environ),
+        )
 
-    async def _stored_credentials(self, database_url: str, mode: str) -> bool:
+    async def _choose_broker(self, database_url: str) -> BrokerKind:
+        """Alpaca when credentials for this mode are stored, else the simulator (never for live trading)."""
+        if not await self._stored_credentials(database_url):
+            if self.opts.live:
+                raise UpError("--live needs live Alpaca credentials: store them with `tradectl keys set --account "
+                              "default --live` (refusing to trade real money without them)")
+            return "simulator"
+        self.say(f"  ✓ broker                 Alpaca {self.mode} (stored credentials of account 'default')")
+        return "alpaca"
+
+    async def _stored_credentials(self, database_url: str) -> bool:
         """Alpaca credentials stored for account 'default' in this mode? (names only: nothing is decrypted here)"""
         conn = await asyncpg.connect(database_url)
         try:
             await vault.ensure_table(conn, CREDENTIALS_SCHEMA)
-            return any(c.account == "default" and c.mode == mode
+            return any(c.account == "default" and c.mode == self.mode
                        for c in await vault.list_credentials(conn, CREDENTIALS_SCHEMA))
         finally:
             await conn.close()
@@ -235,17 +174,21 @@ class Stack:
         if self.opts.nats_url:
             self.say(f"  ✓ nats                   {self.opts.nats_url} (external, from NATS_URL)")
             return self.opts.nats_url
-        self.nats = EmbeddedNats(self.home / "nats", fsync_always=self.opts.fsync_always)
-        url = await asyncio.to_thread(self.nats.start)
-        self.say(f"  ✓ nats                   {url} (embedded, JetStream, fsync {'always' if self.opts.fsync_always else 'default'})")
+        server = EmbeddedNats(self.home / "nats", fsync_always=self.opts.fsync_always)
+        self.servers.append(server)
+        url = await asyncio.to_thread(server.start)
+        fsync = "always" if self.opts.fsync_always else "default"
+        self.say(f"  ✓ nats                   {url} (embedded, JetStream, fsync {fsync})")
         return url
 
     async def _start_postgres(self) -> str:
         if self.opts.database_url:
-            self.say(f"  ✓ postgres               {_hide_password(self.opts.database_url)} (external, from DATABASE_URL)")
+            shown = _hide_password(self.opts.database_url)
+            self.say(f"  ✓ postgres               {shown} (external, from DATABASE_URL)")
             return self.opts.database_url
-        self.pg = EmbeddedPostgres(self.home / "postgres")
-        url = await asyncio.to_thread(self.pg.start)
+        server = EmbeddedPostgres(self.home / "postgres")
+        self.servers.append(server)
+        url = await asyncio.to_thread(server.start)
         self.say(f"  ✓ postgres               {url} (embedded)")
         return url
 
@@ -257,82 +200,16 @@ class Stack:
             await nc.drain()
         self.say("  ✓ streams                ORDERS RISK FILLS POSITIONS CONTROL DLQ AUDIT")
 
-    async def _start_broker(self) -> str:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        state = self.home / "alpaca-sim" / "state.json"
-        state.parent.mkdir(parents=True, exist_ok=True)
-        child = Child(
-            "alpaca-sim",
-            [_bin("alpaca-sim"), "--host", "127.0.0.1", "--port", str(port), "--state", str(state)],
-            {**os.environ, "PYTHONUNBUFFERED": "1"},
-            self.logs / "alpaca-sim.log",
-            f"{url}/admin/health",
-        )
-        self.children.append(child)
-        await child.spawn()
-        await self._wait_http(child)
-        self.say(f"  ✓ alpaca-sim             {url} (simulated paper broker; no Alpaca credentials configured)")
-        return url
-
-    async def _wait_http(self, child: Child) -> None:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if child.proc is not None and child.proc.returncode is not None:
-                raise UpError(f"{child.name} exited with {child.proc.returncode} during start; see {child.log_path}")
-            if await asyncio.to_thread(_http_ok, child.health):
-                return
-            await asyncio.sleep(0.1)
-        raise UpError(f"{child.name} did not become healthy within {HEALTH_TIMEOUT_S:.0f}s; see {child.log_path}")
-
-    async def _wait_healthy(self, url: str, children: list[Child]) -> None:
-        by_name = {c.name: c for c in children}
-
-        def exited(name: str) -> str | None:
-            proc = by_name[name].proc
-            if proc is None or proc.returncode is None:
-                return None
-            return f"exited with {proc.returncode} during start; see {by_name[name].log_path}"
-
-        try:
-            await wait_until_healthy(url, by_name, HEALTH_TIMEOUT_S, exited=exited,
-                                     on_healthy=lambda name: self.say(f"  ✓ {name:<22} healthy"))
-        except NotHealthy as exc:
-            raise UpError(f"{exc}; see the logs in {self.logs}") from None
-
-    # ---- supervise ---------------------------------------------------------------------------------------
-    async def supervise(self) -> None:
-        """Restart children that die, with backoff, until asked to stop."""
-        stop_wait = asyncio.create_task(self.stopping.wait())
-        try:
-            while not self.stopping.is_set():
-                waits = {asyncio.create_task(c.proc.wait()): c for c in self.children if c.proc is not None}
-                done, _ = await asyncio.wait({stop_wait, *waits}, return_when=asyncio.FIRST_COMPLETED)
-                for task in waits:
-                    task.cancel()
-                if self.stopping.is_set():
-                    break
-                for task in done:
-                    child = waits.get(task)
-                    if child is not None:
-                        await self._restart(child)
-        finally:
-            stop_wait.cancel()
-
-    async def _restart(self, child: Child) -> None:
-        code = child.proc.returncode if child.proc else None
-        if time.monotonic() - child.started_at > STABLE_AFTER_S:
-            child.backoff_s = 1.0
-        delay = child.backoff_s
-        child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S)
-        child.restarts += 1
-        self.say(f"  ! {child.name} exited with code {code}; restarting in {delay:.0f}s (restart #{child.restarts}, log {child.log_path})")
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
-            return  # stop requested during the backoff
-        except TimeoutError:
-            pass
-        await child.spawn()
+    def _say_ready(self, plan: StackPlan, endpoints_file: Path) -> None:
+        endpoints = plan.endpoints
+        broker = "Alpaca" if plan.simulator is None else "alpaca-sim"
+        self.say("")
+        self.say(f"tradebus is up and healthy — {'LIVE TRADING (real money)' if self.opts.live else 'PAPER TRADING'}")
+        self.say(f"  ticket:    {endpoints['ticket_url']}")
+        self.say(f"  broker:    {endpoints['broker_url']} ({broker})")
+        self.say(f"  endpoints: {endpoints_file}")
+        self.say(f"  logs:      {plan.logs_dir}")
+        self.say("Press Ctrl-C to stop.")
 
     # ---- stop --------------------------------------------------------------------------------------------
     async def stop(self) -> None:
@@ -341,16 +218,20 @@ class Stack:
             return  # we never owned this home: leave another runner's files alone
         endpoints_path(self.home).unlink(missing_ok=True)
         started = time.monotonic()
-        services = [c for c in self.children if c.name != "alpaca-sim"]
-        broker = [c for c in self.children if c.name == "alpaca-sim"]
-        await asyncio.gather(*(c.terminate(SERVICE_STOP_S) for c in services))
-        await asyncio.gather(*(c.terminate(BROKER_STOP_S) for c in broker))
-        if self.nats is not None:
-            await asyncio.to_thread(self.nats.stop, SERVER_STOP_S)
-        if self.pg is not None:
-            await asyncio.to_thread(self.pg.stop, SERVER_STOP_S)
+        await self.supervisor.stop()
+        for server in self.servers:
+            await asyncio.to_thread(server.stop, SERVER_STOP_S)
         self.lock.release()
         self.say(f"tradebus stopped ({time.monotonic() - started:.1f}s)")
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all sockets stay bound until every port is picked, so none repeats."""
+    with contextlib.ExitStack() as sockets:
+        bound = [sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in bound:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in bound]
 
 
 def _hide_password(dsn: str) -> str:
@@ -360,14 +241,6 @@ def _hide_password(dsn: str) -> str:
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - a local URL we built
-            return resp.status == 200
-    except Exception:
-        return False
 
 
 async def run_up(opts: UpOptions) -> int:
@@ -386,9 +259,9 @@ async def run_up(opts: UpOptions) -> int:
         else:
             stop_wait.cancel()
             start.result()
-            await stack.supervise()
+            await stack.supervisor.supervise()
         return 0
-    except UpError as exc:
+    except (UpError, StartFailed) as exc:
         print(f"tradectl up: {exc}", file=sys.stderr, flush=True)
         return 2
     finally:

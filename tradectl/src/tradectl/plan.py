@@ -1,0 +1,164 @@
+"""The plan of a local stack: what ``tradectl up`` runs, decided without running anything.
+
+`plan_stack` turns `StackFacts` (URLs, ports, the signing key, where the binaries are: gathered beforehand by
+``up.py``, which does the I/O) into a `StackPlan`: every child with its argv, environment, log file, health check
+and stop group, and the content of ``endpoints.json``. It is pure (no processes, sockets, files or clock), so
+what runs with which settings is unit-tested with plain values; ``supervisor.py`` runs the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+from urllib.parse import urlsplit
+
+from tradebus_contracts.services import Service
+
+from .keys import SigningKeyFiles
+
+Mode = Literal["paper", "live"]
+BrokerKind = Literal["simulator", "alpaca"]
+
+SIMULATOR = "alpaca-sim"
+ALPACA_URLS: Mapping[Mode, str] = MappingProxyType(
+    {"live": "https://api.alpaca.markets", "paper": "https://paper-api.alpaca.markets"}
+)
+SERVICE_STOP_S = 7.0
+SIMULATOR_STOP_S = 2.0
+# Services stop first: they still talk to the broker while they drain.
+SERVICES_STOP_GROUP = 0
+SIMULATOR_STOP_GROUP = 1
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What the plan depends on, found out by I/O before planning."""
+
+    home: Path
+    mode: Mode
+    nats_url: str
+    database_url: str
+    broker: BrokerKind
+    broker_url: str  # the simulator's URL, or Alpaca's API for the mode (ALPACA_URLS)
+    ticket_port: int
+    webhook_port: int
+    signing_key: SigningKeyFiles
+    bin_dir: Path  # where the console scripts of the services and the simulator are installed
+    base_env: Mapping[str, str]  # the runner's own environment, which every child inherits
+
+
+@dataclass(frozen=True)
+class NatsHealth:
+    """Healthy when the child answers ``health.<name>`` on this NATS with status ok (the services)."""
+
+    nats_url: str
+
+
+@dataclass(frozen=True)
+class HttpHealth:
+    """Healthy when this URL answers 200 (the simulator, which is not on NATS)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    """One process to run: the supervisor starts, restarts and stops it exactly as described here."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    log_path: Path
+    health: NatsHealth | HttpHealth
+    stop_group: int  # lower groups are stopped (and waited for) first
+    stop_timeout_s: float  # SIGTERM, then SIGKILL after this long
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    simulator: ChildPlan | None  # None when Alpaca itself is the broker
+    services: tuple[ChildPlan, ...]  # in start order
+    endpoints: Mapping[str, str]  # what endpoints.json says once everything is healthy
+    logs_dir: Path
+    directories: tuple[Path, ...]  # to exist before any child starts
+
+
+def logs_dir(home: Path) -> Path:
+    return home / "logs"
+
+
+def plan_stack(facts: StackFacts) -> StackPlan:
+    simulator = _simulator(facts) if facts.broker == "simulator" else None
+    state_dirs = () if simulator is None else (_simulator_state(facts.home).parent,)
+    return StackPlan(
+        simulator=simulator,
+        services=_services(facts),
+        endpoints=MappingProxyType(_endpoints(facts)),
+        logs_dir=logs_dir(facts.home),
+        directories=(logs_dir(facts.home), *state_dirs),
+    )
+
+
+def _endpoints(facts: StackFacts) -> dict[str, str]:
+    return {
+        "nats_url": facts.nats_url,
+        "database_url": facts.database_url,
+        "ticket_url": f"http://127.0.0.1:{facts.ticket_port}",
+        "webhook_url": f"http://127.0.0.1:{facts.webhook_port}/webhooks/fills",
+        "broker_url": facts.broker_url,
+        "mode": facts.mode,
+    }
+
+
+def _services(facts: StackFacts) -> tuple[ChildPlan, ...]:
+    common = {
+        "NATS_URL": facts.nats_url,
+        "DATABASE_URL": facts.database_url,
+        "TRADEBUS_HOME": str(facts.home),
+        "TRADEBUS_MODE": facts.mode,
+        "TRADEBUS_BROKER": facts.broker,
+        "PYTHONUNBUFFERED": "1",
+    }
+    gateway_env = {"GATEWAY_TRUSTED_KEYS": facts.signing_key.public_b64}
+    if facts.broker == "simulator":
+        gateway_env["BROKER_URL"] = facts.broker_url
+    # (service, extra arguments, extra environment), in start order
+    services: list[tuple[Service, list[str], dict[str, str]]] = [
+        (Service.RISK, [], {"RISK_SIGNING_KEY_PATH": str(facts.signing_key.private_path)}),
+        (Service.GATEWAY, ["--live"] if facts.mode == "live" else [], gateway_env),
+        (Service.POSITION_SYNC, [], {}),
+        (Service.WEBHOOK_INGEST, [], {"WEBHOOK_PORT": str(facts.webhook_port)}),
+        (Service.TICKET_API, [], {"TICKET_PORT": str(facts.ticket_port)}),
+    ]
+    return tuple(
+        _child(facts, str(name), args, {**common, **extra}, NatsHealth(facts.nats_url),
+               SERVICES_STOP_GROUP, SERVICE_STOP_S)
+        for name, args, extra in services
+    )
+
+
+def _simulator(facts: StackFacts) -> ChildPlan:
+    url = urlsplit(facts.broker_url)
+    args = ["--host", str(url.hostname), "--port", str(url.port), "--state", str(_simulator_state(facts.home))]
+    return _child(facts, SIMULATOR, args, {"PYTHONUNBUFFERED": "1"}, HttpHealth(f"{facts.broker_url}/admin/health"),
+                  SIMULATOR_STOP_GROUP, SIMULATOR_STOP_S)
+
+
+def _simulator_state(home: Path) -> Path:
+    return home / SIMULATOR / "state.json"
+
+
+def _child(facts: StackFacts, name: str, args: list[str], env: dict[str, str], health: NatsHealth | HttpHealth,
+           stop_group: int, stop_timeout_s: float) -> ChildPlan:
+    return ChildPlan(
+        name=name,
+        argv=(str(facts.bin_dir / name), *args),
+        env=MappingProxyType({**facts.base_env, **env}),
+        log_path=logs_dir(facts.home) / f"{name}.log",
+        health=health,
+        stop_group=stop_group,
+        stop_timeout_s=stop_timeout_s,
+    )
