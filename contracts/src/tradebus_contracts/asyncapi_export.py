@@ -44,7 +44,6 @@ only when run.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
@@ -58,6 +57,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, TypeAdapter
 
+from tradebus_contracts import generated
 from tradebus_contracts.decimal_types import DecimalString
 from tradebus_contracts.services import OPERATOR
 from tradebus_contracts.streams import ALL_STREAMS, AUDIT_STREAM, StreamDefinition
@@ -494,37 +494,24 @@ def render_document() -> str:
                               default_flow_style=False)
 
 
+def _expected(out: Path) -> dict[Path, str]:
+    return {out: render_document()}
+
+
 def is_stale(path: Path = DEFAULT_DOCUMENT, text: str | None = None) -> bool:
     """True when ``path`` is missing or differs from a fresh generation."""
-    expected = render_document() if text is None else text
-    return not path.is_file() or path.read_text(encoding="utf-8") != expected
+    return bool(generated.stale({path: render_document() if text is None else text}))
 
 
 def write_document(path: Path = DEFAULT_DOCUMENT) -> bool:
     """Rewrite ``path`` when stale; returns whether it changed."""
-    text = render_document()
-    if not is_stale(path, text):
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
+    return bool(generated.write(_expected(path)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tradebus_contracts.asyncapi_export", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_DOCUMENT, help="file (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="only report a stale file; exit 1 if it is")
-    args = parser.parse_args(argv)
-    if args.check:
-        if is_stale(args.out):
-            print(f"stale: {args.out} (regenerate with: {REGENERATE})")
-            return 1
-        return 0
-    changed = write_document(args.out)
-    print(f"{args.out} updated" if changed else f"{args.out} up to date")
-    return 0
+    return generated.command_line(argv, prog="python -m tradebus_contracts.asyncapi_export",
+                                  summary=__doc__.splitlines()[0], default_out=DEFAULT_DOCUMENT,
+                                  expected=_expected, regenerate=REGENERATE)
 
 
 if __name__ == "__main__":

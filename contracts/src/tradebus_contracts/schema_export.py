@@ -13,17 +13,18 @@ files, and only when run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from tradebus_contracts import generated
 from tradebus_contracts.codec import EVENT_TYPES
 
 __all__ = ["DEFAULT_SCHEMA_DIR", "render_schemas", "write_schemas", "stale_schemas", "main"]
 
 # contracts/src/tradebus_contracts/schema_export.py -> contracts/schemas
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+REGENERATE = "uv run python -m tradebus_contracts.schema_export"
 
 
 def render_schemas() -> dict[str, str]:
@@ -34,47 +35,28 @@ def render_schemas() -> dict[str, str]:
     }
 
 
+def _expected(directory: Path) -> dict[Path, str]:
+    return {directory / name: text for name, text in render_schemas().items()}
+
+
+def _owned(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
 def stale_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> list[str]:
     """File names that are missing, different, or left over from an event that no longer exists."""
-    expected = render_schemas()
-    present = {p.name for p in directory.glob("*.json")} if directory.is_dir() else set()
-    stale = [name for name, text in expected.items() if name not in present or _read(directory / name) != text]
-    return sorted(stale + [name for name in present - expected.keys()])
+    return [p.name for p in generated.stale(_expected(directory), _owned(directory))]
 
 
 def write_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> list[str]:
     """Rewrite ``directory`` to match the models; returns the names written or removed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    changed = stale_schemas(directory)
-    expected = render_schemas()
-    for name in changed:
-        path = directory / name
-        if name in expected:
-            path.write_text(expected[name], encoding="utf-8")
-        else:
-            path.unlink()
-    return changed
-
-
-def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return [p.name for p in generated.write(_expected(directory), _owned(directory))]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tradebus_contracts.schema_export", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_SCHEMA_DIR, help="directory (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_schemas(args.out)
-        for name in stale:
-            print(f"stale: {args.out / name}")
-        return 1 if stale else 0
-    changed = write_schemas(args.out)
-    print(f"{len(changed)} schema file(s) updated in {args.out}" if changed else f"schemas up to date in {args.out}")
-    return 0
+    return generated.command_line(argv, prog="python -m tradebus_contracts.schema_export",
+                                  summary=__doc__.splitlines()[0], default_out=DEFAULT_SCHEMA_DIR,
+                                  expected=_expected, owned=_owned, regenerate=REGENERATE)
 
 
 if __name__ == "__main__":

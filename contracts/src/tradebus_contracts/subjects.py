@@ -14,24 +14,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
-from tradebus_contracts.events import (
-    CancelRequested,
-    CancelResult,
-    CorporateActionApplied,
-    DeadLetter,
-    FillReported,
-    OrderRequested,
-    OrderStatusChanged,
-    OrderSubmitted,
-    PositionDrift,
-    PositionReconciled,
-    PositionSnapshot,
-    RiskApproved,
-    RiskRejected,
-    SubmissionFailed,
-    TradingStateChanged,
-)
 from tradebus_contracts.orders import SYMBOL_PATTERN
 from tradebus_contracts.services import Service
 
@@ -81,21 +65,21 @@ HEALTH = "health"
 RPC = "rpc"
 
 KIND_BY_EVENT_TYPE: dict[type[Envelope], str] = {
-    OrderRequested: "orders.requested",
-    RiskApproved: "risk.approved",
-    RiskRejected: "risk.rejected",
-    OrderSubmitted: "orders.submitted",
-    SubmissionFailed: "orders.failed",
-    OrderStatusChanged: "orders.status",
-    CancelRequested: "orders.cancel",
-    CancelResult: "orders.cancel_result",
-    FillReported: "fills",
-    PositionSnapshot: "positions.snapshot",
-    PositionDrift: "positions.drift",
-    PositionReconciled: "positions.reconciled",
-    CorporateActionApplied: "positions.corporate_action",
-    TradingStateChanged: TRADING_STATE,
-    DeadLetter: DLQ,
+    ev.OrderRequested: "orders.requested",
+    ev.RiskApproved: "risk.approved",
+    ev.RiskRejected: "risk.rejected",
+    ev.OrderSubmitted: "orders.submitted",
+    ev.SubmissionFailed: "orders.failed",
+    ev.OrderStatusChanged: "orders.status",
+    ev.CancelRequested: "orders.cancel",
+    ev.CancelResult: "orders.cancel_result",
+    ev.FillReported: "fills",
+    ev.PositionSnapshot: "positions.snapshot",
+    ev.PositionDrift: "positions.drift",
+    ev.PositionReconciled: "positions.reconciled",
+    ev.CorporateActionApplied: "positions.corporate_action",
+    ev.TradingStateChanged: TRADING_STATE,
+    ev.DeadLetter: DLQ,
 }
 
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
@@ -197,6 +181,6 @@ def subject_for(event: Envelope) -> str:
         raise InvalidSubject(f"no subject for {type(event).__name__}")
     if kind == TRADING_STATE:
         return TRADING_STATE
-    if isinstance(event, DeadLetter):
+    if isinstance(event, ev.DeadLetter):
         return dlq_subject(event.service)
     return symbol_subject(kind, event.symbol)  # type: ignore[attr-defined]  # every per-symbol event has one

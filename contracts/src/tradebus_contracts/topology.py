@@ -11,24 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
-from tradebus_contracts.events import (
-    CancelRequested,
-    CancelResult,
-    CorporateActionApplied,
-    DeadLetter,
-    FillReported,
-    OrderRequested,
-    OrderStatusChanged,
-    OrderSubmitted,
-    PositionDrift,
-    PositionReconciled,
-    PositionSnapshot,
-    RiskApproved,
-    RiskRejected,
-    SubmissionFailed,
-    TradingStateChanged,
-)
 from tradebus_contracts.rpc import PreviewReply, PreviewRequest
 from tradebus_contracts.services import OPERATOR, Service
 from tradebus_contracts.streams import DOMAIN_STREAMS
@@ -91,21 +75,21 @@ class Endpoint:
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel(OrderRequested, (Service.TICKET_API,), (Service.RISK, Service.TICKET_API, Service.GATEWAY)),
-    Channel(RiskApproved, (Service.RISK,), (Service.GATEWAY, Service.TICKET_API)),
-    Channel(RiskRejected, (Service.RISK,), (Service.TICKET_API,)),
-    Channel(OrderSubmitted, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(SubmissionFailed, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(OrderStatusChanged, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(CancelRequested, (Service.TICKET_API, OPERATOR), (Service.GATEWAY, Service.TICKET_API)),
-    Channel(CancelResult, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(FillReported, (Service.GATEWAY,), (Service.POSITION_SYNC, Service.TICKET_API)),
-    Channel(PositionSnapshot, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
-    Channel(PositionDrift, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
-    Channel(PositionReconciled, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
-    Channel(CorporateActionApplied, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
-    Channel(TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
-    Channel(DeadLetter, ALL_SERVICES, (OPERATOR,)),
+    Channel(ev.OrderRequested, (Service.TICKET_API,), (Service.RISK, Service.TICKET_API, Service.GATEWAY)),
+    Channel(ev.RiskApproved, (Service.RISK,), (Service.GATEWAY, Service.TICKET_API)),
+    Channel(ev.RiskRejected, (Service.RISK,), (Service.TICKET_API,)),
+    Channel(ev.OrderSubmitted, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(ev.SubmissionFailed, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(ev.OrderStatusChanged, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(ev.CancelRequested, (Service.TICKET_API, OPERATOR), (Service.GATEWAY, Service.TICKET_API)),
+    Channel(ev.CancelResult, (Service.GATEWAY,), _ORDER_READERS),
+    Channel(ev.FillReported, (Service.GATEWAY,), (Service.POSITION_SYNC, Service.TICKET_API)),
+    Channel(ev.PositionSnapshot, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(ev.PositionDrift, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(ev.PositionReconciled, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(ev.CorporateActionApplied, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
+    Channel(ev.TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
+    Channel(ev.DeadLetter, ALL_SERVICES, (OPERATOR,)),
 )
 """Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early."""
 

@@ -10,7 +10,6 @@ renders (``make test``). Only names and values, never a risk rule or a reason co
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from enum import StrEnum
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from tradebus_contracts import generated
 from tradebus_contracts.codec import EVENT_TYPES
 from tradebus_contracts.events import CancelOutcome, TradingState
 from tradebus_contracts.orders import FINAL_PROGRESS, OrderProgress, OrderSide, OrderType, Symbol, TimeInForce
@@ -36,13 +36,14 @@ _ENUMS: tuple[type[StrEnum], ...] = (OrderSide, OrderType, TimeInForce, OrderPro
 
 
 def _export(name: str, value: dict[str, str] | list[str]) -> str:
-    """``export const <name> = Object.freeze(...)``: one line when it fits in 120 characters, else an entry a line."""
+    """``export const <name> = Object.freeze(...)``: a list on one line; an enum on one line when it fits in 120
+    characters, else an entry a line."""
     if isinstance(value, dict):
         entries, open_, close = [f"{k}: {json.dumps(v)}" for k, v in value.items()], "{ ", " }"
     else:
         entries, open_, close = [json.dumps(v) for v in value], "[", "]"
     line = f"export const {name} = Object.freeze({open_}{', '.join(entries)}{close});"
-    if len(line) <= 120:
+    if len(line) <= 120 or isinstance(value, list):
         return line
     body = "".join(f"  {entry},\n" for entry in entries)
     return f"export const {name} = Object.freeze({open_.strip()}\n{body}{close.strip()});"
@@ -87,24 +88,17 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _expected(out: Path) -> dict[Path, str]:
+    return {out: render()}
+
+
 def is_stale(path: Path = DEFAULT_PATH) -> bool:
-    return not path.is_file() or path.read_text(encoding="utf-8") != render()
+    return bool(generated.stale(_expected(path)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ticket_api.js_vocabulary", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="file to write (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="only report a stale file; exit 1 if it is")
-    args = parser.parse_args(argv)
-    stale = is_stale(args.out)
-    if args.check:
-        if stale:
-            print(f"stale: {args.out} (regenerate with: {COMMAND})")
-        return 1 if stale else 0
-    if stale:
-        args.out.write_text(render(), encoding="utf-8")
-    print(f"{args.out} updated" if stale else f"{args.out} is up to date")
-    return 0
+    return generated.command_line(argv, prog="python -m ticket_api.js_vocabulary", summary=__doc__.splitlines()[0],
+                                  default_out=DEFAULT_PATH, expected=_expected, regenerate=COMMAND)
 
 
 if __name__ == "__main__":

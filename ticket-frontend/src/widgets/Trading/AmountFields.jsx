@@ -1,4 +1,4 @@
-import { TextField } from "./Field.jsx";
+import { TextField, bindDecimal } from "./Field.jsx";
 
 /**
  * How much: shares (Quantity, fractional down to 0.001) or dollars (Notional), one at a time. The toggle's
@@ -6,6 +6,7 @@ import { TextField } from "./Field.jsx";
  */
 export function AmountFields({ form, update, errorFor, ids }) {
   const notional = form.amountMode === "notional";
+  const decimal = bindDecimal({ form, update, errorFor, ids });
   return (
     <div className="amount">
       <fieldset className="toggle">
@@ -20,28 +21,10 @@ export function AmountFields({ form, update, errorFor, ids }) {
         </label>
       </fieldset>
       {notional ? (
-        <TextField
-          id={ids.notional}
-          label="Notional"
-          value={form.notional}
-          onChange={(v) => update("notional", v)}
-          error={errorFor("notional")}
-          hint="Dollars; a notional order is a market day order."
-          prefix="$"
-          inputMode="decimal"
-          placeholder="100.00"
-        />
+        <TextField {...decimal("notional")} label="Notional" hint="Dollars; a notional order is a market day order."
+          prefix="$" placeholder="100.00" />
       ) : (
-        <TextField
-          id={ids.qty}
-          label="Quantity"
-          value={form.qty}
-          onChange={(v) => update("qty", v)}
-          error={errorFor("qty")}
-          hint="Shares, fractional down to 0.001."
-          inputMode="decimal"
-          placeholder="10"
-        />
+        <TextField {...decimal("qty")} label="Quantity" hint="Shares, fractional down to 0.001." placeholder="10" />
       )}
     </div>
   );

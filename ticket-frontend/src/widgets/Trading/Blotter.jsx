@@ -5,11 +5,27 @@ import { cancelOrder, listOrders } from "../../api.js";
 import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
 import { formatMoney, formatPrice, formatQty, formatTime, sideLabel, statusLabel, typeLabel } from "../../lib/format.js";
+import { DataTable } from "./Display.jsx";
 import { isFinal } from "../../lib/orderStatus.js";
 import { ORDER_EVENT_TYPES } from "../../lib/vocabulary.generated.js";
 
 const ORDER_EVENTS = new Set(ORDER_EVENT_TYPES);
 const MAX_ROWS = 50;
+
+const ORDER_COLUMNS = [
+  { label: "Time" },
+  { label: "Symbol" },
+  { label: "Side" },
+  { label: "Type" },
+  { label: "Amount", num: true },
+  { label: "Limit", num: true },
+  { label: "Stop", num: true },
+  { label: "TIF" },
+  { label: "Status" },
+  { label: "Filled", num: true },
+  { label: "Avg price", num: true },
+  { label: "Action", hidden: true },
+];
 
 export function Blotter({ refreshMs = 5000 }) {
   const [filter, setFilter] = useState("all");
@@ -63,61 +79,41 @@ export function Blotter({ refreshMs = 5000 }) {
       {orders === null && !error ? <p>Loading orders…</p> : null}
       {orders !== null && rows.length === 0 ? <p>No orders yet.</p> : null}
       {rows.length ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Symbol</th>
-                <th scope="col">Side</th>
-                <th scope="col">Type</th>
-                <th scope="col" className="num">Amount</th>
-                <th scope="col" className="num">Limit</th>
-                <th scope="col" className="num">Stop</th>
-                <th scope="col">TIF</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">Filled</th>
-                <th scope="col" className="num">Avg price</th>
-                <th scope="col"><span className="visually-hidden">Action</span></th>
+        <DataTable columns={ORDER_COLUMNS}>
+          {rows.map((o) => {
+            const cancel = cancels[o.order_id];
+            const open = !isFinal(o.status);
+            return (
+              <tr key={o.order_id} data-order-id={o.order_id} data-status={o.status}>
+                <td>{formatTime(o.created_at)}</td>
+                <td>{o.symbol}</td>
+                <td className={`side--${o.side}`}>{sideLabel(o.side)}</td>
+                <td>{typeLabel(o.type)}</td>
+                <td className="num">{o.notional ? formatMoney(o.notional) : formatQty(o.qty)}</td>
+                <td className="num">{o.limit_price ? formatPrice(o.limit_price) : ""}</td>
+                <td className="num">{o.stop_price ? formatPrice(o.stop_price) : ""}</td>
+                <td>{o.time_in_force}</td>
+                <td>
+                  <span className={`status-pill status--${o.status}`}>{statusLabel(o.status)}</span>
+                  {o.reject_reasons?.length ? (
+                    <span className="row-reasons">{o.reject_reasons.map((r) => r.message).join("; ")}</span>
+                  ) : null}
+                </td>
+                <td className="num">{formatQty(o.filled_qty)}</td>
+                <td className="num">{o.filled_avg_price ? formatPrice(o.filled_avg_price) : ""}</td>
+                <td>
+                  {open ? (
+                    <button type="button" className="small" onClick={() => onCancel(o.order_id)} disabled={cancel === "sending" || cancel === "requested"}>
+                      Cancel
+                    </button>
+                  ) : null}
+                  {cancel === "requested" && open ? <span className="row-note">cancel requested</span> : null}
+                  {cancel && cancel !== "sending" && cancel !== "requested" ? <span className="field-error">{cancel}</span> : null}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((o) => {
-                const cancel = cancels[o.order_id];
-                const open = !isFinal(o.status);
-                return (
-                  <tr key={o.order_id} data-order-id={o.order_id} data-status={o.status}>
-                    <td>{formatTime(o.created_at)}</td>
-                    <td>{o.symbol}</td>
-                    <td className={`side--${o.side}`}>{sideLabel(o.side)}</td>
-                    <td>{typeLabel(o.type)}</td>
-                    <td className="num">{o.notional ? formatMoney(o.notional) : formatQty(o.qty)}</td>
-                    <td className="num">{o.limit_price ? formatPrice(o.limit_price) : ""}</td>
-                    <td className="num">{o.stop_price ? formatPrice(o.stop_price) : ""}</td>
-                    <td>{o.time_in_force}</td>
-                    <td>
-                      <span className={`status-pill status--${o.status}`}>{statusLabel(o.status)}</span>
-                      {o.reject_reasons?.length ? (
-                        <span className="row-reasons">{o.reject_reasons.map((r) => r.message).join("; ")}</span>
-                      ) : null}
-                    </td>
-                    <td className="num">{formatQty(o.filled_qty)}</td>
-                    <td className="num">{o.filled_avg_price ? formatPrice(o.filled_avg_price) : ""}</td>
-                    <td>
-                      {open ? (
-                        <button type="button" className="small" onClick={() => onCancel(o.order_id)} disabled={cancel === "sending" || cancel === "requested"}>
-                          Cancel
-                        </button>
-                      ) : null}
-                      {cancel === "requested" && open ? <span className="row-note">cancel requested</span> : null}
-                      {cancel && cancel !== "sending" && cancel !== "requested" ? <span className="field-error">{cancel}</span> : null}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </DataTable>
       ) : null}
     </section>
   );

@@ -1,5 +1,6 @@
 import { basisLabel } from "../../lib/orderRules.js";
 import { formatMoney } from "../../lib/format.js";
+import { Figures } from "./Display.jsx";
 
 /**
  * The estimate to show: the API's preview when it has answered for the order as typed (it is the authority),
@@ -37,16 +38,13 @@ export function CostEstimate({ clientEstimate, preview, hasClientErrors, waiting
         )}
       </p>
       {data ? (
-        <dl className="cost-bp">
-          <div>
-            <dt>Buying power</dt>
-            <dd>{formatMoney(data.buying_power)}</dd>
-          </div>
-          <div>
-            <dt>Buying power after</dt>
-            <dd data-testid="buying-power-after">{formatMoney(data.buying_power_after)}</dd>
-          </div>
-        </dl>
+        <Figures
+          className="cost-bp"
+          items={[
+            { label: "Buying power", value: formatMoney(data.buying_power) },
+            { label: "Buying power after", value: formatMoney(data.buying_power_after), testId: "buying-power-after" },
+          ]}
+        />
       ) : null}
       {data?.warnings?.length ? (
         <ul className="warnings" aria-label="Warnings">

@@ -58,3 +58,14 @@ export function SelectField({ id, label, value, onChange, options, allowed, erro
     </Field>
   );
 }
+
+/** Props that bind a decimal TextField to one field of the order form, by the field's name. */
+export function bindDecimal({ form, update, errorFor, ids }) {
+  return (name) => ({
+    id: ids[name],
+    value: form[name],
+    onChange: (value) => update(name, value),
+    error: errorFor(name),
+    inputMode: "decimal",
+  });
+}

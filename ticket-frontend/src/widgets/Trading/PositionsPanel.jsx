@@ -5,7 +5,15 @@ import { getPositions } from "../../api.js";
 import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
 import { formatMoney, formatPrice, formatQty, formatTime } from "../../lib/format.js";
+import { DataTable, Figures } from "./Display.jsx";
 
+const POSITION_COLUMNS = [
+  { label: "Symbol" },
+  { label: "Qty", num: true },
+  { label: "Avg entry", num: true },
+  { label: "Market value", num: true },
+  { label: "As of" },
+];
 const POSITION_EVENTS = new Set(["FillReported", "PositionSnapshot", "PositionReconciled", "CorporateActionApplied"]);
 
 export function PositionsPanel({ refreshMs = 10000 }) {
@@ -35,47 +43,28 @@ export function PositionsPanel({ refreshMs = 10000 }) {
       <h2 id="positions-heading">Positions</h2>
       {error ? <p className="field-error">Positions could not be loaded: {error}</p> : null}
       {account ? (
-        <dl className="account">
-          <div>
-            <dt>Buying power</dt>
-            <dd>{formatMoney(account.buying_power)}</dd>
-          </div>
-          <div>
-            <dt>Equity</dt>
-            <dd>{formatMoney(account.equity)}</dd>
-          </div>
-          <div>
-            <dt>Cash</dt>
-            <dd>{formatMoney(account.cash)}</dd>
-          </div>
-        </dl>
+        <Figures
+          className="account"
+          items={[
+            { label: "Buying power", value: formatMoney(account.buying_power) },
+            { label: "Equity", value: formatMoney(account.equity) },
+            { label: "Cash", value: formatMoney(account.cash) },
+          ]}
+        />
       ) : null}
       {data && positions.length === 0 ? <p>No open positions.</p> : null}
       {positions.length ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Symbol</th>
-                <th scope="col" className="num">Qty</th>
-                <th scope="col" className="num">Avg entry</th>
-                <th scope="col" className="num">Market value</th>
-                <th scope="col">As of</th>
-              </tr>
-            </thead>
-            <tbody>
-              {positions.map((p) => (
-                <tr key={p.symbol}>
-                  <td>{p.symbol}</td>
-                  <td className="num">{formatQty(p.qty)}</td>
-                  <td className="num">{formatPrice(p.avg_entry_price)}</td>
-                  <td className="num">{formatMoney(p.market_value)}</td>
-                  <td>{formatTime(p.as_of)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={POSITION_COLUMNS}>
+          {positions.map((p) => (
+            <tr key={p.symbol}>
+              <td>{p.symbol}</td>
+              <td className="num">{formatQty(p.qty)}</td>
+              <td className="num">{formatPrice(p.avg_entry_price)}</td>
+              <td className="num">{formatMoney(p.market_value)}</td>
+              <td>{formatTime(p.as_of)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </section>
   );

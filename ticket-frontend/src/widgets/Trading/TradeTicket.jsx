@@ -29,7 +29,7 @@ import { OrderType, SYMBOL_PATTERN } from "../../lib/vocabulary.generated.js";
 import { AmountFields } from "./AmountFields.jsx";
 import { ConfirmDialog } from "./ConfirmDialog.jsx";
 import { CostEstimate, effectiveEstimate } from "./CostEstimate.jsx";
-import { SelectField, TextField } from "./Field.jsx";
+import { SelectField, TextField, bindDecimal } from "./Field.jsx";
 import { QuoteBox } from "./QuoteBox.jsx";
 
 // the order in which a failed Review moves focus to the first field to fix
@@ -84,6 +84,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
     if (!client && !hasClientErrors) return preview.fieldErrors[field] ?? null;
     return null;
   };
+  const decimal = bindDecimal({ form, update, errorFor, ids: FIELD_IDS });
 
   const serverBlocks = Boolean(preview.data?.errors?.length) || Object.keys(preview.fieldErrors).length > 0;
 
@@ -165,28 +166,10 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
         {needsLimitPrice(form.type) || needsStopPrice(form.type) ? (
           <div className="row">
             {needsStopPrice(form.type) ? (
-              <TextField
-                id={FIELD_IDS.stop_price}
-                label="Stop price"
-                value={form.stop_price}
-                onChange={(v) => update("stop_price", v)}
-                error={errorFor("stop_price")}
-                prefix="$"
-                inputMode="decimal"
-                placeholder="0.00"
-              />
+              <TextField {...decimal("stop_price")} label="Stop price" prefix="$" placeholder="0.00" />
             ) : null}
             {needsLimitPrice(form.type) ? (
-              <TextField
-                id={FIELD_IDS.limit_price}
-                label="Limit price"
-                value={form.limit_price}
-                onChange={(v) => update("limit_price", v)}
-                error={errorFor("limit_price")}
-                prefix="$"
-                inputMode="decimal"
-                placeholder="0.00"
-              />
+              <TextField {...decimal("limit_price")} label="Limit price" prefix="$" placeholder="0.00" />
             ) : null}
           </div>
         ) : null}
