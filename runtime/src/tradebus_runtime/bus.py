@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -188,12 +189,14 @@ class Consumer:
         *,
         batch_handler: BatchHandler | None = None,
     ) -> None:
-        if (handler is None) == (batch_handler is None):
-            raise ValueError("give exactly one of handler or batch_handler")
         self._bus = bus
         self._spec = spec
-        self._handler = handler
-        self._batch_handler = batch_handler
+        if handler is not None and batch_handler is None:
+            self._deliver = functools.partial(self._one_by_one, handler)
+        elif batch_handler is not None and handler is None:
+            self._deliver = functools.partial(self._as_batch, batch_handler)
+        else:
+            raise ValueError("give exactly one of handler or batch_handler")
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.processed = 0
@@ -251,26 +254,29 @@ class Consumer:
                 items.append((decode_event(msg.data), msg))
             except InvalidEvent as exc:
                 await self._dead_letter(msg, f"undecodable: {exc}")
-        if not items:
-            return
-        if self._batch_handler is not None:
-            try:
-                outcomes = list(await self._batch_handler(items))
-            except Exception as exc:
-                outcomes = [exc] * len(items)
-            if len(outcomes) != len(items):
-                raise RuntimeError(f"batch handler of {self._spec.durable} returned {len(outcomes)} outcomes for {len(items)} items")
-            for (event, msg), outcome in zip(items, outcomes, strict=True):
-                await self._settle(event, msg, outcome)
-            return
-        assert self._handler is not None
+        if items:
+            await self._deliver(items)
+
+    async def _one_by_one(self, handler: Handler, items: list[tuple[Event, Msg]]) -> None:
+        """Each message settled as soon as its handler returns: a slow batch must not hold early acks back."""
         for event, msg in items:
             try:
-                await self._handler(event, msg)
+                await handler(event, msg)
             except Exception as exc:
                 await self._settle(event, msg, exc)
             else:
                 await self._settle(event, msg, None)
+
+    async def _as_batch(self, batch_handler: BatchHandler, items: list[tuple[Event, Msg]]) -> None:
+        try:
+            outcomes = list(await batch_handler(items))
+        except Exception as exc:
+            outcomes = [exc] * len(items)
+        if len(outcomes) != len(items):
+            raise RuntimeError(f"batch handler of {self._spec.durable} returned {len(outcomes)} outcomes for "
+                               f"{len(items)} items")
+        for (event, msg), outcome in zip(items, outcomes, strict=True):
+            await self._settle(event, msg, outcome)
 
     async def _settle(self, event: Event, msg: Msg, outcome: Exception | None) -> None:
         if outcome is None:

@@ -49,11 +49,10 @@ class RefDataMirror:
             log.warning("refdata.unknown_key", key=key)
             return
         try:
-            if kind == "account":
+            if symbol is None:  # the one key without a symbol
                 self.account = None if value is None else AccountRef.model_validate_json(value)
                 return
             table: dict[str, Any] = getattr(self, kind)
-            assert symbol is not None
             if value is None:
                 table.pop(symbol, None)
             else:

@@ -32,9 +32,10 @@ def exit_reason(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) ->
 
 
 def read_lines_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    if proc.stdout is None:
+        raise ValueError("read_lines_until needs a process started with stdout=subprocess.PIPE")
     lines: list[str] = []
     deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
