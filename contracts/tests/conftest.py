@@ -88,6 +88,16 @@ def _samples() -> dict[str, Envelope]:
             service="risk-service", original_subject="orders.requested.AAPL", reason="invalid event: ...",
             payload=b"\xff\xfenot json", headers={"Nats-Msg-Id": "abc"},
         ),
+        "BrokerTradeUpdate": ev.BrokerTradeUpdate(
+            **NOT_ABOUT_ORDER, symbol="BRK.B", delivery_id="msg_2u5", update="partial_fill",
+            client_order_id="tb-" + "0" * 32, broker_order_id="b-1", execution_id="x-1", received_at=T0,
+            trade_update={"event": "partial_fill", "execution_id": "x-1", "qty": "2", "price": "410.10",
+                          "order": {"id": "b-1", "symbol": "BRK.B", "filled_qty": "2"}},
+        ),
+        "AuditCheckpoint": ev.AuditCheckpoint(
+            **NOT_ABOUT_ORDER, seq=1000, head_hash="ab" * 32, signed_at=T0, key_id="0123456789abcdef",
+            signature="c2lnbmF0dXJl",
+        ),
     }
 
 

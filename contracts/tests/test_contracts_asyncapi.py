@@ -266,6 +266,7 @@ def test_design_subjects_when_listed_then_each_is_an_address_with_its_message_sc
         "positions.drift.{symbol}": "PositionDrift", "positions.reconciled.{symbol}": "PositionReconciled",
         "positions.corporate_action.{symbol}": "CorporateActionApplied",
         "control.trading_state": "TradingStateChanged", "dlq.{service}": "DeadLetter",
+        "broker.trade_updates.{symbol}": "BrokerTradeUpdate", "audit.checkpoints": "AuditCheckpoint",
         "rpc.risk-service.preview": "PreviewRequest", "rpc.risk-service.limits": "rpc.risk-service.limits.request",
         "health.{service}": "health.request",
     }

@@ -26,7 +26,7 @@ from tradebus_contracts.events import DEAD_LETTER_MAX_PAYLOAD
 DESIGN_EVENTS = {
     "OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged",
     "CancelRequested", "CancelResult", "FillReported", "PositionSnapshot", "PositionDrift", "PositionReconciled",
-    "CorporateActionApplied", "TradingStateChanged", "DeadLetter",
+    "CorporateActionApplied", "TradingStateChanged", "DeadLetter", "BrokerTradeUpdate", "AuditCheckpoint",
 }  # fmt: skip
 
 

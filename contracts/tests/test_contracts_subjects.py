@@ -27,6 +27,8 @@ EXPECTED = {
     "CorporateActionApplied": "positions.corporate_action.NVDA",
     "TradingStateChanged": "control.trading_state",
     "DeadLetter": "dlq.risk-service",
+    "BrokerTradeUpdate": "broker.trade_updates.BRK_B",
+    "AuditCheckpoint": "audit.checkpoints",
 }
 
 

@@ -88,7 +88,8 @@ def test_channels_when_listed_then_every_event_once_with_known_producers_and_con
 
     assert sorted(c.event.__name__ for c in CHANNELS) == sorted(EVENT_TYPES)
     assert all(set(c.producers) <= known and set(c.consumers) <= known for c in CHANNELS)
-    assert {c.stream for c in CHANNELS} == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ"}
+    assert {c.stream for c in CHANNELS} == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "BROKER",
+                                            "AUDIT_CHECKPOINTS"}
     assert all(set(e.responders) <= known and set(e.requesters) <= known for e in ENDPOINTS)
 
 

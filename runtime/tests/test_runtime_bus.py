@@ -40,14 +40,15 @@ def spec(**kw):
     return ConsumerSpec(**base)
 
 
-async def test_ensure_streams_when_run_then_all_seven_exist_with_audit_sourcing_the_rest(bus):
+async def test_ensure_streams_when_run_then_all_nine_exist_with_audit_sourcing_the_domain_streams(bus):
     await ensure_streams(bus.js)  # twice: idempotent
 
     names = {s.config.name for s in await bus.js.streams_info()}
     audit = await bus.js.stream_info("AUDIT")
 
-    assert names == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "AUDIT"}
-    assert {s.name for s in audit.config.sources} == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ"}
+    assert names == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "BROKER", "AUDIT", "AUDIT_CHECKPOINTS"}
+    assert {s.name for s in audit.config.sources} == {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ",
+                                                      "BROKER"}
     assert audit.config.storage == "file"  # StorageType is a str enum
 
 

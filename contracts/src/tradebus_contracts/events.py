@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, Field
@@ -42,6 +42,8 @@ __all__ = [
     "CorporateActionApplied",
     "TradingStateChanged",
     "DeadLetter",
+    "BrokerTradeUpdate",
+    "AuditCheckpoint",
     "ALL_EVENT_CLASSES",
 ]
 
@@ -243,6 +245,44 @@ class CorporateActionApplied(Envelope):
     cash_amount: Money | None = None
 
 
+# --- facts from the broker, and the audit trail ------------------------------------------------------------------
+
+
+class BrokerTradeUpdate(Envelope):
+    """A trade update from the broker that arrived by a door other than the gateway's own connection (a verified
+    fill webhook today). Not a fill yet: the order gateway, the one authority for fills, applies it through the same
+    path as its stream and polling, so each execution becomes exactly one ``FillReported``.
+
+    ``trade_update`` is the verified body exactly as the broker sent it (Alpaca's trade_update object: ``event``,
+    ``execution_id``, ``qty``, ``price``, ``timestamp``, ``order``, ...); its numbers are read as Decimals by the
+    gateway at its edge. ``correlation_id`` is the order_id when the client_order_id is one of ours.
+    """
+
+    event_type: Literal["BrokerTradeUpdate"] = "BrokerTradeUpdate"
+    symbol: Symbol
+    source: Literal["webhook"] = "webhook"
+    delivery_id: NonEmptyStr = Field(description="the sender's id for this update (webhook-id): the same on every retry")
+    update: NonEmptyStr = Field(description="Alpaca's trade update event: new, fill, partial_fill, canceled, ...")
+    client_order_id: NonEmptyStr
+    broker_order_id: NonEmptyStr
+    execution_id: str | None = None
+    received_at: UtcDatetime
+    trade_update: dict[str, Any]
+
+
+class AuditCheckpoint(Envelope):
+    """The audit recorder's signed statement of the trail's head: the rows up to AUDIT stream sequence ``seq`` hash
+    to ``head_hash``. Ed25519 (base64 ``signature``) by the recorder's own key over the canonical JSON (RFC 8785)
+    of ``seq``, ``head_hash``, ``signed_at`` and ``key_id``."""
+
+    event_type: Literal["AuditCheckpoint"] = "AuditCheckpoint"
+    seq: int = Field(ge=0)
+    head_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: UtcDatetime
+    key_id: NonEmptyStr
+    signature: str = Field(max_length=256)
+
+
 # --- control and dead letters ---------------------------------------------------------------------------------
 
 
@@ -331,4 +371,6 @@ ALL_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     CorporateActionApplied,
     TradingStateChanged,
     DeadLetter,
+    BrokerTradeUpdate,
+    AuditCheckpoint,
 )

@@ -17,6 +17,7 @@ class Service(StrEnum):
     POSITION_SYNC = "position-sync-service"
     WEBHOOK_INGEST = "webhook-ingest"
     TICKET_API = "ticket-api"
+    AUDIT_RECORDER = "audit-recorder"
 
 
 OPERATOR = "tradectl"

@@ -8,8 +8,14 @@ The runtime library maps a ``StreamDefinition`` onto its client's stream config;
   They keep 30 days: consumers are durable and the full history lives in AUDIT.
 - ``CONTROL`` keeps everything (tiny volume): the risk service reads the last ``TradingStateChanged`` back on
   start, and a halt must not age out.
-- ``AUDIT`` has no subjects of its own; it sources every domain stream into one ordered history that
-  ``tradectl replay`` reads. No age limit, and deletes/purges are denied so history is only ever appended.
+- ``BROKER`` holds facts that enter from the broker by a door other than the gateway's own calls (verified fill
+  webhooks today: ``broker.trade_updates.<SYMBOL>``); the gateway turns them into the domain's events.
+- ``AUDIT`` has no subjects of its own; it sources every domain stream into one ordered history that the audit
+  recorder writes down and ``tradectl replay`` reads. No age limit, and deletes/purges are denied so history is
+  only ever appended.
+- ``AUDIT_CHECKPOINTS`` holds the audit recorder's signed checkpoints of that history's head (``audit.checkpoints``).
+  Not sourced by AUDIT (it speaks about AUDIT); no age limit, deletes/purges denied: with the recorder's file of the
+  same checkpoints it is the anchor outside the table that reveals a truncated tail or a deleted stream.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ __all__ = [
     "POSITIONS",
     "CONTROL",
     "DLQ",
+    "BROKER",
     "AUDIT",
+    "AUDIT_CHECKPOINTS",
     "DOMAIN_STREAMS",
     "AUDIT_STREAM",
     "ALL_STREAMS",
@@ -60,8 +68,9 @@ POSITIONS = StreamDefinition(
 )
 CONTROL = StreamDefinition("CONTROL", "Trading state (kill switch)", ("control.>",), max_age_seconds=None)
 DLQ = StreamDefinition("DLQ", "Messages a service could not use, with the reason", ("dlq.>",))
+BROKER = StreamDefinition("BROKER", "Facts from the broker: verified webhook trade updates", ("broker.>",))
 
-DOMAIN_STREAMS: tuple[StreamDefinition, ...] = (ORDERS, RISK, FILLS, POSITIONS, CONTROL, DLQ)
+DOMAIN_STREAMS: tuple[StreamDefinition, ...] = (ORDERS, RISK, FILLS, POSITIONS, CONTROL, DLQ, BROKER)
 
 AUDIT = StreamDefinition(
     "AUDIT",
@@ -73,4 +82,13 @@ AUDIT = StreamDefinition(
 )
 AUDIT_STREAM = AUDIT
 
-ALL_STREAMS: tuple[StreamDefinition, ...] = (*DOMAIN_STREAMS, AUDIT)
+AUDIT_CHECKPOINTS = StreamDefinition(
+    "AUDIT_CHECKPOINTS",
+    "The audit recorder's signed checkpoints of the audit trail's head",
+    ("audit.checkpoints",),
+    max_age_seconds=None,
+    deny_delete=True,
+    deny_purge=True,
+)
+
+ALL_STREAMS: tuple[StreamDefinition, ...] = (*DOMAIN_STREAMS, AUDIT, AUDIT_CHECKPOINTS)

@@ -24,6 +24,7 @@ __all__ = [
     "ParsedSubject",
     "SYMBOL_KINDS",
     "TRADING_STATE",
+    "AUDIT_CHECKPOINTS",
     "DLQ",
     "KIND_BY_EVENT_TYPE",
     "symbol_token",
@@ -57,9 +58,12 @@ SYMBOL_KINDS: frozenset[str] = frozenset(
         "positions.drift",
         "positions.reconciled",
         "positions.corporate_action",
+        "broker.trade_updates",
     }
 )
 TRADING_STATE = "control.trading_state"
+AUDIT_CHECKPOINTS = "audit.checkpoints"
+_FIXED = frozenset({TRADING_STATE, AUDIT_CHECKPOINTS})  # kinds that are one subject, no symbol or service token
 DLQ = "dlq"
 HEALTH = "health"
 RPC = "rpc"
@@ -80,6 +84,8 @@ KIND_BY_EVENT_TYPE: dict[type[Envelope], str] = {
     ev.CorporateActionApplied: "positions.corporate_action",
     ev.TradingStateChanged: TRADING_STATE,
     ev.DeadLetter: DLQ,
+    ev.BrokerTradeUpdate: "broker.trade_updates",
+    ev.AuditCheckpoint: AUDIT_CHECKPOINTS,
 }
 
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
@@ -155,8 +161,8 @@ def subject_filter(kind: str) -> str:
     """The consumer filter for every subject of a kind: ``"orders.requested" -> "orders.requested.*"``."""
     if kind in SYMBOL_KINDS or kind == DLQ:
         return f"{kind}.*"
-    if kind == TRADING_STATE:
-        return TRADING_STATE
+    if kind in _FIXED:
+        return kind
     raise InvalidSubject(f"unknown subject kind {kind!r}")
 
 
@@ -164,8 +170,8 @@ def parse_subject(subject: str) -> ParsedSubject:
     """``"orders.requested.BRK_B" -> ParsedSubject("orders.requested", "BRK.B")``; refuses wildcards."""
     if not subject or any(c in subject for c in "*> \t\r\n"):
         raise InvalidSubject(f"not a concrete tradebus subject: {subject!r}")
-    if subject == TRADING_STATE:
-        return ParsedSubject(TRADING_STATE, None)
+    if subject in _FIXED:
+        return ParsedSubject(subject, None)
     kind, _, last = subject.rpartition(".")
     if kind == DLQ and _SERVICE_RE.fullmatch(last):
         return ParsedSubject(DLQ, None, last)
@@ -179,8 +185,8 @@ def subject_for(event: Envelope) -> str:
     kind = KIND_BY_EVENT_TYPE.get(type(event))
     if kind is None:
         raise InvalidSubject(f"no subject for {type(event).__name__}")
-    if kind == TRADING_STATE:
-        return TRADING_STATE
+    if kind in _FIXED:
+        return kind
     if isinstance(event, ev.DeadLetter):
         return dlq_subject(event.service)
     return symbol_subject(kind, event.symbol)  # type: ignore[attr-defined]  # every per-symbol event has one

@@ -15,8 +15,9 @@ from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.rpc import PreviewReply, PreviewRequest
 from tradebus_contracts.services import OPERATOR, Service
-from tradebus_contracts.streams import DOMAIN_STREAMS
+from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_contracts.subjects import (
+    AUDIT_CHECKPOINTS,
     DLQ,
     HEALTH,
     KIND_BY_EVENT_TYPE,
@@ -52,14 +53,14 @@ class Channel:
     @property
     def parameter(self) -> str | None:
         """The name of the channel's last subject token when it varies (``symbol``, or ``service`` for dlq)."""
-        if self.kind == TRADING_STATE:
+        if self.kind in (TRADING_STATE, AUDIT_CHECKPOINTS):
             return None
         return "service" if self.kind == DLQ else "symbol"
 
     @property
     def stream(self) -> str:
         first = self.kind.split(".", 1)[0]
-        return next(s.name for s in DOMAIN_STREAMS if any(p.split(".", 1)[0] == first for p in s.subjects))
+        return next(s.name for s in ALL_STREAMS if any(p.split(".", 1)[0] == first for p in s.subjects))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,8 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(ev.CorporateActionApplied, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
     Channel(ev.DeadLetter, ALL_SERVICES, (OPERATOR,)),
+    Channel(ev.BrokerTradeUpdate, (Service.WEBHOOK_INGEST,), (Service.GATEWAY,)),
+    Channel(ev.AuditCheckpoint, (Service.AUDIT_RECORDER,), (OPERATOR,)),
 )
 """Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early."""
 

@@ -45,6 +45,8 @@ export const EventType = Object.freeze({
   CorporateActionApplied: "CorporateActionApplied",
   TradingStateChanged: "TradingStateChanged",
   DeadLetter: "DeadLetter",
+  BrokerTradeUpdate: "BrokerTradeUpdate",
+  AuditCheckpoint: "AuditCheckpoint",
 });
 /** The events about one order: the ones the ticket API folds into an order's state. */
 export const ORDER_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "FillReported", "CancelRequested", "CancelResult"]);

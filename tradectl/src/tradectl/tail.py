@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import Envelope as Event
 from tradebus_contracts import InvalidEvent, decode_event
 
-DEFAULT_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", "control.>", "dlq.>")
+DEFAULT_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", "control.>", "dlq.>", "broker.>", "audit.>")
 
 # Fields worth a glance, in the order they are shown after the event type and symbol.
 _SUMMARY_FIELDS = (

@@ -27,6 +27,7 @@ from typing import TextIO
 import asyncpg
 import nats
 
+from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import NotHealthy
@@ -198,7 +199,7 @@ class Stack:
             await ensure_streams(nc.jetstream())
         finally:
             await nc.drain()
-        self.say("  ✓ streams                ORDERS RISK FILLS POSITIONS CONTROL DLQ AUDIT")
+        self.say(f"  ✓ streams                {' '.join(s.name for s in ALL_STREAMS)}")
 
     def _say_ready(self, plan: StackPlan, endpoints_file: Path) -> None:
         endpoints = plan.endpoints
