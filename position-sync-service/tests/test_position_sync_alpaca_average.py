@@ -7,8 +7,7 @@ import pytest
 
 from position_sync.alpaca_average import AlpacaAverage, Method, trading_date
 from position_sync.ledger import Ledger
-
-from .builders import D, at, buy, sell
+from position_sync.testing import D, at, buy, sell
 
 CENT = Decimal("0.01")
 

@@ -8,8 +8,7 @@ import pytest
 from position_sync.activities import ActivityLeg, InvalidActivity, LegRole
 from position_sync.corporate_actions import ActionCollector, ActionKind, AlertCode, Status, plan_batch, plan_group
 from position_sync.ledger import ActionApplied, Ledger
-
-from .builders import EX, D, at, buy, leg, legs, on, sell, split
+from position_sync.testing import EX, D, at, buy, leg, legs, on, sell, split
 
 
 def apply(ledger: Ledger, group: list[ActivityLeg]) -> ActionApplied:

@@ -6,8 +6,7 @@ from position_sync.alpaca_average import Method
 from position_sync.corporate_actions import plan_group
 from position_sync.ledger import ActionApplied, Ledger, fold_fills
 from position_sync.sequencer import Admission
-
-from .builders import D, at, buy, sell, split
+from position_sync.testing import D, at, buy, sell, split
 
 
 def test_snapshot_when_quote_and_prior_close_given_then_pnl_matches_the_hand_computation():

@@ -5,8 +5,7 @@ from decimal import Decimal
 import pytest
 
 from position_sync.lots import FifoLots, Lot, scaled, scaled_qty
-
-from .builders import D, at
+from position_sync.testing import D, at
 
 
 def book_all(trades: list[tuple[str, str, str]]) -> tuple[FifoLots, list]:

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from position_sync.corporate_actions import ActionKind, CorporateAction
 from position_sync.ledger import Ledger
 from position_sync.lots import scaled_qty
-
-from .builders import D, buy, fill, on, sell
+from position_sync.testing import D, buy, fill, on, sell
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

@@ -20,8 +20,7 @@ from position_sync.reconcile import (
     SyncRules,
     Unverified,
 )
-
-from .builders import D, at, buy
+from position_sync.testing import D, at, buy
 
 T0 = at(2, 11)
 OURS = {"AAPL": Figures(D(10), D(100), D(1000))}

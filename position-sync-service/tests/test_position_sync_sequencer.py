@@ -4,9 +4,8 @@ from datetime import timedelta
 
 from position_sync.ledger import Ledger
 from position_sync.sequencer import Admission, Fill, FillSequencer
+from position_sync.testing import D, at, buy, sell
 from tradebus_contracts import FillReported, OrderStatus
-
-from .builders import D, at, buy, sell
 
 
 def test_admit_when_execution_id_repeats_then_duplicate_and_nothing_booked():

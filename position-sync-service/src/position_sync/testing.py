@@ -1,4 +1,4 @@
-"""Values for the ledger's tests: fills on New York trading days, Alpaca-shaped activity legs."""
+"""Values for the ledger's tests (and benchmarks): fills on New York trading days, Alpaca-shaped activity legs."""
 
 from __future__ import annotations
 
