@@ -2,13 +2,14 @@
 
     tradectl up [--home DIR] [--ticket-port 8000] [--live]     the local stack (see up.py)
     tradectl tail [SUBJECT_FILTER] [--type T] [--symbol S] [--order ID] [--json] [--count N]
+    tradectl replay (--order ID | --since T [--until T]) [--type T] [--json]   history from the audit trail
+    tradectl audit verify [--from SEQ]                        prove the audit trail complete and untampered
     tradectl halt [--reducing] --reason TEXT                  the kill switch (TradingStateChanged)
     tradectl resume [--reason TEXT]
     tradectl risk limits                                      the risk service's active limits and state
     tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
+    tradectl keys gen-audit [--dir DIR] [--force]             the audit recorder's checkpoint key pair
     tradectl keys set --account NAME [--live] | keys list | keys rotate-master   broker credentials (credentials.py)
-
-Commands of DESIGN §7 not listed here (replay, audit verify) arrive with their issues.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from tradebus_runtime.logging import configure_logging
 
-from .home import nats_url_for_cli, resolve_home
+from .home import database_url_for_cli, nats_url_for_cli, resolve_home
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +48,27 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, help="exit after printing this many events")
     tail.add_argument("--home", help="find NATS in this home's endpoints.json when NATS_URL is not set")
 
+    replay = sub.add_parser("replay", help="events from the audit trail, in order (same lines as tail)")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--order", dest="order_id", help="one order's story: every event with this order_id")
+    which.add_argument("--since", help="events that occurred since T (2026-11-24T14:30:00Z, or 30m / 2h / 1d ago)")
+    replay.add_argument("--until", help="with --since: events that occurred before T")
+    replay.add_argument("--type", dest="event_type", help="only this event type, e.g. FillReported")
+    replay.add_argument("--json", action="store_true", help='JSON lines {"seq", "subject", "event"}')
+    replay.add_argument("--home", help="find PostgreSQL in this home's endpoints.json when DATABASE_URL is not set")
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="AUDIT_COMMAND")
+    verify = audit_sub.add_parser("verify", help="recompute the chain; compare with the AUDIT stream and checkpoints")
+    verify.add_argument("--from", dest="from_seq", type=int, default=1, help="start at this sequence (default 1)")
+    verify.add_argument("--trusted-key", action="append", default=[],
+                        help="base64 public key of the recorder (repeatable; default $AUDIT_TRUSTED_KEYS, else "
+                             "$TRADEBUS_HOME/keys/audit-signing.pub)")
+    verify.add_argument("--checkpoints", action="append", default=[], type=Path,
+                        help="checkpoint file(s) (default $TRADEBUS_HOME/audit/checkpoints.jsonl)")
+    verify.add_argument("--workers", type=int, help="stream reader processes (default 2 from 500,000 events, else 0)")
+    verify.add_argument("--home")
+
     halt = sub.add_parser("halt", help="stop trading: nothing passes risk (or, with --reducing, only reductions)")
     halt.add_argument("--reducing", action="store_true", help="let orders that reduce a position through")
     halt.add_argument("--reason", required=True, help="why (kept in the audit trail)")
@@ -66,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--name", default="approval-signing", help="file name stem (a new name for rotation)")
     gen.add_argument("--force", action="store_true", help="overwrite an existing key pair of that name")
     gen.add_argument("--home")
+    gen_audit = keys_sub.add_parser("gen-audit", help="create the audit recorder's Ed25519 checkpoint key pair")
+    gen_audit.add_argument("--dir",
+                           help="where to write audit-signing.pem (0600) and .pub (default $TRADEBUS_HOME/keys)")
+    gen_audit.add_argument("--force", action="store_true", help="overwrite an existing key pair")
+    gen_audit.add_argument("--home")
     kset = keys_sub.add_parser("set", help="store broker credentials, encrypted (key id and secret from stdin or a prompt)")
     kset.add_argument("--account", required=True, help="account name, e.g. main")
     kset.add_argument("--live", action="store_true", help="live-trading credentials (default: paper)")
@@ -97,10 +125,15 @@ def main(argv: list[str] | None = None) -> None:
         url = nats_url_for_cli(args.home)
         subjects = (args.subject,) if args.subject else DEFAULT_SUBJECTS
         flt = TailFilter(args.event_type, args.symbol, args.order_id)
+        database_url = _database_url_if_any(args.home) if args.order_id else None
         try:
-            sys.exit(asyncio.run(tail(url, subjects, flt, args.json, args.count)))
+            sys.exit(asyncio.run(tail(url, subjects, flt, args.json, args.count, database_url=database_url)))
         except KeyboardInterrupt:
             sys.exit(0)
+    if args.command == "replay":
+        _replay(args)
+    if args.command == "audit":
+        _audit_verify(args)
     if args.command in ("halt", "resume"):
         from tradebus_contracts import TradingState
 
@@ -116,8 +149,6 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(run_risk_limits(nats_url_for_cli(args.home)))
     if args.command == "keys" and args.keys_command == "gen-signing":
-        from pathlib import Path
-
         from .keys import generate_signing_key
 
         directory = Path(args.dir).resolve() if args.dir else resolve_home(args.home) / "keys"
@@ -129,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"public key:  {files.public_b64}  (also in {files.public_path})")
         print(f"key id:      {files.key_id}")
         sys.exit(0)
+    if args.command == "keys" and args.keys_command == "gen-audit":
+        _gen_audit(args)
     if args.command == "keys":
         from . import credentials
 
@@ -137,6 +170,60 @@ def main(argv: list[str] | None = None) -> None:
         if args.keys_command == "list":
             sys.exit(credentials.run_keys_list(args.home))
         sys.exit(credentials.run_keys_rotate_master(args.home))
+
+
+def _database_url_if_any(home_arg: str | None) -> str | None:
+    try:
+        return database_url_for_cli(home_arg)
+    except SystemExit:
+        return None
+
+
+def _replay(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from .replay import ReplayQuery, parse_when, run_replay
+
+    if args.until and not args.since:
+        sys.exit("tradectl replay: --until needs --since")
+    now = datetime.now(UTC)
+    try:
+        since = parse_when(args.since, now) if args.since else None
+        until = parse_when(args.until, now) if args.until else None
+    except ValueError as exc:
+        sys.exit(f"tradectl replay: {exc}")
+    query = ReplayQuery(order_id=args.order_id, since=since, until=until, event_type=args.event_type)
+    sys.exit(run_replay(database_url_for_cli(args.home), query, args.json))
+
+
+def _audit_verify(args: argparse.Namespace) -> None:
+    from .audit_verify import VerifyOptions, run_verify
+    from .keys import trusted_audit_keys
+
+    home = resolve_home(args.home)
+    try:
+        trusted = trusted_audit_keys(args.trusted_key or os.environ.get("AUDIT_TRUSTED_KEYS", "").split(","), home)
+    except ValueError as exc:
+        sys.exit(f"tradectl audit verify: {exc}")
+    files = tuple(args.checkpoints) or (home / "audit" / "checkpoints.jsonl",)
+    opts = VerifyOptions(database_url=database_url_for_cli(args.home), nats_url=nats_url_for_cli(args.home),
+                         trusted=trusted, checkpoint_files=files, from_seq=max(1, args.from_seq),
+                         workers=args.workers, progress=sys.stderr)
+    sys.exit(run_verify(opts))
+
+
+def _gen_audit(args: argparse.Namespace) -> None:
+    from .keys import AUDIT_KEY_NAME, generate_signing_key
+
+    directory = Path(args.dir).resolve() if args.dir else resolve_home(args.home) / "keys"
+    try:
+        files = generate_signing_key(directory, AUDIT_KEY_NAME, overwrite=args.force)
+    except FileExistsError as exc:
+        sys.exit(f"tradectl: {exc}")
+    print(f"private key: {files.private_path} (mode 0600; give its path to audit-recorder as AUDIT_SIGNING_KEY_PATH)")
+    print(f"public key:  {files.public_b64}  (in {files.public_path}: what `tradectl audit verify` trusts)")
+    print(f"key id:      {files.key_id}")
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``tradectl keys gen-signing``: the risk service's Ed25519 approval key pair.
+"""``tradectl keys gen-signing`` / ``gen-audit``: the risk service's approval key pair, the audit recorder's
+checkpoint key pair (Ed25519 both, made the same way).
 
 The private key goes to a 0600 PEM file that only the risk service reads (``RISK_SIGNING_KEY_PATH``); the
 public key (raw, base64) and its key id are printed and written next to it, for the gateway's trusted keys.
@@ -9,12 +10,23 @@ switch the risk service, then drop the old public key.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tradebus_contracts.signing import generate_private_key, key_id_for, private_key_to_pem, public_key_to_b64
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from tradebus_contracts.signing import (
+    generate_private_key,
+    key_id_for,
+    private_key_to_pem,
+    public_key_to_b64,
+    trusted_keys,
+)
 
 DEFAULT_NAME = "approval-signing"
+AUDIT_KEY_NAME = "audit-signing"
+"""The audit recorder's checkpoint key pair (``tradectl keys gen-audit``); ``audit verify`` trusts its ``.pub``."""
 
 
 @dataclass(frozen=True)
@@ -55,3 +67,16 @@ def ensure_signing_key(directory: Path, name: str = DEFAULT_NAME) -> SigningKeyF
         public_b64 = public_path.read_text().strip()
         return SigningKeyFiles(private_path, public_path, key_id_for(public_key_from_b64(public_b64)), public_b64)
     return generate_signing_key(directory, name, overwrite=True)
+
+
+def trusted_audit_keys(public_keys_b64: Iterable[str], home: Path) -> dict[str, Ed25519PublicKey]:
+    """The recorder keys ``audit verify`` trusts: the ones given, else ``$TRADEBUS_HOME/keys/audit-signing.pub``.
+    Never a key that arrives with the checkpoints: whoever could forge those could forge the key too."""
+    given = [text for text in public_keys_b64 if text.strip()]
+    if not given:
+        _, public_path = signing_key_paths(home / "keys", AUDIT_KEY_NAME)
+        if not public_path.exists():
+            raise ValueError(f"no trusted audit key: pass --trusted-key, set AUDIT_TRUSTED_KEYS, or keep the "
+                             f"recorder's public key in {public_path} (tradectl keys gen-audit)")
+        given = [public_path.read_text()]
+    return trusted_keys(given)

@@ -1,86 +1,50 @@
-"""``tradectl tail``: live events from the bus, one line each (or JSON lines with --json)."""
+"""``tradectl tail``: live events from the bus, one line each (or JSON lines with --json).
+
+With ``--order ID`` the order's history comes first, from the audit trail (`replay.history`), then the AUDIT stream
+is followed from the sequence after the table's head as of that same read: every event after the history arrives
+exactly once across the seam, whether the recorder had written it yet or not. Without a reachable audit trail,
+``--order`` falls back to live events only and says so.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
+import asyncpg
 import nats
 from nats.aio.msg import Msg
 
-from tradebus_contracts import Envelope as Event
-from tradebus_contracts import InvalidEvent, decode_event
+from tradebus_contracts.streams import AUDIT
+
+from .lines import TailFilter, render, subject_matches
+from .replay import ReplayQuery, history
+from .stream_digests import read_range
 
 DEFAULT_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", "control.>", "dlq.>", "broker.>", "audit.>")
 
-# Fields worth a glance, in the order they are shown after the event type and symbol.
-_SUMMARY_FIELDS = (
-    "side", "qty", "notional", "type", "time_in_force", "limit_price", "stop_price", "previous_status", "status",
-    "filled_qty", "execution_id", "price", "cum_qty", "outcome", "state", "broker_order_id", "code", "message",
-    "reason", "original_subject",
-)
+__all__ = ["DEFAULT_SUBJECTS", "TailFilter", "tail"]
 
 
-@dataclass(frozen=True)
-class TailFilter:
-    event_type: str | None = None
-    symbol: str | None = None
-    order_id: str | None = None
+class _Printer:
+    def __init__(self, subjects: Sequence[str], flt: TailFilter, as_json: bool, count: int | None,
+                 out: TextIO) -> None:
+        self.subjects, self.flt, self.as_json, self.count, self.out = subjects, flt, as_json, count, out
+        self.shown = 0
+        self.done = asyncio.Event()
 
-    def matches(self, payload: dict[str, Any]) -> bool:
-        if self.event_type and payload.get("event_type") != self.event_type:
-            return False
-        if self.symbol and str(payload.get("symbol", "")).upper() != self.symbol.upper():
-            return False
-        if self.order_id and self.order_id not in (str(payload.get("order_id")), str(payload.get("correlation_id"))):
-            return False
-        return True
-
-
-def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None) -> str:
-    """``HH:MM:SS.mmm  EventType  SYMBOL  key=value ...  [subject]``."""
-    if payload is None:
-        return f"??:??:??.???  (undecodable)  [{subject}]"
-    data = payload
-    when = str(data.get("occurred_at", ""))[11:23] or "??:??:??.???"
-    parts = [when, f"{data.get('event_type', '?'):<22}", f"{data.get('symbol', '-'):<6}"]
-    if data.get("order_id"):
-        parts.append(f"order={data['order_id']}")
-    for name in _SUMMARY_FIELDS:
-        value = data.get(name)
-        if value not in (None, "", False):
-            parts.append(f"{name}={value}")
-    if data.get("reasons"):
-        parts.append("reasons=" + ",".join(r.get("code", "?") for r in data["reasons"]))
-    if event is None:
-        parts.append("(not a valid tradebus event)")
-    parts.append(f"[{subject}]")
-    return "  ".join(parts)
-
-
-def render(msg: Msg, as_json: bool, flt: TailFilter) -> str | None:
-    try:
-        payload = json.loads(msg.data)
-        if not isinstance(payload, dict):
-            payload = None
-    except ValueError:
-        payload = None
-    event: Event | None
-    try:
-        event = decode_event(msg.data)
-    except InvalidEvent:
-        event = None
-    if payload is not None and not flt.matches(payload):
-        return None
-    if payload is None and (flt.event_type or flt.symbol or flt.order_id):
-        return None
-    if as_json:
-        return json.dumps({"subject": msg.subject, "event": payload if payload is not None else msg.data.decode("utf-8", "replace")})
-    return human_line(msg.subject, event, payload)
+    def show(self, subject: str, data: bytes, seq: int | None = None) -> None:
+        if not any(subject_matches(pattern, subject) for pattern in self.subjects):
+            return
+        line = render(subject, data, self.as_json, self.flt, seq=seq)
+        if line is None or self.done.is_set():
+            return
+        print(line, file=self.out, flush=True)
+        self.shown += 1
+        if self.count is not None and self.shown >= self.count:
+            self.done.set()
 
 
 async def tail(
@@ -90,27 +54,56 @@ async def tail(
     as_json: bool,
     count: int | None = None,
     out: TextIO = sys.stdout,
+    database_url: str | None = None,
 ) -> int:
+    printer = _Printer(subjects, flt, as_json, count, out)
     nc = await nats.connect(url, name="tradectl-tail", connect_timeout=5)
-    shown = 0
-    done = asyncio.Event()
+    try:
+        if flt.order_id and database_url:
+            head = await _order_history(database_url, flt.order_id, printer)
+            if head is not None:
+                await _follow_audit(nc, head + 1, printer, url)
+                return 0
+        await _follow_live(nc, subjects, printer, url)
+        if flt.order_id:
+            print("tradectl tail: no audit trail reachable: live events only, no history", file=sys.stderr, flush=True)
+        await printer.done.wait()
+    finally:
+        await nc.drain()
+    return 0
 
+
+async def _order_history(database_url: str, order_id: str, printer: _Printer) -> int | None:
+    """Print the order's recorded history; the table's head as of that read, or None without an audit trail."""
+    try:
+        conn = await asyncpg.connect(database_url, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        return await history(conn, ReplayQuery(order_id=order_id),
+                             lambda seq, subject, data: printer.show(subject, data, seq))
+    except asyncpg.UndefinedTableError:
+        return None
+    finally:
+        await conn.close()
+
+
+async def _follow_audit(nc: nats.NATS, start_seq: int, printer: _Printer, url: str) -> None:
+    if printer.done.is_set():
+        return
+    follower = asyncio.create_task(read_range(nc.jetstream(), AUDIT.name, start_seq, None,
+                                              lambda seq, msg: printer.show(msg.subject, msg.data, seq),
+                                              until=printer.done))
+    print(f"tailing {', '.join(printer.subjects)} on {url} after the history (Ctrl-C to stop)", file=sys.stderr,
+          flush=True)
+    await follower
+
+
+async def _follow_live(nc: nats.NATS, subjects: Sequence[str], printer: _Printer, url: str) -> None:
     async def on_msg(msg: Msg) -> None:
-        nonlocal shown
-        line = render(msg, as_json, flt)
-        if line is None or done.is_set():
-            return
-        print(line, file=out, flush=True)
-        shown += 1
-        if count is not None and shown >= count:
-            done.set()
+        printer.show(msg.subject, msg.data)
 
     for subject in subjects:
         await nc.subscribe(subject, cb=on_msg)
     await nc.flush()
     print(f"tailing {', '.join(subjects)} on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    try:
-        await done.wait()
-    finally:
-        await nc.drain()
-    return 0

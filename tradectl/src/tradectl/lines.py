@@ -1,0 +1,90 @@
+"""One event, one line: how ``tail`` and ``replay`` print events (human-readable, or JSON lines with --json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tradebus_contracts import Envelope as Event
+from tradebus_contracts import InvalidEvent, decode_event
+
+# Fields worth a glance, in the order they are shown after the event type and symbol.
+_SUMMARY_FIELDS = (
+    "side", "qty", "notional", "type", "time_in_force", "limit_price", "stop_price", "previous_status", "status",
+    "filled_qty", "execution_id", "price", "cum_qty", "outcome", "state", "broker_order_id", "code", "message",
+    "reason", "original_subject",
+)
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    event_type: str | None = None
+    symbol: str | None = None
+    order_id: str | None = None
+
+    def matches(self, payload: dict[str, Any] | None) -> bool:
+        if payload is None:
+            return not (self.event_type or self.symbol or self.order_id)
+        if self.event_type and payload.get("event_type") != self.event_type:
+            return False
+        if self.symbol and str(payload.get("symbol", "")).upper() != self.symbol.upper():
+            return False
+        if self.order_id and self.order_id not in (str(payload.get("order_id")), str(payload.get("correlation_id"))):
+            return False
+        return True
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching: ``*`` is one token, a final ``>`` one or more."""
+    want, have = pattern.split("."), subject.split(".")
+    for index, token in enumerate(want):
+        if token == ">":
+            return len(have) > index
+        if index >= len(have) or (token != "*" and token != have[index]):
+            return False
+    return len(want) == len(have)
+
+
+def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None) -> str:
+    """``HH:MM:SS.mmm  EventType  SYMBOL  key=value ...  [subject]``."""
+    if payload is None:
+        return f"??:??:??.???  (undecodable)  [{subject}]"
+    data = payload
+    when = str(data.get("occurred_at", ""))[11:23] or "??:??:??.???"
+    parts = [when, f"{data.get('event_type', '?'):<22}", f"{data.get('symbol', '-'):<6}"]
+    if data.get("order_id"):
+        parts.append(f"order={data['order_id']}")
+    for name in _SUMMARY_FIELDS:
+        value = data.get(name)
+        if value not in (None, "", False):
+            parts.append(f"{name}={value}")
+    if data.get("reasons"):
+        parts.append("reasons=" + ",".join(r.get("code", "?") for r in data["reasons"]))
+    if event is None:
+        parts.append("(not a valid tradebus event)")
+    parts.append(f"[{subject}]")
+    return "  ".join(parts)
+
+
+def render(subject: str, data: bytes, as_json: bool, flt: TailFilter, *, seq: int | None = None) -> str | None:
+    """The line for one message, or None when the filter leaves it out. ``seq`` (the audit trail's sequence) is
+    added to JSON lines when known."""
+    try:
+        payload = json.loads(data)
+        if not isinstance(payload, dict):
+            payload = None
+    except ValueError:
+        payload = None
+    if not flt.matches(payload):
+        return None
+    if as_json:
+        record: dict[str, Any] = {} if seq is None else {"seq": seq}
+        record |= {"subject": subject, "event": payload if payload is not None else data.decode("utf-8", "replace")}
+        return json.dumps(record)
+    event: Event | None
+    try:
+        event = decode_event(data)
+    except InvalidEvent:
+        event = None
+    return human_line(subject, event, payload)
