@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tradebus_contracts.services import Service
 from tradectl.keys import SigningKeyFiles
-from tradectl.plan import ALPACA_URLS, HttpHealth, NatsHealth, StackFacts, plan_stack
+from tradectl.plan import ALPACA_URLS, HttpHealth, NatsHealth, StackFacts, WebhookSubscription, plan_stack
 
 HOME = Path("/srv/tradebus")
 BIN = Path("/opt/venv/bin")
@@ -20,6 +20,7 @@ PAPER_WITH_SIMULATOR = StackFacts(
     ticket_port=8000,
     webhook_port=9200,
     signing_key=SIGNING,
+    webhook_secret_path=HOME / "keys/webhook.secret",
     bin_dir=BIN,
     base_env={"PATH": "/usr/bin", "NATS_URL": "nats://elsewhere:4222"},
 )
@@ -82,7 +83,8 @@ def test_plan_when_planned_then_every_service_runs_once_in_start_order_with_the_
 
 def test_plan_when_planned_then_each_service_gets_only_its_own_settings():
     plan = plan_stack(PAPER_WITH_SIMULATOR)
-    own = {"RISK_SIGNING_KEY_PATH", "GATEWAY_TRUSTED_KEYS", "BROKER_URL", "WEBHOOK_PORT", "TICKET_PORT"}
+    own = {"RISK_SIGNING_KEY_PATH", "GATEWAY_TRUSTED_KEYS", "BROKER_URL", "WEBHOOK_PORT", "WEBHOOK_SECRETS_FILE",
+           "TICKET_PORT"}
 
     settings = {child.name: {k: v for k, v in child.env.items() if k in own} for child in plan.services}
 
@@ -90,7 +92,7 @@ def test_plan_when_planned_then_each_service_gets_only_its_own_settings():
         Service.RISK: {"RISK_SIGNING_KEY_PATH": str(HOME / "keys/approval-signing.pem")},
         Service.GATEWAY: {"GATEWAY_TRUSTED_KEYS": "PUBKEY", "BROKER_URL": "http://127.0.0.1:9100"},
         Service.POSITION_SYNC: {},
-        Service.WEBHOOK_INGEST: {"WEBHOOK_PORT": "9200"},
+        Service.WEBHOOK_INGEST: {"WEBHOOK_PORT": "9200", "WEBHOOK_SECRETS_FILE": str(HOME / "keys/webhook.secret")},
         Service.TICKET_API: {"TICKET_PORT": "8000"},
     }
 
@@ -113,6 +115,21 @@ def test_plan_when_planned_then_endpoints_name_exactly_the_six_published_address
         "broker_url": "http://127.0.0.1:9100",
         "mode": "paper",
     }
+
+
+def test_plan_when_the_simulator_is_the_broker_then_it_is_subscribed_to_deliver_signed_webhooks_to_webhook_ingest():
+    plan = plan_stack(PAPER_WITH_SIMULATOR)
+
+    assert plan.webhooks == WebhookSubscription("http://127.0.0.1:9100/admin/webhooks",
+                                                "http://127.0.0.1:9200/webhooks/fills", HOME / "keys/webhook.secret")
+    assert plan.webhooks.target_url == plan.endpoints["webhook_url"]
+
+
+def test_plan_when_alpaca_is_the_broker_then_no_webhook_subscription_but_webhook_ingest_still_has_its_secret():
+    plan = plan_stack(LIVE_WITH_ALPACA)
+
+    assert plan.webhooks is None
+    assert service(plan, Service.WEBHOOK_INGEST).env["WEBHOOK_SECRETS_FILE"] == str(HOME / "keys/webhook.secret")
 
 
 def test_plan_when_stopping_then_services_stop_first_with_7s_and_the_simulator_after_with_2s():

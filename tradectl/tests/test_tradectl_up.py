@@ -14,8 +14,10 @@ import nats
 import psutil
 import pytest
 
+from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_runtime.health import probe
 from tradectl.testing import read_lines_until, stack_env
+from tradectl.up import UpError, ensure_webhook_secret
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +50,13 @@ def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then
 
     assert set(endpoints) == {"nats_url", "database_url", "ticket_url", "webhook_url", "broker_url", "mode"}
     assert endpoints["mode"] == "paper"
-    domain = {"ORDERS", "RISK", "FILLS", "POSITIONS", "CONTROL", "DLQ", "AUDIT"}
+    domain = {s.name for s in ALL_STREAMS}
     assert domain <= streams and all(s.startswith("KV_") for s in streams - domain)  # KV buckets are streams too
     assert all(r["status"] == "ok" for r in reports.values()), reports
     assert mode == {"mode": "paper", "broker": "simulator"}
     assert any("PAPER TRADING" in line for line in output) and any(endpoints["ticket_url"] in l for l in output)
+    assert any("webhooks" in line and endpoints["webhook_url"] in line for line in output)
+    assert (home / "keys/webhook.secret").stat().st_mode & 0o777 == 0o600
     assert code == 0 and took < 15
     assert not (home / "endpoints.json").exists()
     assert [p.pid for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
@@ -104,3 +108,22 @@ def test_up_when_live_is_asked_without_live_credentials_then_refused_and_everyth
     assert "--live needs live Alpaca credentials" in result.stderr
     assert not (home / "endpoints.json").exists()
     assert not [p for p in psutil.process_iter(["cmdline"]) if str(home) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_webhook_secret_when_first_needed_then_created_0600_once_and_the_same_one_reused(tmp_path):
+    first = ensure_webhook_secret(tmp_path / "keys")
+    secret = first.read_text()
+
+    again = ensure_webhook_secret(tmp_path / "keys")
+
+    assert first == again == tmp_path / "keys/webhook.secret" and again.read_text() == secret
+    assert secret.startswith("whsec_") and len(secret.strip()) == len("whsec_") + 44
+    assert first.stat().st_mode & 0o777 == 0o600 and (tmp_path / "keys").stat().st_mode & 0o077 == 0
+
+
+def test_webhook_secret_when_others_can_read_it_then_up_refuses_it(tmp_path):
+    path = ensure_webhook_secret(tmp_path / "keys")
+    path.chmod(0o644)
+
+    with pytest.raises(UpError, match="chmod 600"):
+        ensure_webhook_secret(tmp_path / "keys")

@@ -60,11 +60,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="keep canceled orders in pending_cancel this long (fills can still land), like Alpaca")
     parser.add_argument("--real-hours", action="store_true",
                         help="open and close with NYSE hours and holidays (New York time) instead of staying open")
+    parser.add_argument("--webhook-retry-scale", type=float, default=1.0,
+                        help="multiply the webhook retry schedule (0 s, 5 s, 5 min ... 24 h) by this; 0.001 for tests")
     args = parser.parse_args(argv)
     if (args.key_id is None) != (args.secret_key is None):
         parser.error("--key-id and --secret-key go together")
     if args.rate_limit < 1 or args.tick_seconds <= 0 or args.cancel_delay_ms < 0:
         parser.error("--rate-limit must be >= 1, --tick-seconds > 0 and --cancel-delay-ms >= 0")
+    if not 0 < args.webhook_retry_scale <= 1:
+        parser.error("--webhook-retry-scale must be > 0 and <= 1")
     return args
 
 
@@ -73,6 +77,7 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed, state_file=args.state, key_id=args.key_id, secret_key=args.secret_key,
         rate_limit=args.rate_limit, tick_seconds=args.tick_seconds, market_open=not args.market_closed,
         real_hours=args.real_hours, cancel_delay_ms=args.cancel_delay_ms,
+        webhook_retry_scale=args.webhook_retry_scale,
     )
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

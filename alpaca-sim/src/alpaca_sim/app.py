@@ -36,6 +36,7 @@ class SimSettings:
     market_open: bool = True
     real_hours: bool = False
     cancel_delay_ms: int = 0
+    webhook_retry_scale: float = 1.0  # multiplies the Standard Webhooks retry schedule (tests compress it)
 
 
 class Simulator:
@@ -47,7 +48,7 @@ class Simulator:
         self.rate_limiter = RateLimiter(settings.rate_limit)
         self.faults = FaultBook()
         self.hub = StreamHub()
-        self.webhooks = WebhookDispatcher()
+        self.webhooks = WebhookDispatcher(settings.webhook_retry_scale)
         self.broker = self._new_broker()
         self.clock_overridden = False
         self.cancel_delay_ms = settings.cancel_delay_ms

@@ -32,7 +32,7 @@ from .broker import Broker
 from .cancels import CancelHandler
 from .context import Context, SystemClock
 from .credentials import resolve_credentials
-from .followers import Poller, StreamFeed
+from .followers import Poller, StreamFeed, WebhookUpdates
 from .positions import BrokerPositions
 from .refdata import RefDataPublisher
 
@@ -65,6 +65,10 @@ APPROVALS = ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subjec
                          backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
 CANCELS = ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel", filter_subjects=(subject_filter("orders.cancel"),),
                        description="cancel requests", max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
+WEBHOOK_UPDATES = ConsumerSpec(stream="BROKER", durable=f"{SERVICE}-trade-updates",
+                               filter_subjects=(subject_filter("broker.trade_updates"),),
+                               description="trade updates received by webhook (webhook-ingest)", max_deliver=10,
+                               backoff_s=(0.5, 1.0, 2.0, 5.0, 10.0), batch=64)
 
 
 async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
@@ -86,6 +90,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     positions = BrokerPositions()
     approvals = ApprovalHandler(ctx, trusted, trading, positions)
     cancels = CancelHandler(ctx)
+    webhook_updates = WebhookUpdates(ctx)
     kv = await ensure_kv(io.bus.js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
     watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
     refdata = RefDataPublisher(broker, kv, positions, watch=watch, quote_interval_s=s.quote_interval_s,
@@ -100,7 +105,8 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         broker.close()
 
     wiring = Wiring(
-        consumers=[Subscription(APPROVALS, approvals.on_approval), Subscription(CANCELS, cancels.on_cancel)],
+        consumers=[Subscription(APPROVALS, approvals.on_approval), Subscription(CANCELS, cancels.on_cancel),
+                   Subscription(WEBHOOK_UPDATES, webhook_updates.on_update)],
         background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},
         on_stop=[close_broker],
     )

@@ -1,14 +1,19 @@
-"""Following submitted orders to their last fill: the trade_updates stream, backed by polling (AC-21.1.3).
+"""Following submitted orders to their last fill: the trade_updates stream and webhooks, backed by polling (AC-21.1.3).
 
 * `StreamFeed` runs alpaca-py's TradingStream on our event loop (one connection; it reconnects with backoff
   itself) and applies each trade update;
+* `WebhookUpdates` consumes the trade updates webhook-ingest verified (``BrokerTradeUpdate`` on
+  ``broker.trade_updates.<SYMBOL>``, stream BROKER) and applies each the same way, source ``webhook``. One it cannot
+  apply — unreadable, or about an order that is not ours or that we do not know — is kept: logged and dead-lettered
+  on ``dlq.order-gateway`` with the reason (`PoisonMessage`), never dropped;
 * `Poller` asks for the open orders every ``interval`` seconds (one call), and looks up by id every tracked order
   that is no longer open (it became final while we were not told) and every order silent for too long. This is
   what catches everything a silent or dropped websocket misses. It also sweeps the ``pending`` rows a crash left
   between the pending write and the broker's answer: the broker decides whether they exist.
 
 Whatever the source, `follow` applies the report through `recording.record_report`, which counts each execution
-once (by execution id, and by cumulative quantity when a source has no id).
+once (by execution id, and by cumulative quantity when a source has no id); trade updates are read by
+`trade_updates.read_trade_update`, whichever door they came by.
 """
 
 from __future__ import annotations
@@ -19,37 +24,42 @@ from decimal import Decimal
 from typing import Any
 
 from alpaca.trading.stream import TradingStream
+from nats.aio.msg import Msg
 
 from tradebus_contracts import order_id_from_client_order_id
-from tradebus_contracts.events import StatusSource
-from tradebus_runtime import get_logger
+from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.events import BrokerTradeUpdate, StatusSource
+from tradebus_runtime import PoisonMessage, get_logger
 
 from . import store
-from .broker import BrokerError, BrokerOrder, dec, parse_time
+from .broker import BrokerError, BrokerOrder
 from .context import Context
 from .fills import ExecutionReport
 from .model import SubmitState
 from .recording import confirm_submitted, fail_pending, record_report
+from .trade_updates import UnusableUpdate, read_trade_update, read_webhook_update
 
 log = get_logger(__name__)
-EXECUTION_EVENTS = frozenset({"fill", "partial_fill"})
 ABANDON_PENDING_AFTER = timedelta(minutes=5)  # far beyond any approval's life: it can never be submitted now
 
 
 async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execution: ExecutionReport | None = None,
-                 position_qty: Decimal | None = None) -> None:
-    """Apply a broker order object (and maybe one execution) to our row, if the order is ours."""
-    order_id = order_id_from_client_order_id(str(raw.get("client_order_id", "")))
+                 position_qty: Decimal | None = None) -> str | None:
+    """Apply a broker order object (and maybe one execution) to our row, if the order is ours; returns why it was
+    not applied (not placed by tradebus, or not known here), None when it was."""
+    client_order_id = str(raw.get("client_order_id", ""))
+    order_id = order_id_from_client_order_id(client_order_id)
     if order_id is None:
-        return  # not placed by tradebus: not ours to track
+        return f"client_order_id {client_order_id[:64]!r} was not placed by tradebus"
     row = await store.get_order(ctx.pool, order_id)
     if row is None:
-        log.warning("gateway.unknown_order_report", client_order_id=raw.get("client_order_id"), source=source)
-        return
+        log.warning("gateway.unknown_order_report", client_order_id=client_order_id, source=source)
+        return f"order {order_id} (client_order_id {client_order_id}) is not known to the gateway"
     order = BrokerOrder.of(raw)
     if row.state == SubmitState.PENDING:  # the broker told us before the POST answered: it has the order
         await confirm_submitted(ctx, order_id, order, source=source)
     await record_report(ctx, order_id, order, source, execution, position_qty)
+    return None
 
 
 class StreamFeed:
@@ -60,19 +70,11 @@ class StreamFeed:
 
     async def on_update(self, message: dict[str, Any]) -> None:
         data = message.get("data", message)
-        order = data.get("order") or {}
-        event = str(data.get("event", ""))
-        execution = None
-        if event in EXECUTION_EVENTS:
-            execution = ExecutionReport(
-                source="stream", cum_qty=dec(order.get("filled_qty")) or Decimal(0),
-                execution_id=str(data["execution_id"]) if data.get("execution_id") else None,
-                qty=dec(data.get("qty")), price=dec(data.get("price")), timestamp=parse_time(data.get("timestamp")),
-            )
         try:
-            await follow(self.ctx, order, "stream", execution, dec(data.get("position_qty")))
+            update = read_trade_update(data, "stream")
+            await follow(self.ctx, update.order, "stream", update.execution, update.position_qty)
         except Exception:
-            log.exception("gateway.stream_update_failed", trade_event=event)  # polling will catch up
+            log.exception("gateway.stream_update_failed", trade_event=data.get("event"))  # polling will catch up
 
     async def run(self) -> None:
         try:
@@ -83,6 +85,26 @@ class StreamFeed:
     async def stop(self) -> None:
         await self.stream.stop_ws()
         await self.stream.close()
+
+
+class WebhookUpdates:
+    """The BROKER stream's trade updates (received by webhook-ingest), applied like the stream's, source webhook."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def on_update(self, event: Envelope, msg: Msg) -> None:
+        if not isinstance(event, BrokerTradeUpdate):
+            raise PoisonMessage(f"{event.event_type} on a trade updates subject")
+        try:
+            update = read_webhook_update(event)
+            unapplied = await follow(self.ctx, update.order, "webhook", update.execution, update.position_qty)
+        except UnusableUpdate as exc:
+            unapplied = str(exc)
+        if unapplied is not None:  # kept, not dropped: the runtime dead-letters it with the reason
+            log.warning("gateway.webhook_update_not_applied", delivery_id=event.delivery_id, update=event.update,
+                        client_order_id=event.client_order_id, execution_id=event.execution_id, reason=unapplied)
+            raise PoisonMessage(unapplied)
 
 
 class Poller:

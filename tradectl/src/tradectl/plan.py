@@ -3,7 +3,8 @@
 `plan_stack` turns `StackFacts` (URLs, ports, the signing key, where the binaries are: gathered beforehand by
 ``up.py``, which does the I/O) into a `StackPlan`: every child with its argv, environment, log file, health check
 and stop group, and the content of ``endpoints.json``. It is pure (no processes, sockets, files or clock), so
-what runs with which settings is unit-tested with plain values; ``supervisor.py`` runs the result.
+what runs with which settings is unit-tested with plain values; ``supervisor.py`` runs the result, and ``up.py``
+makes the one request the plan asks for after start-up (the simulator's webhooks to webhook-ingest).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class StackFacts:
     ticket_port: int
     webhook_port: int
     signing_key: SigningKeyFiles
+    webhook_secret_path: Path  # the 0600 file of webhook-ingest's whsec_ secret (the simulator signs with it too)
     bin_dir: Path  # where the console scripts of the services and the simulator are installed
     base_env: Mapping[str, str]  # the runner's own environment, which every child inherits
 
@@ -78,9 +80,20 @@ class ChildPlan:
 
 
 @dataclass(frozen=True)
+class WebhookSubscription:
+    """Once the simulator and webhook-ingest are healthy: ask the simulator (``POST {admin_url}``) to deliver every
+    trade update to ``target_url``, signed with the secret in ``secret_path``."""
+
+    admin_url: str
+    target_url: str
+    secret_path: Path
+
+
+@dataclass(frozen=True)
 class StackPlan:
     simulator: ChildPlan | None  # None when Alpaca itself is the broker
     services: tuple[ChildPlan, ...]  # in start order
+    webhooks: WebhookSubscription | None  # the simulator's fill webhooks to webhook-ingest (None with Alpaca)
     endpoints: Mapping[str, str]  # what endpoints.json says once everything is healthy
     logs_dir: Path
     directories: tuple[Path, ...]  # to exist before any child starts
@@ -93,10 +106,14 @@ def logs_dir(home: Path) -> Path:
 def plan_stack(facts: StackFacts) -> StackPlan:
     simulator = _simulator(facts) if facts.broker == "simulator" else None
     state_dirs = () if simulator is None else (_simulator_state(facts.home).parent,)
+    endpoints = _endpoints(facts)
+    webhooks = None if simulator is None else WebhookSubscription(
+        f"{facts.broker_url}/admin/webhooks", endpoints["webhook_url"], facts.webhook_secret_path)
     return StackPlan(
         simulator=simulator,
         services=_services(facts),
-        endpoints=MappingProxyType(_endpoints(facts)),
+        webhooks=webhooks,
+        endpoints=MappingProxyType(endpoints),
         logs_dir=logs_dir(facts.home),
         directories=(logs_dir(facts.home), *state_dirs),
     )
@@ -130,7 +147,8 @@ def _services(facts: StackFacts) -> tuple[ChildPlan, ...]:
         (Service.RISK, [], {"RISK_SIGNING_KEY_PATH": str(facts.signing_key.private_path)}),
         (Service.GATEWAY, ["--live"] if facts.mode == "live" else [], gateway_env),
         (Service.POSITION_SYNC, [], {}),
-        (Service.WEBHOOK_INGEST, [], {"WEBHOOK_PORT": str(facts.webhook_port)}),
+        (Service.WEBHOOK_INGEST, [], {"WEBHOOK_PORT": str(facts.webhook_port),
+                                      "WEBHOOK_SECRETS_FILE": str(facts.webhook_secret_path)}),
         (Service.TICKET_API, [], {"TICKET_PORT": str(facts.ticket_port)}),
     ]
     return tuple(

@@ -1,9 +1,10 @@
 """``tradectl up``: the whole stack on one machine, each service its own process.
 
 Order of start: embedded NATS (JetStream, fsync always) and PostgreSQL unless NATS_URL / DATABASE_URL point
-elsewhere; the streams; the broker (alpaca-sim unless Alpaca credentials are configured); then every service.
-``endpoints.json`` is written only once every child reports healthy. A child that dies is restarted with
-exponential backoff (logged). SIGTERM / Ctrl-C stops the services, then the broker, NATS and PostgreSQL, in
+elsewhere; the streams; the broker (alpaca-sim unless Alpaca credentials are configured); then every service; then,
+with the simulator, its signed fill webhooks to webhook-ingest (the secret: ``$TRADEBUS_HOME/keys/webhook.secret``,
+0600, made once). ``endpoints.json`` is written only once every child reports healthy and the webhooks are wired.
+A child that dies is restarted with exponential backoff (logged). SIGTERM / Ctrl-C stops the services, then the broker, NATS and PostgreSQL, in
 that order, within 15 s, and removes ``endpoints.json``. One ``up`` per home: a second one is refused.
 
 This module does the I/O around the plan and tells the operator how it goes: it takes the home lock, starts the
@@ -13,13 +14,19 @@ embedded servers, gathers the facts (`StackFacts`), asks ``plan.py`` what to run
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import fcntl
+import json
 import os
+import secrets
 import signal
 import socket
+import stat
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -36,10 +43,11 @@ from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from .home import endpoints_path, write_endpoints
 from .keys import ensure_signing_key
-from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, plan_stack
+from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, WebhookSubscription, plan_stack
 from .supervisor import StartFailed, Supervisor
 
 SERVER_STOP_S = 2.5
+WEBHOOK_SECRET_FILE = "webhook.secret"
 
 
 class UpError(RuntimeError):
@@ -128,6 +136,9 @@ class Stack:
             )
         except NotHealthy as exc:
             raise UpError(f"{exc}; see the logs in {plan.logs_dir}") from None
+        if plan.webhooks is not None:
+            await asyncio.to_thread(subscribe_webhooks, plan.webhooks)
+            self.say(f"  ✓ webhooks               alpaca-sim → {plan.webhooks.target_url} (signed)")
         self._say_ready(plan, write_endpoints(self.home, dict(plan.endpoints)))
 
     async def _gather_facts(self) -> StackFacts:
@@ -147,6 +158,7 @@ class Stack:
             ticket_port=self.opts.ticket_port or spare_port,
             webhook_port=webhook_port,
             signing_key=ensure_signing_key(self.home / "keys"),
+            webhook_secret_path=ensure_webhook_secret(self.home / "keys"),
             bin_dir=Path(sys.executable).parent,
             base_env=dict(os.environ),
         )
@@ -224,6 +236,35 @@ class Stack:
             await asyncio.to_thread(server.stop, SERVER_STOP_S)
         self.lock.release()
         self.say(f"tradebus stopped ({time.monotonic() - started:.1f}s)")
+
+
+def ensure_webhook_secret(directory: Path) -> Path:
+    """webhook-ingest's ``whsec_`` secret (32 random bytes), created once, 0600 from the start; a copy that others
+    can read is refused, as the master keyring is."""
+    path = directory / WEBHOOK_SECRET_FILE
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            raise UpError(f"{path} can be read by others; `chmod 600 {path}` (or delete it to get a new secret)") \
+                from None
+        return path
+    with os.fdopen(fd, "w") as f:
+        f.write("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return path
+
+
+def subscribe_webhooks(subscription: WebhookSubscription) -> None:
+    """Have the simulator deliver every trade update to webhook-ingest, signed with the stack's secret."""
+    body = {"url": subscription.target_url, "secret": subscription.secret_path.read_text().strip()}
+    request = urllib.request.Request(subscription.admin_url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        raise UpError(f"the simulator refused its webhook subscription ({subscription.admin_url}): {exc}") from None
 
 
 def _free_ports(count: int) -> list[int]:
