@@ -1,14 +1,18 @@
 """Benchmark: the risk stage (OrderRequested -> signed RiskApproved) against a plain nats-py floor, one run.
 
-    .venv/bin/python bench/risk_stage.py [--orders 5000] [--latency-orders 400]
+    .venv/bin/python bench/risk_stage.py [--orders 5000] [--latency-orders 400] [--baseline REF] [--rounds N]
 
 Starts a private NATS (JetStream, file storage) and PostgreSQL from the same wheels as `tradectl up`, seeds the
-reference data, then for each stage implementation in turn (the real `risk-service` process; `floor.py risk`):
+reference data, then for each stage implementation in turn (with ``--baseline REF``, the risk service as it was at
+git commit REF, its ``risk-service`` and ``contracts`` sources taken with ``git archive``, run from them; the real
+`risk-service` process of this checkout; `floor.py risk`), each risk service with a database of its own:
   * latency: one order in flight, publish -> approval received by a subscriber, p50/p99 over --latency-orders;
   * throughput: --orders put on the stream while the stage is down, then the stage is started and the rate is
     taken between its first and its last decision (the load generator is out of the measurement);
   * CPU: user+system CPU of the stage process over that same span, per order.
-Prints a table and the ratio real/floor. Results are recorded in docs/BENCHMARKS.md.
+With ``--rounds N`` the stages take turns N times (on a shared machine a noisy minute then hits each alike) and the
+medians are shown. Prints a table, the ratios real/floor and, with a baseline, real/baseline, per round and their
+median. Results are recorded in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -141,61 +145,101 @@ async def reset(nats_url: str) -> None:
     await nc.drain()
 
 
+def baseline_sources(ref: str, into: Path) -> str:
+    """The risk service and the contracts as they were at ``ref`` (read with ``git archive``, nothing in the
+    checkout changes), unpacked under ``into``; returns the PYTHONPATH that runs them."""
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "risk-service/src", "contracts/src"],
+                             check=True, capture_output=True).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return os.pathsep.join(str(into / member / "src") for member in ("risk-service", "contracts"))
+
+
+Result = dict[str, float]
+
+
+def measure(nats_url: str, name: str, argv: list[str], stage_env: dict[str, str],
+            args: argparse.Namespace) -> Result:
+    """One stage: latency with one order in flight, then the drain of ``args.orders``."""
+    asyncio.run(reset(nats_url))
+    running: list[subprocess.Popen[bytes]] = []
+
+    def start_stage() -> int:
+        proc = subprocess.Popen(argv, env=stage_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        running.append(proc)
+        return proc.pid
+
+    try:
+        start_stage()
+        if name.startswith("risk-service"):
+            asyncio.run(wait_until_healthy(nats_url, ["risk-service"]))
+        else:
+            time.sleep(1.0)
+        samples = asyncio.run(latency(nats_url, args.latency_orders))
+        running[-1].terminate()
+        running[-1].wait(10)
+        rate, cpu = asyncio.run(drain(nats_url, start_stage, args.orders))
+        return {"p50_ms": statistics.median(samples), "p99_ms": samples[max(0, int(len(samples) * 0.99) - 1)],
+                "orders_per_s": rate, "cpu_ms_per_order": cpu}
+    finally:
+        for proc in running:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+
+
 def run(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="tradebus-bench-"))
     server = EmbeddedNats(root / "nats", fsync_always=args.fsync_always)
     pg = EmbeddedPostgres(root / "pg", durable=not args.pg_no_fsync)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, list[Result]] = {}
     try:
         nats_url = server.start()
-        database_url = pg.start()
+        pg.start()
         keys = generate_signing_key(root / "keys")
-        env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "LOG_LEVEL": args.log_level,
+        env = {**os.environ, "NATS_URL": nats_url, "LOG_LEVEL": args.log_level,
                "RISK_SIGNING_KEY_PATH": str(keys.private_path), **UNLIMITED}
-        stages = {
-            "risk-service": [str(BIN / "risk-service")],
-            "floor (plain nats-py)": [sys.executable, str(HERE / "floor.py"), "risk", nats_url],
-        }
-        for name, argv in stages.items():
-            asyncio.run(reset(nats_url))
-            running: list[subprocess.Popen[bytes]] = []
-
-            def start_stage() -> int:
-                proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-                running.append(proc)
-                return proc.pid
-
-            try:
-                start_stage()
-                if name == "risk-service":
-                    asyncio.run(wait_until_healthy(nats_url, ["risk-service"]))
-                else:
-                    time.sleep(1.0)
-                samples = asyncio.run(latency(nats_url, args.latency_orders))
-                running[-1].terminate()
-                running[-1].wait(10)
-                rate, cpu = asyncio.run(drain(nats_url, start_stage, args.orders))
-                results[name] = {"p50_ms": statistics.median(samples),
-                                 "p99_ms": samples[max(0, int(len(samples) * 0.99) - 1)],
-                                 "orders_per_s": rate, "cpu_ms_per_order": cpu}
-            finally:
-                for proc in running:
-                    if proc.poll() is None:
-                        proc.terminate()
-                        proc.wait(10)
+        baseline_path = baseline_sources(args.baseline, root / "baseline") if args.baseline else None
+        for round_no in range(args.rounds):  # the stages take turns, so a noisy minute hits all of them alike
+            stages: dict[str, tuple[list[str], dict[str, str]]] = {}
+            if baseline_path is not None:
+                pg.create_database(f"baseline{round_no}")
+                stages[f"risk-service@{args.baseline}"] = ([sys.executable, "-m", "risk_service"], {
+                    **env, "PYTHONPATH": baseline_path, "DATABASE_URL": pg.url(f"baseline{round_no}")})
+            pg.create_database(f"current{round_no}")
+            current = {**env, "DATABASE_URL": pg.url(f"current{round_no}")}
+            stages["risk-service"] = ([str(BIN / "risk-service")], current)
+            stages["floor (plain nats-py)"] = ([sys.executable, str(HERE / "floor.py"), "risk", nats_url], env)
+            for name, (argv, stage_env) in stages.items():
+                results.setdefault(name, []).append(measure(nats_url, name, argv, stage_env, args))
     finally:
         pg.stop()
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+    report(results, args)
+
+
+def report(results: dict[str, list[Result]], args: argparse.Namespace) -> None:
     print(f"\nNATS fsync always: {args.fsync_always}; PostgreSQL fsync: {not args.pg_no_fsync}; "
-          f"risk-service LOG_LEVEL={args.log_level}; {args.orders} orders drained, {args.latency_orders} timed singly")
-    print(f"{'stage':<24}{'p50 ms':>9}{'p99 ms':>9}{'orders/s':>11}{'CPU ms/order':>14}")
-    for name, r in results.items():
-        print(f"{name:<24}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['orders_per_s']:>11.0f}{r['cpu_ms_per_order']:>14.3f}")
-    real, floor = results["risk-service"], results["floor (plain nats-py)"]
-    print(f"ratio risk-service/floor: p50 {real['p50_ms'] / floor['p50_ms']:.2f}x, "
-          f"p99 {real['p99_ms'] / floor['p99_ms']:.2f}x, throughput {real['orders_per_s'] / floor['orders_per_s']:.2f}x, "
-          f"CPU/order {real['cpu_ms_per_order'] / floor['cpu_ms_per_order']:.2f}x")
+          f"risk-service LOG_LEVEL={args.log_level}; {args.orders} orders drained, {args.latency_orders} timed "
+          f"singly; {args.rounds} round(s), medians")
+    print(f"{'stage':<28}{'p50 ms':>9}{'p99 ms':>9}{'orders/s':>11}{'CPU ms/order':>14}")
+    medians = {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+               for name, runs in results.items()}
+    for name, r in medians.items():
+        print(f"{name:<28}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['orders_per_s']:>11.0f}"
+              f"{r['cpu_ms_per_order']:>14.3f}")
+    real = results["risk-service"]
+    for other_name, other in results.items():
+        if other_name == "risk-service":
+            continue
+        ratios = {key: [a[key] / b[key] for a, b in zip(real, other, strict=True)]
+                  for key in ("p50_ms", "p99_ms", "orders_per_s", "cpu_ms_per_order")}
+        shown = []
+        for label, key in (("p50", "p50_ms"), ("throughput", "orders_per_s"), ("CPU/order", "cpu_ms_per_order")):
+            rounds = " / ".join(f"{x:.2f}" for x in ratios[key])
+            shown.append(f"{label} {rounds} (median {statistics.median(ratios[key]):.2f}x)")
+        print(f"ratio risk-service/{other_name.split(' ')[0]} per round: " + ", ".join(shown))
 
 
 if __name__ == "__main__":
@@ -205,4 +249,6 @@ if __name__ == "__main__":
     parser.add_argument("--log-level", default="info", help="risk-service LOG_LEVEL (info = as deployed)")
     parser.add_argument("--fsync-always", action="store_true", help="NATS sync_interval: always, as `tradectl up`")
     parser.add_argument("--pg-no-fsync", action="store_true", help="PostgreSQL with fsync off (to see its share)")
+    parser.add_argument("--baseline", metavar="REF", help="also run the risk service as of git commit REF")
+    parser.add_argument("--rounds", type=int, default=1, help="the stages take turns this many times; medians")
     run(parser.parse_args())

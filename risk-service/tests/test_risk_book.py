@@ -1,14 +1,23 @@
-"""Which order outcomes close an open approval: a final status, a failed submission, a cancel before submit —
-and nothing else (a partial fill, ``done_for_day`` or a cancel that came too late keep it open)."""
+"""The book: which order outcomes close an open approval (a final status, a failed submission, a cancel before
+submit — and nothing else: a partial fill, ``done_for_day`` or a cancel that came too late keep it open); and, for
+any sequence of approvals, fills, ends and reloads, the totals it keeps as it goes equal the ones recomputed from
+the facts (``tradebus_contracts.projection``)."""
 
 from __future__ import annotations
 
-from uuid import uuid4
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from risk_service.book import closes_approval
-from tradebus_contracts import CancelResult, OrderStatusChanged, SubmissionFailed
+from risk_service.book import Book, trading_day_start
+from risk_service.booking import BookedOrder, BookState, Commitment, FillSeen, closes_approval
+from tradebus_contracts import CancelResult, OrderSide, OrderStatusChanged, SubmissionFailed
+from tradebus_contracts.projection import Projection, Working, in_settled, remaining
 
 
 def scoped(**fields):
@@ -37,3 +46,67 @@ def a_cancel(outcome: str) -> CancelResult:
         "too_late_filled"])
 def test_closes_approval_when_the_gateway_reports_an_outcome_then_only_an_end_closes_it(event, closes):
     assert closes_approval(event) is closes
+
+
+# --- the book kept incrementally is the book recomputed from scratch ---------------------------------------------
+
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+SYMBOLS = ("AAPL", "MSFT")
+ops = st.lists(st.tuples(st.sampled_from(["approve", "submit", "fill", "close", "undo", "reload", "wait"]),
+                         st.integers(0, 1_000), st.integers(1, 300), st.sampled_from([None, "37.5", "100"])),
+               max_size=50)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=ops, settled_after_s=st.integers(0, 40), ttl_s=st.integers(1, 30))
+def test_book_when_approvals_fills_and_ends_come_in_any_order_then_it_equals_the_book_recomputed_from_scratch(
+    ops, settled_after_s, ttl_s
+):
+    book = Book(timedelta(seconds=1), trading_day_start(T0))
+    orders: dict[UUID, BookedOrder] = {}  # the facts, as PostgreSQL holds them
+    fills: list[FillSeen] = []
+    now = T0
+    for op, pick, qty, cost in ops:
+        now += timedelta(seconds=1)
+        book.advance(now)
+        chosen = list(orders.values())[pick % len(orders)] if orders else None
+        if op == "approve":
+            order_id, symbol, side = uuid4(), SYMBOLS[pick % 2], OrderSide.BUY if pick % 3 else OrderSide.SELL
+            shares = None if pick % 7 == 0 else Decimal(qty)  # a size never known now and then
+            commitment = Commitment(None if cost is None else Decimal(cost), shares)
+            expires_at = now + timedelta(seconds=ttl_s)
+            book.record_approval(order_id, symbol, side, commitment, expires_at, now)
+            orders[order_id] = BookedOrder(order_id, symbol, side, shares, commitment.cost, expires_at, today=True)
+        elif op == "undo" and chosen is not None and not chosen.submitted and not chosen.seen_qty:
+            book.undo_approval(chosen.order_id)  # the insert found it decided before
+            del orders[chosen.order_id]
+        elif op == "submit" and chosen is not None:  # late or not: a submitted order counts until it ends
+            book.record_submitted(chosen.order_id)
+            chosen.submitted = True
+        elif op == "fill" and chosen is not None:
+            fill = FillSeen(f"ex-{pick}-{qty}", chosen.order_id, chosen.symbol, chosen.side, Decimal(qty).scaleb(-2),
+                            Decimal("10.25"), now)
+            if all(f.execution_id != fill.execution_id for f in fills):  # new to the store: the handler books it
+                book.record_fill(fill)
+                book.record_fill(fill)  # and again: an execution id in flight counts once
+                fills.append(fill)
+                chosen.seen_qty += fill.qty
+                chosen.seen_notional += fill.qty * fill.price
+        elif op == "close" and chosen is not None:
+            book.record_closed(chosen.order_id, Decimal(pick))
+            if not chosen.closed:
+                chosen.closed, chosen.filled_at_close = True, Decimal(pick)
+        elif op == "reload":  # a restart, or the safety-net refresh: everything from the store
+            book.load(BookState(tuple(replace(o) for o in orders.values()), tuple(fills)), book.day_start, now)
+
+        settled_as_of = now - timedelta(seconds=settled_after_s)
+        for order in orders.values():
+            order.lapsed = not order.submitted and order.expires_at <= now
+        for symbol in SYMBOLS:
+            mine = [o for o in orders.values() if o.symbol == symbol]
+            working = [Working(o.side, remaining(o.shares if o.open else o.filled_at_close, o.seen_qty)) for o in mine]
+            working += [Working(f.side, f.qty) for f in fills
+                        if f.symbol == symbol and not in_settled(f.recorded_at, settled_as_of, book.settle_margin)]
+            assert book.projection(symbol, Decimal(5), settled_as_of) == Projection.of(Decimal(5), working)
+            assert book.open_by_symbol[symbol] == sum(o.open for o in mine)
+            assert book.daily_by_symbol.get(symbol, 0) == sum((o.committed(o.working()) for o in mine), Decimal(0))

@@ -5,6 +5,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import risk_service.decider as decider_module
+from risk_service.booking import Commitment
 from risk_service.decider import CHECK_FAILED
 from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected, verify_approval
 from tradebus_contracts.signing import key_id_for
@@ -19,9 +20,9 @@ def request(**fields):
 
 
 def test_decide_when_order_passes_then_signed_approval_and_its_cost(decider, signing_key, now):
-    event, cost = decider.decide(request(), now)
+    event, commitment = decider.decide(request(), now)
 
-    assert isinstance(event, RiskApproved) and cost == Decimal("1872.50")
+    assert isinstance(event, RiskApproved) and commitment == Commitment(Decimal("1872.50"), Decimal("10"))
     verify_approval(event, {key_id_for(signing_key.public_key()): signing_key.public_key()}, now)
 
 

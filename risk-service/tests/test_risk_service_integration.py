@@ -1,132 +1,21 @@
-"""risk-service as a real process against real NATS and PostgreSQL: decisions, redelivery, kill switch, DLQ."""
+"""risk-service as a real process against real NATS and PostgreSQL: decisions, redelivery, kill switch, DLQ.
+The harness (`risk` fixture) is in conftest.py."""
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import nats
 import pytest
 
-from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event, subject_for, verify_approval
-from tradebus_contracts.refdata import (
-    ACCOUNT_KEY,
-    REFDATA_BUCKET,
-    AccountRef,
-    AssetRef,
-    PositionRef,
-    QuoteRef,
-    asset_key,
-    position_key,
-    quote_key,
-)
-from tradebus_contracts.signing import public_key_from_b64
+from tradebus_contracts import RiskApproved, RiskRejected, decode_event, verify_approval
 from tradebus_contracts.subjects import RISK_PREVIEW
-from tradebus_runtime.bus import ensure_kv, ensure_streams
-from tradebus_runtime.health import NotHealthy, wait_until_healthy
-from tradectl.keys import generate_signing_key
-from tradectl.testing import exit_reason
 
 pytestmark = pytest.mark.integration
-
-BIN = Path(sys.executable).parent
 
 
 def now():
     return datetime.now(UTC)
-
-
-class Harness:
-    """Drives a running risk-service: seeds reference data, sends requests, collects decisions."""
-
-    def __init__(self, nats_url, database_url, tmp_path):
-        self.nats_url = nats_url
-        self.database_url = database_url
-        self.tmp_path = tmp_path
-        self.keys = generate_signing_key(tmp_path / "keys")
-        self.trusted = {self.keys.key_id: public_key_from_b64(self.keys.public_b64)}
-        self.proc = None
-        self.decisions: asyncio.Queue = asyncio.Queue()
-        self.log_path = tmp_path / "risk-service.log"
-
-    async def open(self):
-        self.nc = await nats.connect(self.nats_url)
-        self.js = self.nc.jetstream()
-        await ensure_streams(self.js)
-        self.kv = await ensure_kv(self.js, REFDATA_BUCKET)
-
-        async def collect(msg):
-            await self.decisions.put(decode_event(msg.data))
-
-        await self.nc.subscribe("risk.>", cb=collect)
-        await self.seed()
-
-    async def seed(self, *, quote_age=timedelta(0), buying_power="100000"):
-        t = now()
-        await self.kv.put(asset_key("AAPL"), AssetRef(symbol="AAPL", tradable=True, fractionable=True, shortable=True,
-                                                      as_of=t).model_dump_json().encode())
-        await self.kv.put(quote_key("AAPL"), QuoteRef(symbol="AAPL", bid=Decimal("187.20"), ask=Decimal("187.30"),
-                                                      last=Decimal("187.25"), as_of=t - quote_age)
-                          .model_dump_json().encode())
-        await self.kv.put(ACCOUNT_KEY, AccountRef(buying_power=Decimal(buying_power), equity=Decimal("100000"),
-                                                  cash=Decimal("100000"), as_of=t).model_dump_json().encode())
-
-    async def set_position(self, qty):
-        await self.kv.put(position_key("AAPL"), PositionRef(symbol="AAPL", qty=Decimal(qty),
-                                                            avg_entry_price=Decimal("180"),
-                                                            market_value=Decimal(qty) * Decimal("187.25"),
-                                                            as_of=now()).model_dump_json().encode())
-
-    def start(self):
-        env = {**os.environ, "NATS_URL": self.nats_url, "DATABASE_URL": self.database_url,
-               "RISK_SIGNING_KEY_PATH": str(self.keys.private_path), "PYTHONUNBUFFERED": "1",
-               "RISK_EXPOSURE_REFRESH_S": "0.5"}
-        self.proc = subprocess.Popen([str(BIN / "risk-service")], env=env, stdout=self.log_path.open("ab"),
-                                     stderr=subprocess.STDOUT)
-
-    async def healthy(self):
-        try:
-            await wait_until_healthy(self.nats_url, ["risk-service"], 15, exited=lambda _: exit_reason(self.proc))
-        except NotHealthy as exc:
-            raise AssertionError(f"{exc}\n" + self.log_path.read_text()[-3000:]) from None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            assert self.proc.wait(10) == 0
-
-    async def request(self, event):
-        await self.js.publish(subject_for(event), encode_event(event), headers={"Nats-Msg-Id": str(event.event_id)})
-
-    async def decision_for(self, order_id, timeout=10):
-        while True:
-            event = await asyncio.wait_for(self.decisions.get(), timeout)
-            if event.order_id == order_id:
-                return event
-
-    async def tradectl(self, *args):
-        proc = await asyncio.create_subprocess_exec(
-            str(BIN / "tradectl"), *args, env={**os.environ, "NATS_URL": self.nats_url},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()
-        return out.decode()
-
-
-@pytest.fixture
-async def risk(nats_url, database_url, tmp_path):
-    h = Harness(nats_url, database_url, tmp_path)
-    await h.open()
-    h.start()
-    await h.healthy()
-    yield h
-    h.stop()
-    await h.nc.drain()
 
 
 async def test_request_when_order_passes_every_check_then_signed_approval_verifies(risk, order_requested):

@@ -47,6 +47,17 @@ def test_shape_when_risk_gives_reasons_then_field_reasons_are_errors_and_the_res
     assert not preview.approvable
 
 
+def test_shape_when_risk_approves_with_advice_then_a_warning_and_still_approvable():
+    reply = PreviewReply(ok=True, approved=True, reasons=[
+        RejectionReason(code="STOP_TRIGGERS_NOW", message="a buy stop at $180.00 is at or below the ask $187.30",
+                        field="stop_price")])
+
+    preview = shape_preview(reply.model_dump_json().encode())
+
+    assert [w.code for w in preview.warnings] == ["STOP_TRIGGERS_NOW"] and preview.errors == []
+    assert preview.approvable
+
+
 def test_shape_when_the_request_was_not_an_order_then_invalid_field_errors():
     reply = PreviewReply(ok=False, errors=[FieldProblem(field="qty", message="not a decimal")])
 

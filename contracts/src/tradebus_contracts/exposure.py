@@ -8,7 +8,9 @@ REDUCING gate, defence in depth) must never disagree on:
 * how much of an order needs **buying power**: all of a buy (buying to cover a short is paid for too); of a sell,
   only the part that opens or grows a short — selling what is held needs none.
 
-Pure functions over Decimals; a position is signed (long > 0, short < 0, flat 0).
+Pure functions over Decimals; a position is signed (long > 0, short < 0, flat 0). Both read one position; with open
+orders working on it, the checks read it through ``projection`` (its worst cases), whose ``Projection.reduces``
+is ``reduces_position`` when nothing is working.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tradebus_contracts.orders import OrderSide
+from tradebus_contracts.projection import Projection
 
 __all__ = ["opposes_position", "reduces_position", "buying_power_needed"]
 
@@ -29,7 +32,7 @@ def opposes_position(side: OrderSide, position_qty: Decimal) -> bool:
 
 def reduces_position(side: OrderSide, qty: Decimal, position_qty: Decimal) -> bool:
     """True only when the order provably shrinks the position towards flat and not past it."""
-    return qty > 0 and opposes_position(side, position_qty) and qty <= abs(position_qty)
+    return Projection(position_qty).reduces(side, qty)
 
 
 def buying_power_needed(side: OrderSide, cost: Decimal | None, shares: Decimal | None,

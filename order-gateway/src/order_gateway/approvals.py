@@ -1,7 +1,8 @@
 """Submitting an approved order exactly once (DESIGN §5.1, §5.2; STYLE §5). One approval, top to bottom:
 
-1. decide — the gate (signature, expiry, trading state, REDUCING) and the plan given the row we hold (pure:
-   gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
+1. decide — the gate (signature, expiry, trading state, REDUCING against the position and the gateway's own orders
+   still working in the symbol, read in the transaction that locks the row) and the plan given the row we hold
+   (pure: gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
 2. record — the order row is written ``pending`` BEFORE the broker is called, in the transaction that locks the
    row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise);
 3. call the broker — `submit_at_broker`: the POST (alpaca-py's own retries off, a timeout, the rate limiter inside
@@ -17,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from asyncpg import Connection
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.msg import Msg
 
-from tradebus_contracts import RiskApproved, client_order_id_for, signed_order
+from tradebus_contracts import RiskApproved, TradingState, client_order_id_for, signed_order
 from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.projection import SETTLE_MARGIN, Working, in_settled
 from tradebus_runtime import PoisonMessage, get_logger
 from tradebus_runtime.trading_state import TradingStateFollower
 
@@ -74,11 +77,9 @@ class ApprovalHandler:
             raise PoisonMessage(f"{event.event_type} on an approval subject")
         ctx = self.ctx
         # 1-2. decide and record pending, under the row lock a cancel also takes
-        refusal = gate.check(event, self.trusted, ctx.clock.now(), self.trading.state,
-                             self.positions.qty(event.symbol))
         async with ctx.pool.acquire() as conn, conn.transaction():
             row = await store.lock_order(conn, event.order_id)
-            decided = plan(row, event, refusal)
+            decided = plan(row, event, await self._gate(conn, event))
             if decided.action is Action.SUBMIT:
                 await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
                                            event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"))
@@ -102,6 +103,18 @@ class ApprovalHandler:
         else:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
+
+
+    async def _gate(self, conn: Connection, event: RiskApproved) -> gate.Refusal | None:
+        """The gate's verdict; while REDUCING, with what the gateway's other orders in the symbol may still move:
+        their remainders, and their fills the broker's positions may not have yet (``projection.in_settled``)."""
+        state, position, as_of = self.trading.state, self.positions.qty(event.symbol), self.positions.as_of
+        working: list[Working] = []
+        if state is TradingState.REDUCING and position is not None and as_of is not None:
+            working = await store.working_in(conn, event.symbol, event.order_id)
+            recent = await store.fills_recorded_since(conn, event.symbol, as_of - SETTLE_MARGIN)
+            working += [fill for fill, recorded_at in recent if not in_settled(recorded_at, as_of, SETTLE_MARGIN)]
+        return gate.check(event, self.trusted, self.ctx.clock.now(), state, position, working)
 
 
 async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan, clock: Clock,

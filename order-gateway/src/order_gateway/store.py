@@ -15,7 +15,8 @@ from uuid import UUID
 
 import asyncpg
 
-from tradebus_contracts.orders import FINAL_STATUSES
+from tradebus_contracts.orders import FINAL_STATUSES, OrderSide
+from tradebus_contracts.projection import Working, remaining
 
 from .model import BrokerCall, OrderRow, SubmitState
 
@@ -120,3 +121,29 @@ async def pending_older_than(pool: asyncpg.Pool, seconds: float) -> list[OrderRo
         "SELECT * FROM orders WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1)", seconds
     )
     return [OrderRow.of(r) for r in rows]
+
+
+async def working_in(conn: asyncpg.Connection, symbol: str, excluding: UUID) -> list[Working]:
+    """What the gateway's own orders in ``symbol`` may still buy or sell (``tradebus_contracts.projection``): every
+    order not final yet — pending, or submitted with no final broker status — by its remainder, qty − filled (a
+    notional order's is unknown). ``excluding`` is the order being decided (its own row, on a redelivery)."""
+    rows = await conn.fetch(
+        """SELECT order_fields->>'side' AS side, (order_fields->>'qty')::numeric AS qty, filled_qty FROM orders
+           WHERE symbol = $1 AND order_id <> $2
+             AND (state = 'pending'
+                  OR (state = 'submitted' AND (broker_status IS NULL OR broker_status <> ALL($3::text[]))))""",
+        symbol, excluding, sorted(FINAL_STATUSES),
+    )
+    return [Working(OrderSide(r["side"]), remaining(r["qty"], r["filled_qty"])) for r in rows]
+
+
+async def fills_recorded_since(conn: asyncpg.Connection, symbol: str,
+                               since: datetime) -> list[tuple[Working, datetime]]:
+    """The fills of ``symbol`` recorded at or after ``since``, with when they were recorded (candidates for fills the
+    broker's settled position may not have yet)."""
+    rows = await conn.fetch(
+        """SELECT o.order_fields->>'side' AS side, f.qty, f.recorded_at FROM fills f JOIN orders o USING (order_id)
+           WHERE o.symbol = $1 AND f.recorded_at >= $2""",
+        symbol, since,
+    )
+    return [(Working(OrderSide(r["side"]), r["qty"]), r["recorded_at"]) for r in rows]

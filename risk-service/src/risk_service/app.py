@@ -1,8 +1,8 @@
 """The bootstrap of risk-service: its settings, the signing key and the limits, read and checked at start, and the
 one place where the pieces are built, complete, once the connections are open (cosmicpython's ``bootstrap.py``).
 
-What runs: the request consumer and the order-outcome consumer (``handlers``), the preview and limits responders
-(``responders``), the book refresh, the reference-data watch as a health check.
+What runs: the request consumer, the order-outcome consumer and the fill consumer (``handlers``), the preview and
+limits responders (``responders``), the book refresh, the reference-data watch as a health check.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from tradebus_contracts.envelope import utc_now
+from tradebus_contracts.projection import SETTLE_MARGIN
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import private_key_from_pem
 from tradebus_contracts.subjects import RISK_LIMITS, RISK_PREVIEW, subject_filter
@@ -40,6 +41,7 @@ from .store import DecisionStore
 
 SERVICE = Service.RISK
 ORDER_OUTCOMES = ("orders.submitted", "orders.status", "orders.failed", "orders.cancel_result")
+FILLS = "fills"
 log = get_logger(__name__)
 
 
@@ -49,7 +51,13 @@ class RiskSettings(ServiceSettings):
         description="PEM file of the Ed25519 approval signing key (tradectl keys gen-signing)")
     approval_ttl_s: float = Field(default=30.0, gt=0, le=3600, validation_alias="RISK_APPROVAL_TTL_S")
     limits_file: Path | None = Field(default=None, validation_alias="RISK_LIMITS_FILE")
-    exposure_refresh_s: float = Field(default=5.0, gt=0, validation_alias="RISK_EXPOSURE_REFRESH_S")
+    exposure_refresh_s: float = Field(
+        default=60.0, gt=0, validation_alias="RISK_EXPOSURE_REFRESH_S",
+        description="how often the book is reloaded from PostgreSQL as a safety net (it is kept exact in between)")
+    fill_settle_margin_s: float = Field(
+        default=SETTLE_MARGIN.total_seconds(), ge=0, le=600, validation_alias="RISK_FILL_SETTLE_MARGIN_S",
+        description="the longest the gateway's positions request takes: a settled position stamped this long after "
+                    "a fill was recorded has it (tradebus_contracts.projection)")
 
 
 def load_signer(settings: RiskSettings) -> Signer:
@@ -69,9 +77,10 @@ def load_signer(settings: RiskSettings) -> Signer:
 
 async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, signer: Signer) -> Wiring:
     refdata, trading = RefData(), TradingStateFollower()
-    book = Book(limits.throttle_window, trading_day_start(utc_now()))
+    book = Book(limits.throttle_window, trading_day_start(utc_now()), timedelta(seconds=settings.fill_settle_margin_s))
     decider = Decider(limits, refdata, book, signer, trading)
-    handlers = RiskHandlers(io.bus, DecisionStore(io.pool), decider, settings.exposure_refresh_s)
+    handlers = RiskHandlers(io.bus, DecisionStore(io.pool), decider, settings.exposure_refresh_s,
+                            settled_floor=refdata.settled_floor)
     responders = RiskResponders(decider)
     await handlers.refresh_book()
     await trading.start(io.bus.js)
@@ -92,6 +101,10 @@ async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, sig
                                       filter_subjects=tuple(subject_filter(k) for k in ORDER_OUTCOMES),
                                       description="order outcomes that close open approvals"),
                          handlers.on_order_event),
+            Subscription(ConsumerSpec(stream="FILLS", durable=f"{SERVICE}-fills",
+                                      filter_subjects=(subject_filter(FILLS),),
+                                      description="fills: what approved orders have done, until the position has it"),
+                         handlers.on_fill),
         ],
         responders={RISK_LIMITS: responders.limits_report, RISK_PREVIEW: responders.preview},
         background={"refresh_book": handlers.refresh_forever},

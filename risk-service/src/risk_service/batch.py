@@ -21,13 +21,14 @@ from tradebus_contracts import OrderRequested, RiskApproved
 from tradebus_contracts.envelope import Envelope
 
 from .book import Book
+from .booking import Commitment
 from .model import DecisionEvent
 
 __all__ = ["Decide", "NewDecision", "StoredDecision", "Ask", "Publish", "Poison", "Retry", "Outcome", "BatchPlan",
            "plan_batch", "take_back"]
 
-Decide = Callable[[OrderRequested, datetime], tuple[DecisionEvent, Decimal | None]]
-"""``Decider.decide``: the decision event for a request and the notional it commits (None when rejected)."""
+Decide = Callable[[OrderRequested, datetime], tuple[DecisionEvent, Commitment | None]]
+"""``Decider.decide``: the decision event for a request and what it commits (None when rejected)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +38,19 @@ class NewDecision:
     request_event_id: UUID
     order_fields: dict[str, object]  # as JSON values: what the request asked
     event: DecisionEvent
-    estimated_cost: Decimal | None
+    commitment: Commitment | None
 
     @property
     def order_id(self) -> UUID:
         return self.event.order_id
+
+    @property
+    def estimated_cost(self) -> Decimal | None:
+        return None if self.commitment is None else self.commitment.cost
+
+    @property
+    def shares(self) -> Decimal | None:
+        return None if self.commitment is None else self.commitment.shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +117,7 @@ class BatchPlan:
 
 def plan_batch(requests: Sequence[Envelope], decide: Decide, book: Book, now: datetime) -> BatchPlan:
     """Decide the first request of each order_id in turn, booking each approval before the next decision."""
-    book.roll_day(now)
+    book.advance(now)
     asks: list[Ask | Poison] = []
     new: dict[UUID, NewDecision] = {}
     for request in requests:
@@ -119,10 +128,10 @@ def plan_batch(requests: Sequence[Envelope], decide: Decide, book: Book, now: da
         asks.append(ask)
         if ask.order_id in new:
             continue
-        event, cost = decide(request, now)
-        new[ask.order_id] = NewDecision(request.event_id, ask.order_fields, event, cost)
-        if isinstance(event, RiskApproved):
-            book.record_approval(event.symbol, cost, now)
+        event, commitment = decide(request, now)
+        new[ask.order_id] = NewDecision(request.event_id, ask.order_fields, event, commitment)
+        if isinstance(event, RiskApproved) and commitment is not None:
+            book.record_approval(event.order_id, event.symbol, event.side, commitment, event.expires_at, now)
     return BatchPlan(tuple(asks), tuple(new.values()))
 
 
@@ -130,7 +139,7 @@ def take_back(book: Book, lost: Iterable[NewDecision]) -> None:
     """Undo what the lost approvals booked: their order_ids keep the decision stored earlier."""
     for decision in lost:
         if isinstance(decision.event, RiskApproved):
-            book.undo_approval(decision.event.symbol, decision.estimated_cost)
+            book.undo_approval(decision.order_id)
 
 
 def _answer(ask: Ask, decision: StoredDecision | None) -> Outcome:

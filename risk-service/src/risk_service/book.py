@@ -1,24 +1,38 @@
-"""What the risk service has already committed: open approved orders, today's approved notional, the throttle.
+"""What the risk service has already committed, kept in memory: approved orders still working, fills not yet in the
+broker's settled position, today's notional, the throttle.
 
-The authoritative numbers live in PostgreSQL (the store reads them as an ``Exposure``); this in-memory book is
-refreshed from it every few seconds and bumped on every approval in between, so each decision reads plain memory
-(no database round trip per order). The trading day is New York's calendar day: the daily caps reset at midnight
-ET. An approval stays open until the gateway reports an event that ``closes_approval``.
+The facts live in PostgreSQL (decisions, fills; read by the store as a `booking.BookState`). The book is loaded
+from them at start (and, as a safety net, every ``RISK_EXPOSURE_REFRESH_S``), and in between it is kept by every
+approval, submission, fill and order end as it is recorded, and by the clock (an approval never submitted stops
+counting when it expires), each change under the same lock as the database write that records it: so a load sees
+a change in both places or in neither, and never applies one twice. Each decision reads plain memory: no database
+round trip per order, and no total recomputed — every order adds to and takes from running totals exactly
+(``projection.EXACT``), which the property test holds equal to the totals recomputed from the facts.
+
+Per symbol and side the book keeps what open orders may still move; with the fills the settled position does not
+provably have yet (``projection.in_settled``), that is the symbol's projected exposure. The trading day is New
+York's calendar day: the daily caps reset at midnight ET.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TypeGuard
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from tradebus_contracts import CancelOutcome, CancelResult, OrderStatusChanged, SubmissionFailed
-from tradebus_contracts.envelope import Envelope
+from tradebus_contracts import OrderSide
+from tradebus_contracts.projection import EXACT, SETTLE_MARGIN, Projection, in_settled
+
+from .booking import BookedOrder, BookState, Commitment, FillSeen
 
 NEW_YORK = ZoneInfo("America/New_York")
+_ZERO = Decimal(0)
 
 
 def trading_day_start(now: datetime) -> datetime:
@@ -27,37 +41,53 @@ def trading_day_start(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    """What is committed now: open approved orders and today's approved notional, per symbol."""
+@dataclass(slots=True)
+class _Sides:
+    """What one symbol's open orders may still buy and sell; a count of those whose size is unknown."""
 
-    open_by_symbol: dict[str, int]
-    daily_notional_by_symbol: dict[str, Decimal]
+    buying: Decimal = _ZERO
+    selling: Decimal = _ZERO
+    unknown_buys: int = 0
+    unknown_sells: int = 0
 
-
-ClosingEvent = OrderStatusChanged | SubmissionFailed | CancelResult
-
-
-def closes_approval(event: Envelope) -> TypeGuard[ClosingEvent]:
-    """The gateway's word that an approved order no longer counts as open: a final status, a submission that
-    failed, or a cancel that caught it before it was submitted."""
-    return ((isinstance(event, OrderStatusChanged) and event.status.is_final)
-            or isinstance(event, SubmissionFailed)
-            or (isinstance(event, CancelResult) and event.outcome == CancelOutcome.CANCELED_BEFORE_SUBMIT))
+    def add(self, side: OrderSide, qty: Decimal | None, sign: int) -> None:
+        buy = side is OrderSide.BUY
+        if qty is None:
+            if buy:
+                self.unknown_buys += sign
+            else:
+                self.unknown_sells += sign
+            return
+        if buy:
+            self.buying = EXACT.add(self.buying, qty) if sign > 0 else EXACT.subtract(self.buying, qty)
+        else:
+            self.selling = EXACT.add(self.selling, qty) if sign > 0 else EXACT.subtract(self.selling, qty)
 
 
 @dataclass
 class Book:
     throttle_window: timedelta
     day_start: datetime
+    settle_margin: timedelta = SETTLE_MARGIN
     open_by_symbol: Counter[str] = field(default_factory=Counter)
     daily_by_symbol: dict[str, Decimal] = field(default_factory=dict)
+    _orders: dict[UUID, BookedOrder] = field(default_factory=dict)
+    _sides: dict[str, _Sides] = field(default_factory=dict)
+    _fills: dict[str, dict[str, FillSeen]] = field(default_factory=dict)  # symbol -> execution id -> in flight
+    _expiring: list[tuple[datetime, int, UUID]] = field(default_factory=list)  # heap: approvals not submitted yet
+    _pushed: Iterator[int] = field(default_factory=itertools.count)  # ties broken by an int, not by a UUID
     _recent: deque[datetime] = field(default_factory=deque)
+    _already_booked: set[UUID] = field(default_factory=set)  # approvals of order_ids the book holds: taken back
 
-    def load(self, exposure: Exposure, day_start: datetime) -> None:
-        self.open_by_symbol = Counter(exposure.open_by_symbol)
-        self.daily_by_symbol = dict(exposure.daily_notional_by_symbol)
+    def load(self, state: BookState, day_start: datetime, now: datetime) -> None:
+        self.open_by_symbol, self.daily_by_symbol, self._sides = Counter(), {}, {}
+        self._orders, self._fills, self._expiring = {}, {}, []
         self.day_start = day_start
+        for fill in state.fills:
+            self._fills.setdefault(fill.symbol, {})[fill.execution_id] = fill
+        for order in state.orders:
+            order.lapsed = not order.submitted and order.expires_at <= now
+            self._add(order)
 
     @property
     def open_total(self) -> int:
@@ -65,13 +95,39 @@ class Book:
 
     @property
     def daily_total(self) -> Decimal:
-        return sum(self.daily_by_symbol.values(), Decimal(0))
+        return sum(self.daily_by_symbol.values(), _ZERO)
 
-    def roll_day(self, now: datetime) -> None:
+    def projection(self, symbol: str, settled: Decimal, settled_as_of: datetime | None) -> Projection:
+        """The symbol's projected exposure: ``settled`` (the broker's position as of ``settled_as_of``), its open
+        orders, and its fills the settled position does not provably have yet. A fill it provably has leaves the
+        book for good (a settled position is never older than the one before it)."""
+        sides = self._sides.get(symbol) or _Sides()
+        buying = None if sides.unknown_buys else sides.buying
+        selling = None if sides.unknown_sells else sides.selling
+        in_flight = self._fills.get(symbol)
+        for execution_id, fill in list(in_flight.items()) if in_flight else ():
+            if in_settled(fill.recorded_at, settled_as_of, self.settle_margin):
+                del in_flight[execution_id]
+            elif fill.side is OrderSide.BUY:
+                buying = None if buying is None else EXACT.add(buying, fill.qty)
+            else:
+                selling = None if selling is None else EXACT.add(selling, fill.qty)
+        return Projection(settled, buying, selling)
+
+    def advance(self, now: datetime) -> None:
+        """Move the book to ``now``: a new trading day resets today's notional; approvals that expired unsubmitted
+        stop counting."""
         start = trading_day_start(now)
         if start > self.day_start:
-            self.daily_by_symbol = {}
+            for order in list(self._orders.values()):
+                self._change(order, today=False)
+                if not order.open and order.working() == 0:
+                    self._remove(order)
             self.day_start = start
+        while self._expiring and self._expiring[0][0] <= now:
+            order = self._orders.get(heapq.heappop(self._expiring)[2])
+            if order is not None and not order.submitted:
+                self._change(order, lapsed=True)
 
     def submissions_in_window(self, now: datetime) -> int:
         horizon = now - self.throttle_window
@@ -79,20 +135,75 @@ class Book:
             self._recent.popleft()
         return len(self._recent)
 
-    def record_approval(self, symbol: str, cost: Decimal | None, now: datetime) -> None:
-        self.open_by_symbol[symbol] += 1
-        if cost is not None:
-            self.daily_by_symbol[symbol] = self.daily_by_symbol.get(symbol, Decimal(0)) + cost
+    def record_approval(self, order_id: UUID, symbol: str, side: OrderSide, commitment: Commitment,
+                        expires_at: datetime, now: datetime) -> None:
         self._recent.append(now)
+        if order_id in self._orders:  # decided before: the insert will say so and batch.take_back undoes this
+            self._already_booked.add(order_id)
+            return
+        self._add(BookedOrder(order_id, symbol, side, commitment.shares, commitment.cost, expires_at, today=True))
 
-    def undo_approval(self, symbol: str, cost: Decimal | None) -> None:
+    def undo_approval(self, order_id: UUID) -> None:
         """Take back a provisional approval that lost to a decision stored earlier (``batch.take_back``)."""
-        self.record_closed(symbol)
-        if cost is not None and symbol in self.daily_by_symbol:
-            self.daily_by_symbol[symbol] -= cost
         if self._recent:
             self._recent.pop()
+        if order_id in self._already_booked:
+            self._already_booked.discard(order_id)
+            return
+        order = self._orders.get(order_id)
+        if order is not None:
+            self._remove(order)
 
-    def record_closed(self, symbol: str) -> None:
-        if self.open_by_symbol[symbol] > 0:
-            self.open_by_symbol[symbol] -= 1
+    def record_submitted(self, order_id: UUID) -> None:
+        """The gateway submitted it: it no longer expires (and counts again if its approval had expired)."""
+        order = self._orders.get(order_id)
+        if order is not None and not order.submitted:
+            self._change(order, submitted=True)
+
+    def record_closed(self, order_id: UUID, filled_qty: Decimal) -> None:
+        """The order ended with ``filled_qty`` filled: its unfilled part stops counting. Idempotent."""
+        order = self._orders.get(order_id)
+        if order is not None and not order.closed:
+            self._change(order, closed=True, filled_at_close=filled_qty)
+
+    def record_fill(self, fill: FillSeen) -> None:
+        """A fill new to the store: it leaves its order's remainder and is in flight until the settled position has
+        it (while in flight, the same execution id again changes nothing)."""
+        in_flight = self._fills.setdefault(fill.symbol, {})
+        if fill.execution_id in in_flight:
+            return
+        in_flight[fill.execution_id] = fill
+        order = self._orders.get(fill.order_id)
+        if order is not None:
+            self._change(order, seen_qty=EXACT.add(order.seen_qty, fill.qty),
+                         seen_notional=EXACT.add(order.seen_notional, EXACT.multiply(fill.qty, fill.price)))
+
+    def _add(self, order: BookedOrder) -> None:
+        self._orders[order.order_id] = order
+        self._count(order, 1)
+        if not order.submitted and not order.lapsed:
+            heapq.heappush(self._expiring, (order.expires_at, next(self._pushed), order.order_id))
+
+    def _remove(self, order: BookedOrder) -> None:
+        self._count(order, -1)
+        del self._orders[order.order_id]
+
+    def _change(self, order: BookedOrder, **changes: object) -> None:
+        self._count(order, -1)
+        for name, value in changes.items():
+            setattr(order, name, value)
+        self._count(order, 1)
+
+    def _count(self, order: BookedOrder, sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) what one order contributes to the totals."""
+        symbol, working = order.symbol, order.working()
+        if order.open:
+            self.open_by_symbol[symbol] += sign
+        sides = self._sides.get(symbol)
+        if sides is None:
+            sides = self._sides[symbol] = _Sides()
+        sides.add(order.side, working, sign)
+        if order.today:
+            committed = order.committed(working)
+            used = self.daily_by_symbol.get(symbol, _ZERO)
+            self.daily_by_symbol[symbol] = EXACT.add(used, committed) if sign > 0 else EXACT.subtract(used, committed)

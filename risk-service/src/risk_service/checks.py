@@ -11,20 +11,22 @@ Checks receive the limits already narrowed to the order's symbol (``Limits.for_s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from tradebus_contracts import OrderFields, OrderSide, OrderType, RejectionReason, TimeInForce, TradingState
-from tradebus_contracts.exposure import opposes_position, reduces_position
+from tradebus_contracts.exposure import opposes_position
+from tradebus_contracts.projection import EXACT
 
+from .collars import check_price_collar
 from .limit_checks import (
     check_buying_power,
     check_daily_notional,
     check_open_orders,
     check_order_size,
     check_position,
-    check_price_collar,
     check_throttle,
     needs_buying_power,
+    working_story,
 )
 from .limits import Limits
 from .model import RiskContext, Verdict
@@ -66,17 +68,20 @@ def check_trading_state(order: OrderFields, ctx: RiskContext, limits: Limits) ->
     if ctx.trading_state is TradingState.HALTED:
         yield reason("TRADING_HALTED", "trading is halted: no order passes until trading is resumed")
     elif ctx.trading_state is TradingState.REDUCING:
-        pos = ctx.position_qty
+        projection = ctx.projection
         qty = order_shares(order, usable_quote(ctx, limits))
+        pos = projection.settled
         if not opposes_position(order.side, pos):
             held = f"the {order.symbol} position of {shares(pos)} shares" if pos else f"no {order.symbol} position"
             yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and a {order.side} would not reduce "
                          f"{held}", "side")
-        # Past the position is not reducing: selling 150 of a 100 long opens a 50 short. A qty that is not
-        # positive (or unknown) is for the quantity and reference-data checks to report.
-        elif qty is not None and qty > 0 and not reduces_position(order.side, qty, pos):
+        # Past the position is not reducing: selling 150 of a 100 long opens a 50 short; nor is selling 100 twice,
+        # once the first sell of 100 is working. A qty that is not positive (or unknown) is for the quantity and
+        # reference-data checks to report.
+        elif qty is not None and qty > 0 and not projection.reduces(order.side, qty):
             yield reason("TRADING_REDUCING_ONLY", f"trading is reducing-only and {order.side} {shares(qty)} "
-                         f"shares would go past the {order.symbol} position of {shares(pos)} shares", "qty")
+                         f"shares would go past the {order.symbol} position of {shares(pos)} shares"
+                         f"{working_story(projection, order.side)}", "qty")
 
 
 def check_quantity(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -161,12 +166,14 @@ def check_short(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterato
     qty = order_shares(order, usable_quote(ctx, limits))
     if order.side is not OrderSide.SELL or qty is None or qty <= 0:
         return
-    after = ctx.position_qty - qty
-    if after >= 0:
+    projection = ctx.projection
+    after = projection.worst_after(OrderSide.SELL, qty)  # None: open sells of unknown size, so maybe short
+    if after is not None and after >= 0:
         return
-    story = (f"selling {shares(qty)} {order.symbol} from a position of {shares(ctx.position_qty)} would leave "
-             f"{shares(after)} shares")
-    if is_fractional(order) or after != after.to_integral_value():
+    story = (f"selling {shares(qty)} {order.symbol} from a position of {shares(projection.settled)}"
+             f"{working_story(projection, OrderSide.SELL)} would leave "
+             f"{'an unknown short' if after is None else f'{shares(after)} shares'}")
+    if is_fractional(order) or (after is not None and after != after.to_integral_value()):
         yield reason("FRACTIONAL_SHORT_NOT_ALLOWED", f"{story}: fractional short sales are not allowed", "qty")
     asset = ctx.asset
     if asset is not None and not is_stale(asset.as_of, ctx.now, limits.max_asset_age_s) and not asset.shortable:
@@ -214,10 +221,14 @@ CHECKS: tuple[Check, ...] = (
 
 
 def evaluate(order: OrderFields, ctx: RiskContext, limits: Limits) -> Verdict:
-    """Run every check against the order's effective limits; approved iff no check found anything."""
+    """Run every check against the order's effective limits; approved iff no check found anything. The arithmetic
+    is exact for every value the contracts carry (``projection.EXACT``): no comparison is made on a rounded sum."""
     effective = limits.for_symbol(order.symbol)
-    reasons = [found for check in CHECKS for found in check(order, ctx, effective)]
-    cost, basis = estimate(order, usable_quote(ctx, effective))
+    with localcontext(EXACT):
+        reasons = [found for check in CHECKS for found in check(order, ctx, effective)]
+        quote = usable_quote(ctx, effective)
+        cost, basis = estimate(order, quote)
+        qty = order_shares(order, quote)
     if not reasons and cost is None:  # never approve what cannot be charged against the daily caps
         reasons.append(reason("REFERENCE_DATA_MISSING", "the order's cost cannot be estimated"))
-    return Verdict(approved=not reasons, reasons=tuple(reasons), estimated_cost=cost, price_basis=basis)
+    return Verdict(approved=not reasons, reasons=tuple(reasons), estimated_cost=cost, price_basis=basis, shares=qty)

@@ -7,6 +7,7 @@ the preview responder checks an order against.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tradebus_contracts.signing import key_id_for
 from tradebus_runtime import get_logger
 
 from .book import Book
+from .booking import Commitment
 from .checks import evaluate
 from .limits import Limits
 from .model import Account, Asset, DecisionEvent, Quote, RiskContext, Verdict
@@ -36,6 +38,7 @@ class ReferenceData(Protocol):
     def quote(self, symbol: str) -> Quote | None: ...
     def account_view(self) -> Account | None: ...
     def position_qty(self, symbol: str) -> Decimal: ...
+    def settled_as_of(self, symbol: str) -> datetime | None: ...
     def gross_exposure(self) -> Decimal: ...
 
 
@@ -50,7 +53,7 @@ class Signer:
     private_key: Ed25519PrivateKey
     ttl: timedelta
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         return key_id_for(self.private_key.public_key())
 
@@ -65,23 +68,27 @@ class Decider:
         self.trading_state = trading_state
 
     def context(self, symbol: str, now: datetime) -> RiskContext:
+        settled = self.refdata.position_qty(symbol)
+        projection = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol))
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
             asset=self.refdata.asset(symbol),
             quote=self.refdata.quote(symbol),
             account=self.refdata.account_view(),
-            position_qty=self.refdata.position_qty(symbol),
+            position_qty=settled,
             account_gross_exposure=self.refdata.gross_exposure(),
             open_orders=self.book.open_total,
             open_orders_symbol=self.book.open_by_symbol[symbol],
             daily_notional_used=self.book.daily_total,
             daily_notional_used_symbol=self.book.daily_by_symbol.get(symbol, Decimal(0)),
             submissions_in_window=self.book.submissions_in_window(now),
+            pending_buy_qty=projection.buying,
+            pending_sell_qty=projection.selling,
         )
 
-    def decide(self, request: OrderRequested, now: datetime) -> tuple[DecisionEvent, Decimal | None]:
-        """The decision event for ``request`` and the notional it commits (None when rejected)."""
+    def decide(self, request: OrderRequested, now: datetime) -> tuple[DecisionEvent, Commitment | None]:
+        """The decision event for ``request`` and what it commits (None when rejected)."""
         try:
             verdict = evaluate(request.order_fields(), self.context(request.symbol, now), self.limits)
         except Exception as exc:  # a check that cannot evaluate this order rejects it: never approve blind
@@ -98,7 +105,7 @@ class Decider:
                 producer=PRODUCER,
                 key_id=self.signer.key_id,
             )
-            return approval, verdict.estimated_cost
+            return approval, Commitment(verdict.estimated_cost, verdict.shares)
         rejection = RiskRejected(
             **request.order_fields().model_dump(),
             order_id=request.order_id,

@@ -1,39 +1,46 @@
 """The consumers of risk-service (the I/O edge around ``batch`` and ``book``): persist and publish each batch of
-decisions, keep the book's open approvals true, refresh the book from PostgreSQL.
+decisions, keep the book's working orders and fills true, refresh the book from PostgreSQL.
 
 Per fetched batch of ``OrderRequested`` (up to 64): the checks in memory (``batch.plan_batch``), one INSERT of all
 new decisions, a look-up of stored decisions only for the order_ids that insert found already decided, then the
 publishes (concurrently), then the acks. No thread hop, no per-message database round trip. A decision is stored
 before it is published, so a redelivery is answered with the stored event, byte for byte.
+
+Every change to the book is made under one lock together with the database write that records it (the batch's
+insert, an order outcome, a fill), and the refresh loads the book under the same lock: so a refresh sees a change
+either both in PostgreSQL and in memory, or in neither, and never applies one twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nats.aio.msg import Msg
 
-from tradebus_contracts import OrderSubmitted, RiskApproved
+from tradebus_contracts import FillReported, OrderSubmitted, RiskApproved
 from tradebus_contracts.envelope import Envelope, utc_now
 from tradebus_runtime import Bus, PoisonMessage, get_logger
 
 from .batch import Outcome, Poison, Publish, Retry, plan_batch, take_back
-from .book import closes_approval, trading_day_start
+from .book import trading_day_start
+from .booking import FillSeen, closes_approval, filled_at_close
 from .decider import Decider
 from .model import DecisionEvent
 from .store import DecisionStore
 
 log = get_logger(__name__)
+FILL_LOOKBACK = timedelta(days=1)  # fills loaded when no settled snapshot is known yet
 
 
 class RiskHandlers:
     """What the consumers share: the decider's book, read and changed by one coroutine at a time, and its store."""
 
     def __init__(self, bus: Bus, store: DecisionStore, decider: Decider, refresh_every_s: float,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 settled_floor: Callable[[], datetime | None], clock: Callable[[], datetime] = utc_now) -> None:
         self._bus = bus
+        self._settled_floor = settled_floor
         self._store = store
         self._decider = decider
         self._book = decider.book
@@ -45,7 +52,8 @@ class RiskHandlers:
         async with self._lock:
             now = self._clock()
             day_start = trading_day_start(now)
-            self._book.load(await self._store.exposure(now, day_start), day_start)
+            fills_since = (self._settled_floor() or now - FILL_LOOKBACK) - self._book.settle_margin
+            self._book.load(await self._store.book_state(now, day_start, fills_since), day_start, now)
 
     async def refresh_forever(self) -> None:
         while True:
@@ -60,10 +68,23 @@ class RiskHandlers:
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
         """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
         if isinstance(event, OrderSubmitted):
-            await self._store.mark_submitted(event.order_id, event.occurred_at)
-        elif closes_approval(event) and await self._store.mark_closed(event.order_id, event.occurred_at):
             async with self._lock:
-                self._book.record_closed(event.symbol)
+                await self._store.mark_submitted(event.order_id, event.occurred_at)
+                self._book.record_submitted(event.order_id)
+        elif closes_approval(event):
+            async with self._lock:
+                await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event))
+                self._book.record_closed(event.order_id, filled_at_close(event))
+
+    async def on_fill(self, event: Envelope, _: Msg) -> None:
+        """A fill moves its shares from the order's remainder into flight, until the settled position has them."""
+        if not isinstance(event, FillReported):
+            raise PoisonMessage(f"{event.event_type} on a fill subject")
+        fill = FillSeen(event.execution_id, event.order_id, event.symbol, event.side, event.qty, event.price,
+                        event.occurred_at)
+        async with self._lock:
+            if await self._store.insert_fill(fill):
+                self._book.record_fill(fill)
 
     async def _decide_and_store(self, requests: list[Envelope]) -> list[Outcome]:
         # An INSERT that raises leaves the batch's approvals booked: over-counting until the next refresh is the

@@ -1,9 +1,12 @@
-"""The limit checks: order size, position, exposure, open orders, daily notional, throttle, buying power and
-the price collar. Same shape as ``checks.py``: pure, all failures reported, silent when a price they need is
-missing (the reference-data check reports that).
+"""The limit checks: order size, position, exposure, open orders, daily notional, throttle and buying power.
+Same shape as ``checks.py``: pure, all failures reported, silent when a price they need is missing (the
+reference-data check reports that).
 
-An order that shrinks a position is never refused by the position limits: a limit lowered below today's
-position must still let the position be reduced.
+The position checks read the symbol's projected exposure (``RiskContext.projection``): a buy is measured against
+the long worst case (the settled position plus every open buy and in-flight buy fill), a sell against the short
+worst case, so orders cannot be split around a limit while earlier ones still work. An order that shrinks its
+side's worst case is never refused by the position limits: a limit lowered below today's position must still let
+the position be reduced.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from decimal import Decimal
 
 from tradebus_contracts import OrderFields, OrderSide, RejectionReason
 from tradebus_contracts.exposure import buying_power_needed
+from tradebus_contracts.projection import Projection
 
 from .limits import Limits
 from .model import RiskContext
-from .pricing import PRICES_BY_TYPE, estimate, is_stale, order_shares, reference_price, signed, usable_quote
-from .reasons import pct, price, quoted, reason, shares, usd
+from .pricing import estimate, is_stale, order_shares, reference_price, usable_quote
+from .reasons import price, quoted, reason, shares, usd
 
 __all__ = [
     "check_order_size",
@@ -26,36 +30,40 @@ __all__ = [
     "check_daily_notional",
     "check_throttle",
     "check_buying_power",
-    "check_price_collar",
     "buying_power_used",
     "needs_buying_power",
+    "working_story",
 ]
-
-_HUNDRED = Decimal(100)
 
 
 def _size_field(order: OrderFields) -> str:
     return "notional" if order.notional is not None and order.qty is None else "qty"
 
 
-def _cost_story(order: OrderFields, ctx: RiskContext, limits: Limits) -> tuple[Decimal | None, str]:
-    """The estimated cost and how it was reached, e.g. ("500 shares at the limit price $122.50")."""
-    quote = usable_quote(ctx, limits)
-    cost, basis = estimate(order, quote)
-    if cost is None or basis == "notional":
-        return cost, "the order's notional"
+def _cost_story(order: OrderFields, cost: Decimal, basis: str) -> str:
+    """How the estimated cost was reached, e.g. "500 shares at the limit price $122.50"."""
+    if basis == "notional":
+        return "the order's notional"
     unit = cost / order.qty if order.qty else cost
-    return cost, f"{shares(order.qty)} shares at the {basis.replace('_', ' ')} {price(unit)}"
+    return f"{shares(order.qty)} shares at the {basis.replace('_', ' ')} {price(unit)}"
 
 
 def check_order_size(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
-    cost, story = _cost_story(order, ctx, limits)
+    cost, basis = estimate(order, usable_quote(ctx, limits))
     if cost is not None and cost > limits.max_order_notional:
-        yield reason("ORDER_NOTIONAL_EXCEEDS_LIMIT", f"order notional {usd(cost)} ({story}) exceeds the limit of "
-                     f"{usd(limits.max_order_notional)}", _size_field(order))
+        yield reason("ORDER_NOTIONAL_EXCEEDS_LIMIT", f"order notional {usd(cost)} ({_cost_story(order, cost, basis)}) "
+                     f"exceeds the limit of {usd(limits.max_order_notional)}", _size_field(order))
     if order.qty is not None and order.qty > limits.max_order_qty:
         yield reason("ORDER_QTY_EXCEEDS_LIMIT", f"order qty {shares(order.qty)} exceeds the limit of "
                      f"{shares(limits.max_order_qty)} shares", "qty")
+
+
+def working_story(projection: Projection, side: OrderSide) -> str:
+    """What already works on ``side`` of the position, for a message: "" when nothing does."""
+    working = projection.buying if side is OrderSide.BUY else projection.selling
+    if working is None:
+        return f" with open {side}s of unknown size working"
+    return f" with {shares(working)} shares of open {side}s working" if working else ""
 
 
 def check_position(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -63,27 +71,33 @@ def check_position(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
     qty = order_shares(order, quote)
     if qty is None or qty <= 0:
         return
-    now_abs, after = abs(ctx.position_qty), ctx.position_qty + signed(order, qty)
-    if abs(after) <= now_abs:  # reduces (or keeps) the position: always allowed
-        return
+    projection = ctx.projection
+    before, after = projection.worst(order.side), projection.worst_after(order.side, qty)
     field = _size_field(order)
+    if before is None or after is None:
+        yield reason("POSITION_QTY_EXCEEDS_LIMIT", f"the {order.symbol} position cannot be bounded"
+                     f"{working_story(projection, order.side)}", field)
+        return
+    if abs(after) <= abs(before):  # reduces (or keeps) its side's worst case: always allowed
+        return
+    settled = projection.settled
     if abs(after) > limits.max_position_qty:
-        yield reason("POSITION_QTY_EXCEEDS_LIMIT", f"the {order.symbol} position would go from "
-                     f"{shares(ctx.position_qty)} to {shares(after)} shares, over the limit of "
+        yield reason("POSITION_QTY_EXCEEDS_LIMIT", f"the {order.symbol} position could go from {shares(settled)} "
+                     f"to {shares(after)} shares{working_story(projection, order.side)}, over the limit of "
                      f"{shares(limits.max_position_qty)}", field)
     ref = reference_price(quote)
     if ref is None:
         return
     value = abs(after) * ref
     if value > limits.max_position_notional:
-        yield reason("POSITION_NOTIONAL_EXCEEDS_LIMIT", f"the {order.symbol} position would be worth {usd(value)} "
-                     f"({shares(after)} shares at {quoted(ref)}), over the limit of "
-                     f"{usd(limits.max_position_notional)}", field)
-    gross = ctx.account_gross_exposure + (abs(after) - now_abs) * ref
+        yield reason("POSITION_NOTIONAL_EXCEEDS_LIMIT", f"the {order.symbol} position could be worth {usd(value)} "
+                     f"({shares(after)} shares at {quoted(ref)}){working_story(projection, order.side)}, over the "
+                     f"limit of {usd(limits.max_position_notional)}", field)
+    gross = ctx.account_gross_exposure + (abs(after) - abs(settled)) * ref
     if gross > limits.max_account_gross_exposure:
-        yield reason("GROSS_EXPOSURE_EXCEEDS_LIMIT", f"account gross exposure would go from "
-                     f"{usd(ctx.account_gross_exposure)} to {usd(gross)}, over the limit of "
-                     f"{usd(limits.max_account_gross_exposure)}", field)
+        yield reason("GROSS_EXPOSURE_EXCEEDS_LIMIT", f"account gross exposure could go from "
+                     f"{usd(ctx.account_gross_exposure)} to {usd(gross)}{working_story(projection, order.side)}, "
+                     f"over the limit of {usd(limits.max_account_gross_exposure)}", field)
 
 
 def check_open_orders(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -118,19 +132,22 @@ def check_throttle(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
 
 def buying_power_used(order: OrderFields, ctx: RiskContext, limits: Limits) -> Decimal | None:
     """What the order takes from buying power (``exposure.buying_power_needed``), priced at the usable quote: all
-    of a buy; of a sell, the part that opens or grows a short. None when it cannot be known."""
+    of a buy; of a sell, the part that opens or grows a short, past the long that open sells leave in every outcome
+    (``Projection.covered``). None when it cannot be known."""
     quote = usable_quote(ctx, limits)
     cost, _ = estimate(order, quote)
-    return buying_power_needed(order.side, cost, order_shares(order, quote), ctx.position_qty)
+    if order.side is OrderSide.BUY:  # all of a buy, whatever the position
+        return cost
+    return buying_power_needed(order.side, cost, order_shares(order, quote), ctx.projection.covered(OrderSide.SELL))
 
 
 def needs_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> bool:
     """Whether the order may need buying power (so the account must be known and fresh): every buy, and any
-    sell that is not provably covered by the long position."""
+    sell that is not provably covered by the long position left once the open sells fill."""
     if order.side is OrderSide.BUY:
         return True
     qty = order_shares(order, usable_quote(ctx, limits))
-    return qty is None or qty > max(ctx.position_qty, Decimal(0))
+    return qty is None or qty > ctx.projection.covered(OrderSide.SELL)
 
 
 def check_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -142,18 +159,3 @@ def check_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> 
         what = "estimated cost" if order.side is OrderSide.BUY else "estimated value of the short sale"
         yield reason("INSUFFICIENT_BUYING_POWER", f"{what} {usd(needed)} exceeds the buying power of "
                      f"{usd(account.buying_power)}", _size_field(order))
-
-
-def check_price_collar(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
-    ref = reference_price(usable_quote(ctx, limits))
-    if ref is None:
-        return
-    for name in sorted(PRICES_BY_TYPE[order.type]):
-        value: Decimal | None = getattr(order, name)
-        if value is None or value <= 0:
-            continue
-        away = abs(value - ref) / ref * _HUNDRED
-        if away > limits.price_collar_pct:
-            yield reason("PRICE_COLLAR", f"{name.replace('_', ' ')} {price(value)} is {pct(away)} away from the "
-                         f"reference price {quoted(ref)} (mid or last); the collar is "
-                         f"{pct(limits.price_collar_pct)}", name)

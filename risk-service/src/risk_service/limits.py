@@ -3,10 +3,12 @@
 File layout (every key optional; top-level keys are account-wide defaults)::
 
     max_order_notional = 25000
-    price_collar_pct = 5          # percent: 5 means 5 %
+    price_collar_pct = 5          # percent: a buy limit at most 5 % above the ask, a sell limit 5 % below the bid
+    price_sanity_pct = 90         # percent: no limit or stop price further than this from the reference price
 
     [symbols.AAPL]                # per-symbol overrides of the per-symbol limits
     max_order_qty = 500
+    price_collar_pct = 3
 
 A bad limit is a start-up error that names the key and where it came from (``LimitsError``), never a silent
 fallback: a typo in a limits file must not leave the service running on a limit nobody chose.
@@ -31,7 +33,7 @@ __all__ = ["Limits", "SymbolLimits", "LimitsError", "load_limits", "ENV_PREFIX",
 
 ENV_PREFIX = "RISK_"
 # Env names that look like a limit: an unknown one is a typo, not another setting (RISK_SIGNING_KEY_PATH is).
-_LIMIT_LIKE_ENV = ("RISK_MAX_", "RISK_THROTTLE_", "RISK_PRICE_COLLAR")
+_LIMIT_LIKE_ENV = ("RISK_MAX_", "RISK_THROTTLE_", "RISK_PRICE_")
 _CONFIG = ConfigDict(frozen=True, strict=True, extra="forbid")
 _PLAIN_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
@@ -48,6 +50,7 @@ class SymbolLimits(BaseModel):
     max_open_orders_per_symbol: int | None = Field(default=None, ge=0)
     max_daily_notional_per_symbol: Decimal | None = Field(default=None, ge=0)
     price_collar_pct: Decimal | None = Field(default=None, ge=0)
+    price_sanity_pct: Decimal | None = Field(default=None, ge=0)
     max_quote_age_s: Decimal | None = Field(default=None, ge=0)
     max_asset_age_s: Decimal | None = Field(default=None, ge=0)
 
@@ -56,8 +59,10 @@ PER_SYMBOL_FIELDS = frozenset(SymbolLimits.model_fields)
 
 
 class Limits(BaseModel):
-    """Active limits. Money in dollars, quantities in shares, ages and windows in seconds, the collar in
-    percent of the reference price. A limit of 0 blocks everything it governs."""
+    """Active limits. Money in dollars, quantities in shares, ages and windows in seconds. ``price_collar_pct``
+    bounds what an order may pay above the ask (a buy limit; a buy stop-limit's limit above its stop) or sell below
+    the bid, in percent of that price; ``price_sanity_pct`` bounds every limit and stop price, passive or
+    protective, in percent of the reference price (mid, else last). A limit of 0 blocks everything it governs."""
 
     model_config = _CONFIG
 
@@ -71,6 +76,7 @@ class Limits(BaseModel):
     max_daily_notional: Decimal = Field(default=Decimal("500000"), ge=0)
     max_daily_notional_per_symbol: Decimal = Field(default=Decimal("200000"), ge=0)
     price_collar_pct: Decimal = Field(default=Decimal("10"), ge=0)
+    price_sanity_pct: Decimal = Field(default=Decimal("90"), ge=0)
     throttle_max_orders: int = Field(default=10, ge=0)
     throttle_window_s: Decimal = Field(default=Decimal("1"), gt=0)
     max_quote_age_s: Decimal = Field(default=Decimal("60"), ge=0)
@@ -80,7 +86,9 @@ class Limits(BaseModel):
 
     def for_symbol(self, symbol: str) -> Limits:
         """The limits that apply to an order in ``symbol``: account defaults with its overrides applied.
-        The view carries no ``symbols`` table of its own."""
+        The view carries no ``symbols`` table of its own (so limits without one are their own view)."""
+        if not self.symbols:
+            return self
         overrides = self.symbols.get(symbol)
         update: dict[str, Any] = {"symbols": {}}
         if overrides is not None:

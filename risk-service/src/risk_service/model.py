@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tradebus_contracts import RejectionReason, RiskApproved, RiskRejected, TradingState
+from tradebus_contracts.projection import Projection
 
 __all__ = ["Asset", "Quote", "Account", "RiskContext", "Verdict", "DecisionEvent"]
 
@@ -48,8 +49,10 @@ class RiskContext:
     """Everything known about the world when one order is decided.
 
     Counters are what the service has already committed *before* this order: ``open_orders`` counts orders
-    open at the broker plus approved-but-not-final ones, ``daily_notional_used`` the notional approved today,
-    ``submissions_in_window`` the approvals issued within the throttle window.
+    open at the broker plus approved-but-not-final ones, ``daily_notional_used`` today's approved notional that
+    filled or may still fill, ``submissions_in_window`` the approvals issued within the throttle window.
+    ``position_qty`` is the broker's settled position; ``pending_buy_qty`` / ``pending_sell_qty`` what open approved
+    orders and fills not yet in it may still add or take away (None: unbounded), read together as ``projection``.
     """
 
     now: datetime
@@ -64,17 +67,26 @@ class RiskContext:
     daily_notional_used: Decimal
     daily_notional_used_symbol: Decimal
     submissions_in_window: int
+    pending_buy_qty: Decimal | None = Decimal(0)
+    pending_sell_qty: Decimal | None = Decimal(0)
+
+    @property
+    def projection(self) -> Projection:
+        """The symbol's projected exposure: the settled position and what is working on each side of it."""
+        return Projection(self.position_qty, self.pending_buy_qty, self.pending_sell_qty)
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What the checks found: approved iff no reasons. ``estimated_cost`` is what the order commits against the
-    daily caps (None when it cannot be estimated, which always comes with a reason)."""
+    daily caps (None when it cannot be estimated, which always comes with a reason); ``shares`` the shares it may
+    move (its qty, or a notional order's estimate at the quote)."""
 
     approved: bool
     reasons: tuple[RejectionReason, ...]
     estimated_cost: Decimal | None
     price_basis: str | None
+    shares: Decimal | None = None
 
 
 DecisionEvent = RiskApproved | RiskRejected

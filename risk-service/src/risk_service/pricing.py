@@ -8,6 +8,7 @@ is "no quote on that side", so it is missing, not free.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -98,13 +99,27 @@ def is_fractional(order: OrderFields) -> bool:
 
 
 def decimals(value: Decimal) -> int:
-    """Decimal places that matter: ``10.50`` has 1, ``100`` has 0."""
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """Decimal places that matter, counted on the digits as sent: ``10.50`` has 1, ``100`` has 0,
+    ``1.000000000000000000000000000001`` has 30. (``normalize()`` would round to the context's 28 digits first.)"""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return 0
+    significant = len(digits)
+    while significant and digits[significant - 1] == 0:
+        significant -= 1
+    if not significant:  # zero, however written
+        return 0
+    return max(0, -(exponent + len(digits) - significant))
 
 
 def is_stale(as_of: datetime, now: datetime, max_age_s: Decimal) -> bool:
-    return now - as_of > timedelta(seconds=float(max_age_s))
+    return now - as_of > _max_age(max_age_s)
+
+
+@functools.lru_cache(maxsize=64)
+def _max_age(max_age_s: Decimal) -> timedelta:
+    """A limit's age as a timedelta, made once per limit (the checks ask a dozen times per order)."""
+    return timedelta(seconds=float(max_age_s))
 
 
 def usable_quote(ctx: RiskContext, limits: Limits) -> Quote | None:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .limits import Limits
     from .model import RiskContext
 
-__all__ = ["REASON_CODES", "Check", "reason", "usd", "quoted", "shares", "price", "pct", "seconds"]
+__all__ = ["REASON_CODES", "ADVICE_CODES", "Check", "reason", "advice", "usd", "quoted", "shares", "price", "pct",
+           "seconds"]
 
 Check = Callable[["OrderFields", "RiskContext", "Limits"], Iterable[RejectionReason]]
 
@@ -66,8 +67,20 @@ REASON_CODES: dict[str, str] = {
     "DAILY_NOTIONAL_PER_SYMBOL_EXCEEDED": "today's approved notional in the symbol plus the order is over its limit",
     "THROTTLED": "too many approvals within the throttle window: denied, not queued",
     "INSUFFICIENT_BUYING_POWER": "the order's estimated cost is over the account's buying power",
-    "PRICE_COLLAR": "the limit or stop price is further than price_collar_pct from the reference price",
+    # prices against the market: a collar on the side that pays too much or sells too cheaply, a sanity bound on all
+    "PRICE_COLLAR_BUY_LIMIT_ABOVE_ASK": "a buy limit price is more than price_collar_pct above the ask",
+    "PRICE_COLLAR_SELL_LIMIT_BELOW_BID": "a sell limit price is more than price_collar_pct below the bid",
+    "PRICE_COLLAR_BUY_STOP_LIMIT_ABOVE_STOP": "a buy stop-limit's limit price is more than price_collar_pct above "
+                                              "its stop price",
+    "PRICE_COLLAR_SELL_STOP_LIMIT_BELOW_STOP": "a sell stop-limit's limit price is more than price_collar_pct below "
+                                               "its stop price",
+    "PRICE_FAR_FROM_MARKET": "a limit or stop price is more than price_sanity_pct away from the reference price",
 }
+
+ADVICE_CODES: dict[str, str] = {
+    "STOP_TRIGGERS_NOW": "a buy stop at or below the ask (a sell stop at or above the bid) triggers at once",
+}
+"""Conditions the preview points out without refusing the order: the order is approved all the same."""
 
 _CENT = Decimal("0.01")
 _WIDE = 120  # digits: formatting never fails on a huge (contract-valid) amount; the default context has 28
@@ -76,6 +89,13 @@ _WIDE = 120  # digits: formatting never fails on a huge (contract-valid) amount;
 def reason(code: str, message: str, field: str | None = None) -> RejectionReason:
     if code not in REASON_CODES:  # a typo here would ship an undocumented code
         raise KeyError(f"unregistered reason code {code}")
+    return RejectionReason(code=code, message=message, field=field)
+
+
+def advice(code: str, message: str, field: str | None = None) -> RejectionReason:
+    """A condition the preview shows as a warning (``ADVICE_CODES``); never a reason to refuse."""
+    if code not in ADVICE_CODES:
+        raise KeyError(f"unregistered advice code {code}")
     return RejectionReason(code=code, message=message, field=field)
 
 

@@ -5,6 +5,10 @@ A preview runs the same checks as a decision, on the same context, and nothing i
 answer is a ``tradebus_contracts.rpc.PreviewReply``, with the buying power left once the order is accepted
 (``exposure.buying_power_needed``; a notional order is counted in shares at the quote): the ticket shows these
 numbers and computes none of them. ``preview_reply`` is pure; the responder only parses and reads the clock.
+
+A preview also gives advice that is no reason to refuse (``reasons.ADVICE_CODES``: a stop that triggers at once):
+it comes after the reasons in ``reasons`` and leaves ``approved`` as the checks say, until the reply contract has
+a field of its own for it; the ticket files those codes as warnings.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tradebus_contracts.envelope import utc_now
 from tradebus_contracts.rpc import FieldProblem, PreviewReply, PreviewRequest
 
 from .checks import evaluate
+from .collars import stop_advice
 from .decider import Decider
 from .limit_checks import buying_power_used
 from .limits import Limits
@@ -60,13 +65,14 @@ class RiskResponders:
 def preview_reply(order: OrderFields, ctx: RiskContext, limits: Limits) -> PreviewReply:
     """The verdict of every check on ``order`` in ``ctx``, and the buying power before and after it."""
     verdict = evaluate(order, ctx, limits)
+    effective = limits.for_symbol(order.symbol)
     buying_power = None if ctx.account is None else ctx.account.buying_power
-    used = buying_power_used(order, ctx, limits.for_symbol(order.symbol))
+    used = buying_power_used(order, ctx, effective)
     after = None if buying_power is None or used is None else buying_power - used
     return PreviewReply(
         ok=True,
         approved=verdict.approved,
-        reasons=list(verdict.reasons),
+        reasons=[*verdict.reasons, *stop_advice(order, ctx, effective)],
         estimated_cost=_money(verdict.estimated_cost),
         price_basis=verdict.price_basis,
         buying_power=_money(buying_power),

@@ -4,23 +4,28 @@ A decision is inserted *before* it is published, in one statement per batch (``O
 first decision of an order_id wins). An order_id that was already decided is only looked up when the insert
 says so; its stored decision is published again unchanged (same event_id: the stream's duplicate window drops
 it if it is recent; a later copy is the same fact again, never a new approval).
+
+The book (book.py) is loaded from here at start and as a safety net: every approved order that still matters —
+open (submitted, or unexpired), approved today, or ended recently — with what its fills add up to, and the fills
+the settled positions may not have yet.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
-from tradebus_contracts import RiskApproved, RiskRejected, decode_event, encode_event
+from tradebus_contracts import OrderSide, RiskApproved, RiskRejected, decode_event, encode_event
 
 from .batch import NewDecision, StoredDecision
-from .book import Exposure
+from .booking import BookedOrder, BookState, FillSeen
 
-OPEN_CONDITION = "approved AND closed_at IS NULL AND (submitted_at IS NOT NULL OR expires_at > $1)"
+ENDED_KEPT = timedelta(days=1)  # an ended order whose fills have not all arrived stays in the book this long
 
 
 class DecisionStore:
@@ -40,9 +45,9 @@ class DecisionStore:
             return set()
         rows = await self._pool.fetch(
             """INSERT INTO decisions (order_id, request_event_id, symbol, approved, order_fields, estimated_cost,
-                                      decision_event, decided_at, expires_at)
+                                      decision_event, decided_at, expires_at, side, shares)
                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::boolean[], $5::jsonb[], $6::numeric[],
-                                    $7::jsonb[], $8::timestamptz[], $9::timestamptz[])
+                                    $7::jsonb[], $8::timestamptz[], $9::timestamptz[], $10::text[], $11::numeric[])
                ON CONFLICT (order_id) DO NOTHING
                RETURNING order_id""",
             [d.event.order_id for d in decisions],
@@ -54,6 +59,8 @@ class DecisionStore:
             [encode_event(d.event).decode() for d in decisions],
             [d.event.occurred_at for d in decisions],
             [d.event.expires_at if isinstance(d.event, RiskApproved) else None for d in decisions],
+            [d.event.side.value if isinstance(d.event, RiskApproved) else None for d in decisions],
+            [d.shares for d in decisions],
         )
         return {r["order_id"] for r in rows}
 
@@ -64,27 +71,50 @@ class DecisionStore:
             at,
         )
 
-    async def mark_closed(self, order_id: UUID, at: datetime) -> bool:
-        closed = await self._pool.fetchval(
-            "UPDATE decisions SET closed_at = $2 WHERE order_id = $1 AND approved AND closed_at IS NULL "
-            "RETURNING true",
-            order_id,
-            at,
+    async def mark_closed(self, order_id: UUID, at: datetime, filled_qty: Decimal) -> None:
+        await self._pool.execute(
+            "UPDATE decisions SET closed_at = $2, filled_at_close = $3 WHERE order_id = $1 AND approved "
+            "AND closed_at IS NULL",
+            order_id, at, filled_qty,
         )
-        return bool(closed)
 
-    async def exposure(self, now: datetime, day_start: datetime) -> Exposure:
-        open_rows = await self._pool.fetch(
-            f"SELECT symbol, count(*) AS n FROM decisions WHERE {OPEN_CONDITION} GROUP BY symbol", now
+    async def insert_fill(self, fill: FillSeen) -> bool:
+        """Keep one execution; False when it was kept already (a redelivery)."""
+        inserted = await self._pool.fetchval(
+            """INSERT INTO fills (execution_id, order_id, symbol, side, qty, price, recorded_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (execution_id) DO NOTHING RETURNING true""",
+            fill.execution_id, fill.order_id, fill.symbol, fill.side.value, fill.qty, fill.price, fill.recorded_at,
         )
-        daily_rows = await self._pool.fetch(
-            "SELECT symbol, sum(estimated_cost) AS notional FROM decisions "
-            "WHERE approved AND decided_at >= $1 AND estimated_cost IS NOT NULL GROUP BY symbol",
-            day_start,
+        return bool(inserted)
+
+    async def book_state(self, now: datetime, day_start: datetime, fills_since: datetime) -> BookState:
+        """The approved orders that still matter and the fills recorded after ``fills_since``."""
+        orders = await self._pool.fetch(
+            """WITH chosen AS (
+                    SELECT order_id FROM decisions
+                    WHERE approved AND closed_at IS NULL AND (submitted_at IS NOT NULL OR expires_at > $1)
+                    UNION SELECT order_id FROM decisions WHERE approved AND decided_at >= $2
+                    UNION SELECT order_id FROM decisions WHERE approved AND closed_at >= $3)
+                SELECT d.order_id, d.symbol, d.side, d.shares, d.estimated_cost, d.expires_at,
+                       d.decided_at >= $2 AS today, d.submitted_at IS NOT NULL AS submitted,
+                       d.closed_at IS NOT NULL AS closed, d.filled_at_close,
+                       COALESCE(f.qty, 0) AS seen_qty, COALESCE(f.notional, 0) AS seen_notional
+                FROM chosen JOIN decisions d USING (order_id)
+                LEFT JOIN LATERAL (SELECT sum(qty) AS qty, sum(qty * price) AS notional
+                                   FROM fills WHERE fills.order_id = d.order_id) f ON true""",
+            now, day_start, now - ENDED_KEPT,
         )
-        return Exposure(
-            open_by_symbol={r["symbol"]: r["n"] for r in open_rows},
-            daily_notional_by_symbol={r["symbol"]: r["notional"] for r in daily_rows},
+        fills = await self._pool.fetch(
+            "SELECT execution_id, order_id, symbol, side, qty, price, recorded_at FROM fills WHERE recorded_at >= $1",
+            fills_since,
+        )
+        return BookState(
+            orders=tuple(BookedOrder(r["order_id"], r["symbol"], OrderSide(r["side"]), r["shares"],
+                                     r["estimated_cost"], r["expires_at"], today=r["today"], submitted=r["submitted"],
+                                     closed=r["closed"], filled_at_close=r["filled_at_close"],
+                                     seen_qty=r["seen_qty"], seen_notional=r["seen_notional"]) for r in orders),
+            fills=tuple(FillSeen(r["execution_id"], r["order_id"], r["symbol"], OrderSide(r["side"]), r["qty"],
+                                 r["price"], r["recorded_at"]) for r in fills),
         )
 
 

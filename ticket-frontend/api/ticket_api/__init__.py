@@ -13,9 +13,10 @@ ASKS       ``rpc.risk-service.preview`` (core request/reply, ``rpc.PreviewReques
 MODULES    ``app`` the bootstrap (builds the complete ``context.Ticket`` from open connections) and the FastAPI
            app, ``routes`` module-level endpoints given the ``Ticket`` by dependency, ``models`` bodies,
            ``reducer`` the pure order fold, ``readmodel`` PostgreSQL, ``preview`` risk's reply shaped for the form,
-           ``live`` SSE, ``js_vocabulary`` writes the frontend's ``src/lib/vocabulary.generated.js`` from the
-           contracts.
+           ``live`` SSE, ``guards`` the body limit and the 422 replies, ``js_vocabulary`` writes the frontend's
+           ``src/lib/vocabulary.generated.js`` from the contracts.
 SECURITY   Holds no broker credentials and never shows a secret. Bad input is a 4xx with a message (422 per
-           field); only an unanswering dependency (risk, NATS) gives 503. The risk service, not this API,
-           decides; an order that breaks a business rule is requested and then rejected with reasons.
+           field, quoting at most an excerpt of it; 413 for a body over 64 KiB, never read whole), a JSON NaN,
+           Infinity or 1e400 included; only an unanswering dependency (risk, NATS) gives 503. The risk service,
+           not this API, decides; an order that breaks a business rule is requested and then rejected with reasons.
 """

@@ -4,6 +4,7 @@ FastAPI app around it, the read model's consumers and the reference-data mirror.
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -14,6 +15,7 @@ from tradebus_runtime.refdata import RefDataMirror
 from tradebus_runtime.settings import load_settings
 
 from .context import Ticket
+from .guards import BodyLimit, validation_error
 from .readmodel import ReadModel, consumer_specs
 from .routes import router
 from .settings import DIST, TicketSettings
@@ -24,12 +26,15 @@ __all__ = ["SERVICE", "DIST", "TicketSettings", "Ticket", "http_app", "build_app
 
 
 def http_app(ticket: Ticket) -> FastAPI:
-    """The API (``/api``, every route given ``ticket``) and the built frontend at ``/``."""
+    """The API (``/api``, every route given ``ticket``) and the built frontend at ``/``; bad input is a 4xx with a
+    short message (``guards``)."""
     settings = ticket.settings
     api = FastAPI(title="tradebus ticket API", version="0.2.0",
                   description="The trade ticket's API (DESIGN §7): quotes, preview, orders, cancels, positions, "
                               "live events. Decimals are strings.")
     api.state.ticket = ticket
+    api.add_middleware(BodyLimit)
+    api.add_exception_handler(RequestValidationError, validation_error)
     api.include_router(router)
 
     if (settings.frontend_dist / "index.html").exists():

@@ -4,7 +4,8 @@ The request is a ``tradebus_contracts.rpc.PreviewRequest``, the reply a ``Previe
 real decision runs, with the cost, the buying power and the buying power left after the order, nothing signed or
 booked. This module computes none of those; it only splits the reasons for the form: a reason about a field
 the person can fix is a per-field error; a condition of the market or the account (no field, or not enough
-buying power) is a warning. Either way the order is not approvable as it stands. No answer, or one that is not a
+buying power) is a warning. Either way the order is not approvable as it stands — except risk's advice
+(``ADVICE_CODES``: a stop that triggers at once), a warning on an order risk approves. No answer, or one that is not a
 JSON object, is a 503 (risk is down or broken); a reply saying the preview itself failed (the responder's
 ``{"error": ...}``) or one outside the contract becomes the warning ``PREVIEW_FAILED`` on a non-approvable preview.
 """
@@ -21,7 +22,9 @@ from tradebus_contracts.rpc import PreviewReply, PreviewRequest
 
 from .models import FieldError, PreviewOut, PreviewWarning, dec
 
-WARNING_CODES = frozenset({"INSUFFICIENT_BUYING_POWER"})
+ADVICE_CODES = frozenset({"STOP_TRIGGERS_NOW"})
+"""Risk's advice, which comes with ``approved`` (risk-service ``reasons.ADVICE_CODES``): shown, never blocking."""
+WARNING_CODES = frozenset({"INSUFFICIENT_BUYING_POWER"}) | ADVICE_CODES
 
 
 class RiskUnavailable(Exception):
@@ -56,7 +59,7 @@ def shape_preview(raw: bytes) -> PreviewOut:
         buying_power_after=dec(reply.buying_power_after),
         warnings=warnings,
         errors=errors,
-        approvable=reply.approved and not errors and not warnings,
+        approvable=reply.approved and not errors and all(w.code in ADVICE_CODES for w in warnings),
         trading_state=reply.trading_state,
     )
 

@@ -1,8 +1,9 @@
 """The HTTP API of DESIGN §7, as module-level routes. Each route receives the running `Ticket` (bus, read model,
 reference data, settings) as a FastAPI dependency (`TicketDep`, from ``app.state``, set by ``app.http_app``).
 
-Every error is a 4xx with a message (``{"detail": ...}``; per-field 422s in FastAPI's standard list form), except
-503 when a dependency (the risk service, NATS) does not answer."""
+Every error is a 4xx with a message (``{"detail": ...}``; per-field 422s in FastAPI's standard list form, each
+quoting at most an excerpt of the input; 413 for a body over 64 KiB: ``guards``), except 503 when a dependency
+(the risk service, NATS) does not answer."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, max_length=16, descript
 NOT_FOUND = {404: {"model": Message, "description": "unknown"}}
 BAD_BODY = {400: {"model": Message, "description": "the body could not be read (not UTF-8 JSON)"}}
 UNAVAILABLE = {503: {"model": Message, "description": "a service it depends on does not answer"}}
+TOO_LARGE = {413: {"model": Message, "description": "the body is over 64 KiB (guards.BodyLimit)"}}
 
 
 def _ticket(request: Request) -> Ticket:
@@ -78,7 +80,7 @@ async def quote(symbol: SymbolPath, ticket: TicketDep) -> QuoteOut:
                     timestamp=found.as_of, stale=stale)
 
 
-@router.post("/orders/preview", response_model=PreviewOut, responses={**BAD_BODY, **UNAVAILABLE})
+@router.post("/orders/preview", response_model=PreviewOut, responses={**BAD_BODY, **TOO_LARGE, **UNAVAILABLE})
 async def preview(order: OrderIn, ticket: TicketDep) -> PreviewOut:
     body = preview_request(order.order_fields(), order.order_id)
     try:
@@ -92,7 +94,7 @@ async def preview(order: OrderIn, ticket: TicketDep) -> PreviewOut:
 
 @router.post("/orders", status_code=202, response_model=OrderAccepted,
              responses={409: {"model": Message, "description": "order_id already used for another order"},
-                        **BAD_BODY, **UNAVAILABLE})
+                        **BAD_BODY, **TOO_LARGE, **UNAVAILABLE})
 async def place(order: OrderIn, ticket: TicketDep) -> OrderAccepted:
     order_id = order.order_id or uuid4()
     fields = order.order_fields()
@@ -123,7 +125,7 @@ async def order_detail(order_id: UUID, ticket: TicketDep) -> OrderDetailOut:
 
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=CancelAccepted,
              responses={**NOT_FOUND, 409: {"model": Message, "description": "the order is already final"},
-                        **UNAVAILABLE})
+                        **TOO_LARGE, **UNAVAILABLE})
 async def cancel(order_id: UUID, ticket: TicketDep) -> CancelAccepted:
     state = await _known_order(ticket.read_model, order_id)
     if state.is_final:

@@ -1,0 +1,72 @@
+"""The collars through the whole stack as `make up` runs it (risk-service, order-gateway, alpaca-sim through
+alpaca-py): a stop-loss 15 % under the bid and a resting bid 20 % under the ask are approved and rest at the broker;
+a buy limit 15 % over the ask is refused with a reason that names the side, and never reaches the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from decimal import ROUND_DOWN, Decimal
+
+import nats
+import pytest
+
+from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
+from tradebus_contracts.refdata import REFDATA_BUCKET, QuoteRef, quote_key
+from tradectl.testing import wait_for_reference_data
+
+pytestmark = pytest.mark.integration
+CENT = Decimal("0.01")
+
+
+def cents(price: Decimal) -> Decimal:
+    return price.quantize(CENT, ROUND_DOWN)
+
+
+def an_order(**fields) -> OrderRequested:
+    order_id = uuid.uuid4()
+    return OrderRequested(producer="test", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
+                          time_in_force="gtc", qty=Decimal("1"), **fields)
+
+
+async def test_collars_when_orders_go_through_the_stack_then_passive_and_protective_rest_at_the_broker(running_stack):
+    home, _, _ = running_stack
+    nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+    await wait_for_reference_data(nats_url)
+    nc = await nats.connect(nats_url)
+    events: list = []
+
+    async def collect(msg) -> None:
+        events.append(decode_event(msg.data))
+
+    for subject in ("orders.>", "risk.>"):
+        await nc.subscribe(subject, cb=collect)
+    kv = await nc.jetstream().key_value(REFDATA_BUCKET)
+    quote = QuoteRef.model_validate_json((await kv.get(quote_key("AAPL"))).value)
+    stop_loss = an_order(side="sell", type="stop", stop_price=cents(quote.bid * Decimal("0.85")))
+    resting_bid = an_order(side="buy", type="limit", limit_price=cents(quote.ask * Decimal("0.80")))
+    overpaying = an_order(side="buy", type="limit", limit_price=cents(quote.ask * Decimal("1.15")))
+
+    for request in (stop_loss, resting_bid, overpaying):
+        await nc.jetstream().publish(subject_for(request), encode_event(request),
+                                     headers={"Nats-Msg-Id": str(request.event_id)})
+
+    def of(request, event_type):
+        return [e for e in events if getattr(e, "order_id", None) == request.order_id and e.event_type == event_type]
+
+    for _ in range(200):
+        if of(stop_loss, "OrderSubmitted") and of(resting_bid, "OrderSubmitted") and of(overpaying, "RiskRejected"):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    await nc.drain()
+
+    assert of(stop_loss, "RiskApproved") and of(resting_bid, "RiskApproved")
+    assert of(stop_loss, "OrderSubmitted") and of(resting_bid, "OrderSubmitted")  # the broker has them, resting
+    statuses = of(stop_loss, "OrderStatusChanged") + of(resting_bid, "OrderStatusChanged")
+    assert not any(e.status.is_final for e in statuses)
+    (rejected,) = of(overpaying, "RiskRejected")
+    assert [r.code for r in rejected.reasons] == ["PRICE_COLLAR_BUY_LIMIT_ABOVE_ASK"]
+    assert "a buy limit at" in rejected.message and "above the ask" in rejected.message
+    assert not of(overpaying, "OrderSubmitted")
