@@ -11,7 +11,7 @@ RUN uv sync --frozen --no-dev --no-editable --package "${SERVICE}"
 
 FROM python:3.11-slim
 ARG SERVICE
-RUN useradd --system --uid 10001 tradebus
+RUN useradd --system --uid 10001 tradebus && mkdir -p /data/audit && chown tradebus /data/audit
 COPY --from=build /app/.venv /app/.venv
 ENV PATH="/app/.venv/bin:${PATH}" SERVICE="${SERVICE}"
 USER tradebus

@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {"risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api", "alpaca-sim"}
+SERVICES = {"risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api", "audit-recorder",
+            "alpaca-sim"}
 
 
 def compose():

@@ -27,7 +27,8 @@ CONSUMING = {  # service: the subject it consumes that we send garbage to
     "order-gateway": "risk.approved.AAPL",
     "position-sync-service": "fills.AAPL",
 }
-ALL_SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
+ALL_SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api",
+                "audit-recorder"]
 
 
 class Running:
@@ -38,6 +39,7 @@ class Running:
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
                "WEBHOOK_PORT": str(free_port()), "TICKET_PORT": str(free_port()), "TRADEBUS_HOME": str(tmp_path),
                "RISK_SIGNING_KEY_PATH": str(keys.private_path), "GATEWAY_TRUSTED_KEYS": keys.public_b64,
+               "AUDIT_SIGNING_KEY_PATH": str(keys.private_path),
                "TRADEBUS_BROKER": "simulator", "BROKER_URL": broker_url}
         self.proc = subprocess.Popen([str(BIN / name)], env=env, stdout=self.log_path.open("wb"),
                                      stderr=subprocess.STDOUT)

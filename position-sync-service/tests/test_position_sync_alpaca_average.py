@@ -5,9 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from position_sync.alpaca_average import AlpacaAverage, Method, trading_date
+from position_sync.alpaca_average import AlpacaAverage, Method
 from position_sync.ledger import Ledger
 from position_sync.testing import D, at, buy, sell
+from tradebus_contracts.trading_day import trading_date
 
 CENT = Decimal("0.01")
 

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk_service.book import Book, trading_day_start
+from risk_service.book import Book
 from risk_service.booking import BookedOrder, BookState, Commitment, FillSeen, closes_approval
 from tradebus_contracts import CancelResult, OrderSide, OrderStatusChanged, SubmissionFailed
 from tradebus_contracts.projection import Projection, Working, in_settled, remaining
+from tradebus_contracts.trading_day import trading_day_start
 
 
 def scoped(**fields):

@@ -75,8 +75,8 @@ async def test_preview_when_a_price_pays_too_much_sells_too_cheaply_or_is_absurd
 async def test_preview_when_a_stop_would_trigger_at_once_then_approved_with_advice(preview, fields, says):
     reply = await preview(**fields)
 
-    (advice,) = reply.reasons
-    assert reply.approved and advice.code == "STOP_TRIGGERS_NOW" and says in advice.message
+    (advice,) = reply.warnings
+    assert reply.approved and not reply.reasons and advice.code == "STOP_TRIGGERS_NOW" and says in advice.message
 
 
 def test_decide_when_a_stop_would_trigger_at_once_then_approved_without_a_word(decider, now, order_requested):

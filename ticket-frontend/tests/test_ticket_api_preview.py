@@ -48,7 +48,7 @@ def test_shape_when_risk_gives_reasons_then_field_reasons_are_errors_and_the_res
 
 
 def test_shape_when_risk_approves_with_advice_then_a_warning_and_still_approvable():
-    reply = PreviewReply(ok=True, approved=True, reasons=[
+    reply = PreviewReply(ok=True, approved=True, warnings=[
         RejectionReason(code="STOP_TRIGGERS_NOW", message="a buy stop at $180.00 is at or below the ask $187.30",
                         field="stop_price")])
 

@@ -10,6 +10,7 @@ from tradectl.plan import ALPACA_URLS, HttpHealth, NatsHealth, StackFacts, Webho
 HOME = Path("/srv/tradebus")
 BIN = Path("/opt/venv/bin")
 SIGNING = SigningKeyFiles(HOME / "keys/approval-signing.pem", HOME / "keys/approval-signing.pub", "kid-1", "PUBKEY")
+AUDIT_KEY = SigningKeyFiles(HOME / "keys/audit-signing.pem", HOME / "keys/audit-signing.pub", "kid-2", "AUDITPUB")
 PAPER_WITH_SIMULATOR = StackFacts(
     home=HOME,
     mode="paper",
@@ -20,6 +21,7 @@ PAPER_WITH_SIMULATOR = StackFacts(
     ticket_port=8000,
     webhook_port=9200,
     signing_key=SIGNING,
+    audit_key=AUDIT_KEY,
     webhook_secret_path=HOME / "keys/webhook.secret",
     bin_dir=BIN,
     base_env={"PATH": "/usr/bin", "NATS_URL": "nats://elsewhere:4222"},
@@ -68,8 +70,9 @@ def test_plan_when_paper_with_alpaca_then_no_simulator_and_paper_api_in_endpoint
 def test_plan_when_planned_then_every_service_runs_once_in_start_order_with_the_shared_settings():
     plan = plan_stack(PAPER_WITH_SIMULATOR)
 
-    assert [child.name for child in plan.services] == [Service.RISK, Service.GATEWAY, Service.POSITION_SYNC,
-                                                       Service.WEBHOOK_INGEST, Service.TICKET_API]
+    assert [child.name for child in plan.services] == [Service.AUDIT_RECORDER, Service.RISK, Service.GATEWAY,
+                                                       Service.POSITION_SYNC, Service.WEBHOOK_INGEST,
+                                                       Service.TICKET_API]
     for child in plan.services:
         assert child.argv[0] == str(BIN / child.name)
         assert child.env["NATS_URL"] == "nats://127.0.0.1:4222"  # the stack's NATS wins over the inherited one
@@ -83,12 +86,13 @@ def test_plan_when_planned_then_every_service_runs_once_in_start_order_with_the_
 
 def test_plan_when_planned_then_each_service_gets_only_its_own_settings():
     plan = plan_stack(PAPER_WITH_SIMULATOR)
-    own = {"RISK_SIGNING_KEY_PATH", "GATEWAY_TRUSTED_KEYS", "BROKER_URL", "WEBHOOK_PORT", "WEBHOOK_SECRETS_FILE",
+    own = {"AUDIT_SIGNING_KEY_PATH", "RISK_SIGNING_KEY_PATH", "GATEWAY_TRUSTED_KEYS", "BROKER_URL", "WEBHOOK_PORT", "WEBHOOK_SECRETS_FILE",
            "TICKET_PORT"}
 
     settings = {child.name: {k: v for k, v in child.env.items() if k in own} for child in plan.services}
 
     assert settings == {
+        Service.AUDIT_RECORDER: {"AUDIT_SIGNING_KEY_PATH": str(HOME / "keys/audit-signing.pem")},
         Service.RISK: {"RISK_SIGNING_KEY_PATH": str(HOME / "keys/approval-signing.pem")},
         Service.GATEWAY: {"GATEWAY_TRUSTED_KEYS": "PUBKEY", "BROKER_URL": "http://127.0.0.1:9100"},
         Service.POSITION_SYNC: {},

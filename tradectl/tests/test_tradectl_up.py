@@ -22,7 +22,7 @@ from tradectl.up import UpError, ensure_webhook_secret
 pytestmark = pytest.mark.integration
 
 TRADECTL = str(Path(sys.executable).parent / "tradectl")
-SERVICES = ["risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
+SERVICES = ["audit-recorder", "risk-service", "order-gateway", "position-sync-service", "webhook-ingest", "ticket-api"]
 
 
 def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then_sigterm_stops_all(running_stack):

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
-from zoneinfo import ZoneInfo
+
+from tradebus_contracts.trading_day import NEW_YORK
 
 from .assets import AssetBook
 from .numbers import round_price, tick_for
 from .nyse import REGULAR_OPEN, close_time, is_trading_day
 
-NEW_YORK = ZoneInfo("America/New_York")
 Now = Callable[[], datetime]
 
 

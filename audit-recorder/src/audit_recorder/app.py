@@ -11,9 +11,10 @@ from nats.js import JetStreamContext
 from pydantic import Field
 
 from tradebus_contracts.services import Service
-from tradebus_contracts.signing import key_id_for, private_key_from_pem
+from tradebus_contracts.signing import key_id_for
 from tradebus_contracts.streams import AUDIT
-from tradebus_runtime import Connections, ServiceApp, ServiceSettings, Wiring, get_logger, register_secret
+from tradebus_runtime import Connections, ServiceApp, ServiceSettings, Wiring, get_logger
+from tradebus_runtime.keys import load_signing_key
 from tradebus_runtime.settings import load_settings
 
 from .cadence import Anchor, Cadence
@@ -46,16 +47,7 @@ class StreamUnprotected(RuntimeError):
 
 
 def load_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise SystemExit(f"{SERVICE}: cannot read the checkpoint signing key {path}: {exc.strerror}. "
-                         "Create one with `tradectl keys gen-audit`.") from None
-    register_secret(pem.decode(errors="replace").strip())
-    try:
-        return private_key_from_pem(pem)
-    except Exception:
-        raise SystemExit(f"{SERVICE}: {path} is not an Ed25519 private key in PEM form") from None
+    return load_signing_key(path, service=SERVICE, what="checkpoint signing key", create_with="tradectl keys gen-audit")
 
 
 async def check_protection(js: JetStreamContext) -> None:

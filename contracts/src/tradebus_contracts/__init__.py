@@ -5,10 +5,12 @@ when run), so any service or test can import it freely.
 Modules: ``decimal_types`` (Money/Quantity as decimal strings), ``orders`` (Alpaca enums, what a status means,
 OrderProgress, order fields, client_order_id), ``envelope`` (common fields), ``events`` (the events), ``codec``
 (bytes <-> events), ``subjects`` (NATS subjects, rpc/health requests), ``streams`` (JetStream streams),
-``signing`` (Ed25519 approvals), ``exposure`` (what an order does to a position), ``rpc`` (request/reply bodies),
+``signing`` (Ed25519 approvals), ``exposure`` (what an order does to a position), ``projection`` (what open
+orders do to it together), ``audit`` (the audit chain and checkpoints), ``trading_day`` (New York's calendar),
+``rpc`` (request/reply bodies),
 ``refdata`` (the REFDATA bucket), ``services`` (service names), ``topology`` (who publishes and consumes what),
-``schema_export`` / ``asyncapi_export`` (JSON Schema files, docs/asyncapi.yaml; dev tools, run by hand or by the
-drift tests). The most used names are re-exported here.
+``schema_export`` / ``asyncapi_export`` / ``generated`` (JSON Schema files, docs/asyncapi.yaml; dev tools, run by
+hand or by the drift tests). The most used names are re-exported here.
 """
 
 from tradebus_contracts.codec import EVENT_TYPES, AnyEvent, InvalidEvent, decode, decode_event, encode_event

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tradebus_contracts.events import AuditCheckpoint
-from tradebus_contracts.signing import _canonical_value, key_id_for
+from tradebus_contracts.signing import canonical_value, key_id_for
 
 __all__ = [
     "GENESIS_HASH",
@@ -83,7 +83,7 @@ class CheckpointRejected(Exception):
 
 def canonical_checkpoint_bytes(seq: int, head_hash: str, signed_at: datetime, key_id: str) -> bytes:
     """The exact bytes a checkpoint's signature covers."""
-    return rfc8785.dumps({"seq": seq, "head_hash": head_hash, "signed_at": _canonical_value(signed_at),
+    return rfc8785.dumps({"seq": seq, "head_hash": head_hash, "signed_at": canonical_value(signed_at),
                           "key_id": key_id})
 
 

@@ -39,7 +39,8 @@ class FieldProblem(BaseModel):
 
 class PreviewReply(BaseModel):
     """What risk would decide. ``ok`` is false only when the request was not a well-formed order (``errors``);
-    otherwise ``approved`` with every failed check in ``reasons`` — the same reasons a real decision would give."""
+    otherwise ``approved`` with every failed check in ``reasons`` — the same reasons a real decision would give — and,
+    in ``warnings``, advice on the order that never blocks it (a stop the market has already passed)."""
 
     model_config = MODEL_CONFIG
 
@@ -47,6 +48,8 @@ class PreviewReply(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
     approved: bool = False
     reasons: list[RejectionReason] = Field(default_factory=list)
+    warnings: list[RejectionReason] = Field(
+        default_factory=list, description="advice that is no reason to refuse, e.g. STOP_TRIGGERS_NOW")
     estimated_cost: Money | None = None
     price_basis: str | None = Field(default=None, description="limit_price | stop_price | ask | bid | notional")
     buying_power: Money | None = None

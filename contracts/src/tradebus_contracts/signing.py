@@ -41,6 +41,7 @@ __all__ = [
     "ApprovalRejected",
     "SIGNED_FIELDS",
     "DEFAULT_CLOCK_SKEW",
+    "canonical_value",
     "canonical_approval_bytes",
     "sign_approval",
     "verify_approval",
@@ -73,7 +74,9 @@ class ApprovalRejected(Exception):
         self.message = message
 
 
-def _canonical_value(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """A field value as signed documents carry it in RFC 8785 JSON: decimals as their wire strings, datetimes
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, UUIDs as strings (approvals here, audit checkpoints in ``audit``)."""
     if isinstance(value, Decimal):
         return decimal_to_str(value)
     if isinstance(value, datetime):
@@ -89,7 +92,7 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_approval_bytes(approved: RiskApproved) -> bytes:
     """The exact bytes the signature covers."""
-    return rfc8785.dumps({name: _canonical_value(getattr(approved, name)) for name in SIGNED_FIELDS})
+    return rfc8785.dumps({name: canonical_value(getattr(approved, name)) for name in SIGNED_FIELDS})
 
 
 def sign_approval(

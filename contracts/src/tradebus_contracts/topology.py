@@ -84,7 +84,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(ev.OrderStatusChanged, (Service.GATEWAY,), _ORDER_READERS),
     Channel(ev.CancelRequested, (Service.TICKET_API, OPERATOR), (Service.GATEWAY, Service.TICKET_API)),
     Channel(ev.CancelResult, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(ev.FillReported, (Service.GATEWAY,), (Service.POSITION_SYNC, Service.TICKET_API)),
+    Channel(ev.FillReported, (Service.GATEWAY,), (Service.RISK, Service.POSITION_SYNC, Service.TICKET_API)),
     Channel(ev.PositionSnapshot, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.PositionDrift, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.PositionReconciled, (Service.POSITION_SYNC,), (Service.TICKET_API,)),

@@ -32,9 +32,14 @@ class BrokerPositions:
         """When the broker's latest answer was taken in (None before the first)."""
         return self._as_of
 
-    def replace(self, held: Mapping[str, Decimal]) -> set[str]:
-        """Take the broker's latest positions; returns the symbols no longer held."""
+    @property
+    def known(self) -> bool:
+        return self._held is not None
+
+    def replace(self, held: Mapping[str, Decimal], as_of: datetime | None = None) -> set[str]:
+        """Take the broker's latest positions, asked for at ``as_of`` (default: now); returns the symbols no longer
+        held."""
         gone = set(self._held or {}) - set(held)
         self._held = dict(held)
-        self._as_of = self._clock()
+        self._as_of = self._clock() if as_of is None else as_of
         return gone

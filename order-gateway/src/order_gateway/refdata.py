@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
@@ -26,6 +27,7 @@ from tradebus_contracts.refdata import (
     PositionRef,
     QuoteRef,
     asset_key,
+    parse_key,
     position_key,
     quote_key,
 )
@@ -115,8 +117,9 @@ class RefDataPublisher:
 
     async def refresh_account(self) -> None:
         account = await self.broker.account()
-        positions = await self.broker.positions()
+        # stamped when asked, not when answered: a fill recorded before this moment is in the answer (projection)
         now = datetime.now(UTC)
+        positions = await self.broker.positions()
         await self._put(ACCOUNT_KEY, AccountRef(
             buying_power=dec(account.get("buying_power")) or Decimal(0), equity=dec(account.get("equity")) or Decimal(0),
             cash=dec(account.get("cash")) or Decimal(0), as_of=now))
@@ -130,9 +133,28 @@ class RefDataPublisher:
             await self._put(position_key(symbol), PositionRef(
                 symbol=symbol, qty=qty, avg_entry_price=dec(p.get("avg_entry_price")) or Decimal(0),
                 market_value=dec(p.get("market_value")) or Decimal(0), as_of=now))
-        for gone in self.positions.replace(held):
-            await self.kv.delete(position_key(gone))
+        first = not self.positions.known
+        gone = self.positions.replace(held, as_of=now)
+        if first:  # after a restart: entries of positions closed while we were down are still in the bucket
+            gone |= await self._stored_position_symbols() - set(held)
+        for symbol in gone:
+            await self.kv.delete(position_key(symbol))
         self.watch |= set(held)
+
+    async def _stored_position_symbols(self) -> set[str]:
+        try:
+            keys = await self.kv.keys()  # (nats-py's key filters match nothing here: filter below)
+        except NoKeysError:
+            return set()
+        symbols = set()
+        for key in keys:
+            try:
+                kind, symbol = parse_key(key)
+            except ValueError:  # not ours to judge
+                continue
+            if kind == "positions" and symbol is not None:
+                symbols.add(symbol)
+        return symbols
 
     async def refresh_quotes(self) -> None:
         if self.watch:

@@ -33,34 +33,13 @@ Decisions where Alpaca's documentation is not explicit:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+
+from tradebus_contracts.trading_day import day_start
 
 from .lots import ZERO, FifoLots, Lot, scaled, scaled_qty
-
-NEW_YORK = ZoneInfo("America/New_York")
-
-_day_cache: list[tuple[datetime, datetime, date]] = []  # the last New York day looked up, as a UTC range
-
-
-def trading_date(at: datetime) -> date:
-    """New York calendar date of an aware datetime (cached for the last day asked about: fills come in runs)."""
-    if at.tzinfo is None:
-        raise ValueError(f"a trading date needs an aware datetime, got {at!r}")
-    if _day_cache:
-        start, end, day = _day_cache[0]
-        if start <= at < end:
-            return day
-    day = at.astimezone(NEW_YORK).date()
-    _day_cache[:] = [(day_start(day), day_start(day + timedelta(days=1)), day)]
-    return day
-
-
-def day_start(day: date) -> datetime:
-    """Midnight in New York on ``day``, in UTC."""
-    return datetime.combine(day, time(), NEW_YORK).astimezone(UTC)
 
 
 class Method(StrEnum):

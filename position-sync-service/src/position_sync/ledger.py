@@ -27,7 +27,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable, NamedTuple
 
-from .alpaca_average import AlpacaAverage, AverageView, day_start, trading_date
+from tradebus_contracts.trading_day import day_start, trading_date
+
+from .alpaca_average import AlpacaAverage, AverageView
 from .corporate_actions import ActionAlert, ActionKind, AlertCode, CorporateAction, cash_out, lower_basis
 from .lots import ZERO, FifoLots, Lot, Relief, scaled
 from .reconcile import Adjustment, Figures

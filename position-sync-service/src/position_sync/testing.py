@@ -8,9 +8,9 @@ from itertools import count
 from typing import Any
 
 from position_sync.activities import ActivityLeg
-from position_sync.alpaca_average import NEW_YORK
 from position_sync.sequencer import Fill
 from tradebus_contracts.orders import OrderSide
+from tradebus_contracts.trading_day import NEW_YORK
 
 _ids = count(1)
 

@@ -16,8 +16,8 @@ from pydantic import Field
 from tradebus_contracts.envelope import utc_now
 from tradebus_contracts.projection import SETTLE_MARGIN
 from tradebus_contracts.services import Service
-from tradebus_contracts.signing import private_key_from_pem
 from tradebus_contracts.subjects import RISK_LIMITS, RISK_PREVIEW, subject_filter
+from tradebus_contracts.trading_day import trading_day_start
 from tradebus_runtime import (
     Connections,
     ConsumerSpec,
@@ -26,12 +26,12 @@ from tradebus_runtime import (
     Subscription,
     Wiring,
     get_logger,
-    register_secret,
 )
+from tradebus_runtime.keys import load_signing_key
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
 
-from .book import Book, trading_day_start
+from .book import Book
 from .decider import Decider, Signer
 from .handlers import RiskHandlers
 from .limits import Limits, LimitsError, load_limits
@@ -61,17 +61,8 @@ class RiskSettings(ServiceSettings):
 
 
 def load_signer(settings: RiskSettings) -> Signer:
-    path = settings.signing_key_path
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise SystemExit(f"risk-service: cannot read the signing key {path}: {exc.strerror}. "
-                         "Create one with `tradectl keys gen-signing`.") from None
-    register_secret(pem.decode(errors="replace").strip())
-    try:
-        key = private_key_from_pem(pem)
-    except Exception:
-        raise SystemExit(f"risk-service: {path} is not an Ed25519 private key in PEM form") from None
+    key = load_signing_key(settings.signing_key_path, service=SERVICE, what="signing key",
+                           create_with="tradectl keys gen-signing")
     return Signer(key, timedelta(seconds=settings.approval_ttl_s))
 
 

@@ -24,21 +24,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from tradebus_contracts import OrderSide
 from tradebus_contracts.projection import EXACT, SETTLE_MARGIN, Projection, in_settled
+from tradebus_contracts.trading_day import trading_day_start
 
 from .booking import BookedOrder, BookState, Commitment, FillSeen
 
-NEW_YORK = ZoneInfo("America/New_York")
 _ZERO = Decimal(0)
-
-
-def trading_day_start(now: datetime) -> datetime:
-    """Midnight in New York of ``now``'s New York date, as an aware datetime."""
-    local = now.astimezone(NEW_YORK)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(slots=True)

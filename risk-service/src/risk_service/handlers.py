@@ -21,10 +21,10 @@ from nats.aio.msg import Msg
 
 from tradebus_contracts import FillReported, OrderSubmitted, RiskApproved
 from tradebus_contracts.envelope import Envelope, utc_now
+from tradebus_contracts.trading_day import trading_day_start
 from tradebus_runtime import Bus, PoisonMessage, get_logger
 
 from .batch import Outcome, Poison, Publish, Retry, plan_batch, take_back
-from .book import trading_day_start
 from .booking import FillSeen, closes_approval, filled_at_close
 from .decider import Decider
 from .model import DecisionEvent

@@ -6,9 +6,8 @@ answer is a ``tradebus_contracts.rpc.PreviewReply``, with the buying power left 
 (``exposure.buying_power_needed``; a notional order is counted in shares at the quote): the ticket shows these
 numbers and computes none of them. ``preview_reply`` is pure; the responder only parses and reads the clock.
 
-A preview also gives advice that is no reason to refuse (``reasons.ADVICE_CODES``: a stop that triggers at once):
-it comes after the reasons in ``reasons`` and leaves ``approved`` as the checks say, until the reply contract has
-a field of its own for it; the ticket files those codes as warnings.
+A preview also gives advice that is no reason to refuse (``reasons.ADVICE_CODES``: a stop that triggers at once),
+in ``PreviewReply.warnings``; ``approved`` stays as the checks say.
 """
 
 from __future__ import annotations
@@ -72,7 +71,8 @@ def preview_reply(order: OrderFields, ctx: RiskContext, limits: Limits) -> Previ
     return PreviewReply(
         ok=True,
         approved=verdict.approved,
-        reasons=[*verdict.reasons, *stop_advice(order, ctx, effective)],
+        reasons=list(verdict.reasons),
+        warnings=stop_advice(order, ctx, effective),
         estimated_cost=_money(verdict.estimated_cost),
         price_basis=verdict.price_basis,
         buying_power=_money(buying_power),

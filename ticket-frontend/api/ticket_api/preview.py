@@ -4,8 +4,8 @@ The request is a ``tradebus_contracts.rpc.PreviewRequest``, the reply a ``Previe
 real decision runs, with the cost, the buying power and the buying power left after the order, nothing signed or
 booked. This module computes none of those; it only splits the reasons for the form: a reason about a field
 the person can fix is a per-field error; a condition of the market or the account (no field, or not enough
-buying power) is a warning. Either way the order is not approvable as it stands — except risk's advice
-(``ADVICE_CODES``: a stop that triggers at once), a warning on an order risk approves. No answer, or one that is not a
+buying power) is a warning. Either way the order is not approvable as it stands. Risk's advice
+(``PreviewReply.warnings``: a stop that triggers at once) is a warning that never blocks. No answer, or one that is not a
 JSON object, is a 503 (risk is down or broken); a reply saying the preview itself failed (the responder's
 ``{"error": ...}``) or one outside the contract becomes the warning ``PREVIEW_FAILED`` on a non-approvable preview.
 """
@@ -22,9 +22,7 @@ from tradebus_contracts.rpc import PreviewReply, PreviewRequest
 
 from .models import FieldError, PreviewOut, PreviewWarning, dec
 
-ADVICE_CODES = frozenset({"STOP_TRIGGERS_NOW"})
-"""Risk's advice, which comes with ``approved`` (risk-service ``reasons.ADVICE_CODES``): shown, never blocking."""
-WARNING_CODES = frozenset({"INSUFFICIENT_BUYING_POWER"}) | ADVICE_CODES
+WARNING_CODES = frozenset({"INSUFFICIENT_BUYING_POWER"})
 
 
 class RiskUnavailable(Exception):
@@ -45,21 +43,22 @@ def shape_preview(raw: bytes) -> PreviewOut:
         errors = [FieldError(field=e.field, code="INVALID_FIELD", message=e.message) for e in reply.errors]
         return PreviewOut(estimated_cost=None, price_basis=None, buying_power=None, buying_power_after=None,
                           warnings=[], errors=errors, approvable=False, trading_state=None)
-    warnings: list[PreviewWarning] = []
+    blocking: list[PreviewWarning] = []
     errors: list[FieldError] = []
     for r in reply.reasons:
         if r.field is None or r.code in WARNING_CODES:
-            warnings.append(PreviewWarning(code=r.code, message=r.message))
+            blocking.append(PreviewWarning(code=r.code, message=r.message))
         else:
             errors.append(FieldError(field=r.field, code=r.code, message=r.message))
+    advice = [PreviewWarning(code=w.code, message=w.message) for w in reply.warnings]
     return PreviewOut(
         estimated_cost=dec(reply.estimated_cost),
         price_basis=reply.price_basis,
         buying_power=dec(reply.buying_power),
         buying_power_after=dec(reply.buying_power_after),
-        warnings=warnings,
+        warnings=[*blocking, *advice],
         errors=errors,
-        approvable=reply.approved and not errors and all(w.code in ADVICE_CODES for w in warnings),
+        approvable=reply.approved and not errors and not blocking,
         trading_state=reply.trading_state,
     )
 

@@ -47,6 +47,7 @@ class StackFacts:
     ticket_port: int
     webhook_port: int
     signing_key: SigningKeyFiles
+    audit_key: SigningKeyFiles  # the audit recorder's checkpoint key pair (tradectl audit verify trusts its .pub)
     webhook_secret_path: Path  # the 0600 file of webhook-ingest's whsec_ secret (the simulator signs with it too)
     bin_dir: Path  # where the console scripts of the services and the simulator are installed
     base_env: Mapping[str, str]  # the runner's own environment, which every child inherits
@@ -144,6 +145,8 @@ def _services(facts: StackFacts) -> tuple[ChildPlan, ...]:
         gateway_env["BROKER_URL"] = facts.broker_url
     # (service, extra arguments, extra environment), in start order
     services: list[tuple[Service, list[str], dict[str, str]]] = [
+        # first: the audit trail is written from the first event on (it reads AUDIT from the start anyway)
+        (Service.AUDIT_RECORDER, [], {"AUDIT_SIGNING_KEY_PATH": str(facts.audit_key.private_path)}),
         (Service.RISK, [], {"RISK_SIGNING_KEY_PATH": str(facts.signing_key.private_path)}),
         (Service.GATEWAY, ["--live"] if facts.mode == "live" else [], gateway_env),
         (Service.POSITION_SYNC, [], {}),

@@ -42,7 +42,7 @@ from tradebus_runtime.health import NotHealthy
 from .credentials import SCHEMA as CREDENTIALS_SCHEMA
 from .embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from .home import endpoints_path, write_endpoints
-from .keys import ensure_signing_key
+from .keys import AUDIT_KEY_NAME, ensure_signing_key
 from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, WebhookSubscription, plan_stack
 from .supervisor import StartFailed, Supervisor
 
@@ -158,6 +158,7 @@ class Stack:
             ticket_port=self.opts.ticket_port or spare_port,
             webhook_port=webhook_port,
             signing_key=ensure_signing_key(self.home / "keys"),
+            audit_key=ensure_signing_key(self.home / "keys", AUDIT_KEY_NAME),
             webhook_secret_path=ensure_webhook_secret(self.home / "keys"),
             bin_dir=Path(sys.executable).parent,
             base_env=dict(os.environ),
