@@ -68,7 +68,7 @@ def _samples() -> dict[str, Envelope]:
             cost_basis=Decimal("1902.50"), source="broker", as_of=T0,
         ),
         "PositionDrift": ev.PositionDrift(
-            **NOT_ABOUT_ORDER, symbol="AAPL", ledger_qty=Decimal("10"), broker_qty=Decimal("9"),
+            **NOT_ABOUT_ORDER, symbol="AAPL", severity="critical", ledger_qty=Decimal("10"), broker_qty=Decimal("9"),
             qty_diff=Decimal("-1"), ledger_cost_basis=Decimal("1902.50"), broker_cost_basis=Decimal("1712.25"),
             detected_at=T0,
         ),
@@ -93,6 +93,11 @@ def _samples() -> dict[str, Envelope]:
             client_order_id="tb-" + "0" * 32, broker_order_id="b-1", execution_id="x-1", received_at=T0,
             trade_update={"event": "partial_fill", "execution_id": "x-1", "qty": "2", "price": "410.10",
                           "order": {"id": "b-1", "symbol": "BRK.B", "filled_qty": "2"}},
+        ),
+        "BrokerActivity": ev.BrokerActivity(
+            **NOT_ABOUT_ORDER, activity_id="20260227000000000::8a1c", activity_type="SPLIT", activity_subtype="FSPLIT",
+            symbol="NVDA", group_id="g-1", source="rest",
+            activity={"id": "20260227000000000::8a1c", "activity_type": "SPLIT", "qty": "30", "price": "120"},
         ),
         "AuditCheckpoint": ev.AuditCheckpoint(
             **NOT_ABOUT_ORDER, seq=1000, head_hash="ab" * 32, signed_at=T0, key_id="0123456789abcdef",

@@ -218,8 +218,8 @@ def test_topology_channel_when_documented_then_address_parameter_stream_and_payl
     document = _document()
     documented = document["channels"][channel_key(channel)]
 
-    assert documented["address"] == (f"{channel.kind}.{{{channel.parameter}}}" if channel.parameter else channel.kind)
-    assert list(documented.get("parameters", {})) == ([channel.parameter] if channel.parameter else [])
+    assert documented["address"] == ".".join([channel.kind, *(f"{{{name}}}" for name in channel.parameters)])
+    assert list(documented.get("parameters", {})) == list(channel.parameters)
     assert documented["x-jetstream-stream"] == channel.stream
     assert documented["x-nats-subject-filter"] == channel.subject_filter
     name, payload = _payload_of(document, documented)
@@ -267,7 +267,10 @@ def test_design_subjects_when_listed_then_each_is_an_address_with_its_message_sc
         "positions.corporate_action.{symbol}": "CorporateActionApplied",
         "control.trading_state": "TradingStateChanged", "dlq.{service}": "DeadLetter",
         "broker.trade_updates.{symbol}": "BrokerTradeUpdate", "audit.checkpoints": "AuditCheckpoint",
+        "broker.activities.{activity_type}.{symbol}": "BrokerActivity",
         "rpc.risk-service.preview": "PreviewRequest", "rpc.risk-service.limits": "rpc.risk-service.limits.request",
+        "rpc.order-gateway.positions": "rpc.order-gateway.positions.request",
+        "rpc.position-sync-service.positions": "LedgerPositionsRequest", "rpc.position-sync-service.sync": "SyncRequest",
         "health.{service}": "health.request",
     }
     document = _document()

@@ -27,6 +27,7 @@ DESIGN_EVENTS = {
     "OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged",
     "CancelRequested", "CancelResult", "FillReported", "PositionSnapshot", "PositionDrift", "PositionReconciled",
     "CorporateActionApplied", "TradingStateChanged", "DeadLetter", "BrokerTradeUpdate", "AuditCheckpoint",
+    "BrokerActivity",
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ EXPECTED = {
     "TradingStateChanged": "control.trading_state",
     "DeadLetter": "dlq.risk-service",
     "BrokerTradeUpdate": "broker.trade_updates.BRK_B",
+    "BrokerActivity": "broker.activities.SPLIT.NVDA",
     "AuditCheckpoint": "audit.checkpoints",
 }
 
@@ -99,3 +100,23 @@ def test_request_subjects_when_built_then_outside_every_stream_and_named_by_serv
         subjects.rpc_subject("risk-service", "pre.view")
     with pytest.raises(InvalidSubject):
         subjects.health_subject("*")
+
+
+@pytest.mark.parametrize(("activity_type", "symbol", "subject"), [
+    ("FILL", "BRK.B", "broker.activities.FILL.BRK_B"),
+    ("CSD", None, "broker.activities.CSD._"),
+])
+def test_activity_subject_when_built_then_parses_back_to_type_and_symbol(activity_type, symbol, subject):
+    assert subjects.activity_subject(activity_type, symbol) == subject
+    assert parse_subject(subject) == ParsedSubject("broker.activities", symbol, None, activity_type)
+
+
+@pytest.mark.parametrize("subject", ["broker.activities.FILL", "broker.activities.fill.AAPL",
+                                     "broker.activities.FILL.AAPL.X", "broker.activities..AAPL"])
+def test_parse_when_activity_subject_malformed_then_invalid_subject(subject):
+    with pytest.raises(InvalidSubject):
+        parse_subject(subject)
+
+
+def test_activity_filter_when_kind_then_both_tokens_wild():
+    assert subjects.subject_filter("broker.activities") == "broker.activities.*.*"

@@ -94,6 +94,11 @@ _PARAMETERS = {
         "the event body carries the real symbol.",
         "examples": ["AAPL", "BRK_B"],
     },
+    "activity_type": {
+        "description": "Alpaca's activity type (FILL, DIV, SPLIT, NC, MA, CSD, ...); with no symbol the last token "
+        "is `_`.",
+        "examples": ["FILL", "SPLIT"],
+    },
     "service": {
         "description": "A tradebus service name.",
         "enum": list(ALL_SERVICES),
@@ -121,7 +126,7 @@ def operation_key(service: str, action: str, key: str) -> str:
 
 
 def _subject_template(channel: Channel) -> str:
-    return f"{channel.kind}.{{{channel.parameter}}}" if channel.parameter else channel.kind
+    return ".".join([channel.kind, *(f"{{{name}}}" for name in channel.parameters)])
 
 
 def _summary(model: type[BaseModel]) -> str:
@@ -309,7 +314,7 @@ def _event_channel(channel: Channel, address: str, message: str) -> dict[str, An
         "title": message,
         "summary": _summary(channel.event),
         "description": (
-            (f"Subjects `{address}`; consumers filter `{channel.subject_filter}`. " if channel.parameter else
+            (f"Subjects `{address}`; consumers filter `{channel.subject_filter}`. " if channel.parameters else
              f"Subject `{address}`. ")
             + f"JetStream stream `{stream.name}`: {stream.description}{audit}. "
             f"Producers: {', '.join(channel.producers)}. Consumers: {', '.join(channel.consumers)}."
@@ -317,12 +322,12 @@ def _event_channel(channel: Channel, address: str, message: str) -> dict[str, An
         "servers": [_ref("servers", _SERVER)],
         "messages": {message: _ref("components", "messages", message)},
     }
-    if channel.parameter:
-        parameter = copy.deepcopy(_PARAMETERS[channel.parameter])
+    if channel.parameters:
+        parameters = {name: copy.deepcopy(_PARAMETERS[name]) for name in channel.parameters}
         if channel.kind == DLQ:
-            parameter["description"] = "The service that could not use the message."
-            parameter["location"] = "$message.payload#/service"
-        body["parameters"] = {channel.parameter: parameter}
+            parameters["service"]["description"] = "The service that could not use the message."
+            parameters["service"]["location"] = "$message.payload#/service"
+        body["parameters"] = parameters
     body["x-jetstream-stream"] = stream.name
     body["x-nats-subject-filter"] = channel.subject_filter
     return body

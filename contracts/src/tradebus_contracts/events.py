@@ -43,6 +43,7 @@ __all__ = [
     "TradingStateChanged",
     "DeadLetter",
     "BrokerTradeUpdate",
+    "BrokerActivity",
     "AuditCheckpoint",
     "ALL_EVENT_CLASSES",
 ]
@@ -50,6 +51,8 @@ __all__ = [
 StatusSource = Literal["stream", "poll", "webhook", "lookup"]
 FillSource = Literal["stream", "poll", "webhook"]
 PositionSource = Literal["ledger", "broker"]
+DriftSeverity = Literal["warning", "critical"]
+ActivityType = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,15}$")]
 ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$", max_length=64)]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
@@ -70,8 +73,11 @@ class TradingState(StrEnum):
 
 
 class CorporateActionType(StrEnum):
-    SPLIT = "split"
-    DIVIDEND = "dividend"
+    SPLIT = "split"  # forward or reverse: ``ratio`` new shares per old share
+    DIVIDEND = "dividend"  # cash, to the income ledger
+    RETURN_OF_CAPITAL = "return_of_capital"  # cash that reduces the basis
+    NAME_CHANGE = "name_change"  # lots move to ``new_symbol``
+    MERGER = "merger"  # stock (and/or cash) for stock: lots move to ``new_symbol`` at ``ratio``
 
 
 class RejectionReason(BaseModel):
@@ -206,15 +212,21 @@ class PositionSnapshot(Envelope):
 
 
 class PositionDrift(Envelope):
-    """Our ledger and the broker disagree. ``qty_diff`` = broker_qty - ledger_qty."""
+    """Our ledger and the broker disagree, and have on two reads at least 30 s apart with no order in flight for the
+    symbol. ``qty_diff`` = broker_qty - ledger_qty. ``severity``: ``critical`` when the quantities differ,
+    ``warning`` when only the cost basis is outside the tolerance. ``policy`` is what position-sync does about it
+    (``alert``: nothing changes; ``adopt``: a ``PositionReconciled`` follows; ``reduce``: the symbol goes REDUCING)."""
 
     event_type: Literal["PositionDrift"] = "PositionDrift"
     symbol: Symbol
+    severity: DriftSeverity
     ledger_qty: Quantity
     broker_qty: Quantity
     qty_diff: Quantity
     ledger_cost_basis: Money
     broker_cost_basis: Money
+    policy: Literal["alert", "adopt", "reduce"] = "alert"
+    first_seen_at: UtcDatetime | None = Field(default=None, description="the first read that saw the difference")
     detected_at: UtcDatetime
 
 
@@ -230,11 +242,15 @@ class PositionReconciled(Envelope):
 
 
 class CorporateActionApplied(Envelope):
-    """A split or dividend applied to the ledger, with before/after so the change is auditable."""
+    """A corporate action applied to the ledger (split, dividend, return of capital, name change, merger), with
+    before/after so the change is auditable."""
 
     event_type: Literal["CorporateActionApplied"] = "CorporateActionApplied"
     symbol: Symbol
     action: CorporateActionType
+    action_id: str | None = Field(default=None, max_length=128,
+                                  description="the broker's group_id (or ca_id): an action is applied once under it")
+    new_symbol: Symbol | None = Field(default=None, description="name change / merger: where the lots went")
     ratio: Ratio | None = Field(default=None, description="split: new shares per old share (2 for 2-for-1)")
     cash_per_share: Money | None = Field(default=None, description="dividend: cash per share")
     ex_date: date
@@ -268,6 +284,28 @@ class BrokerTradeUpdate(Envelope):
     execution_id: str | None = None
     received_at: UtcDatetime
     trade_update: dict[str, Any]
+
+
+class BrokerActivity(Envelope):
+    """One account activity as the broker reports it (Alpaca's ``/v2/account/activities`` or its activity event
+    stream): a FILL, a dividend (DIV), a leg of a split (SPLIT), a name change (NC), a merger (MA), a cash movement
+    (CSD, FEE, INT, ...). The order gateway, the only holder of broker credentials, publishes each activity exactly
+    once: ``event_id`` is derived from ``activity_id`` (uuid5), so a re-read page is dropped by the stream's duplicate
+    window and by the readers' inbox.
+
+    ``activity`` is the body exactly as the broker sent it, numbers as the strings they were (position-sync reads
+    them as Decimals at its edge). ``symbol`` is None for an account-level activity (a transfer, a fee): its subject
+    then ends in ``_`` (``broker.activities.CSD._``). ``correlation_id`` is the activity id, or the order id when the
+    activity is a fill of one of our orders."""
+
+    event_type: Literal["BrokerActivity"] = "BrokerActivity"
+    activity_id: NonEmptyStr = Field(description="the broker's id of the activity (REST ``id``, stream ``event_id``)")
+    activity_type: ActivityType = Field(description="Alpaca's activity_type: FILL, DIV, SPLIT, NC, MA, CSD, ...")
+    activity_subtype: str | None = Field(default=None, max_length=32, description="e.g. CDIV, FSPLIT, RSPLIT")
+    symbol: Symbol | None = None
+    group_id: str | None = Field(default=None, max_length=128, description="links the legs of one corporate action")
+    source: Literal["rest", "stream", "rebuild"]
+    activity: dict[str, Any]
 
 
 class AuditCheckpoint(Envelope):
@@ -372,5 +410,6 @@ ALL_EVENT_CLASSES: tuple[type[Envelope], ...] = (
     TradingStateChanged,
     DeadLetter,
     BrokerTradeUpdate,
+    BrokerActivity,
     AuditCheckpoint,
 )

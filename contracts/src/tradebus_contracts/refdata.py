@@ -10,12 +10,15 @@ Keys (one NATS-safe token per symbol, ``BRK.B`` -> ``BRK_B``, as in subjects):
     quotes.<SYMBOL>      QuoteRef
     positions.<SYMBOL>   PositionRef (deleted when flat)
     account              AccountRef
+    clock                ClockRef      (the broker's market clock)
+    calendar             CalendarRef   (trading days around today, with their session times)
 
 Values are JSON with the same strict rules as events (decimal strings, aware UTC datetimes, no unknown fields).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel
@@ -35,11 +38,18 @@ __all__ = [
     "quote_key",
     "position_key",
     "ACCOUNT_KEY",
+    "ClockRef",
+    "CalendarDay",
+    "CalendarRef",
+    "CLOCK_KEY",
+    "CALENDAR_KEY",
     "parse_key",
 ]
 
 REFDATA_BUCKET = "REFDATA"
 ACCOUNT_KEY = "account"
+CLOCK_KEY = "clock"
+CALENDAR_KEY = "calendar"
 
 
 class AssetRef(BaseModel):
@@ -81,6 +91,35 @@ class AccountRef(BaseModel):
     as_of: UtcDatetime
 
 
+class ClockRef(BaseModel):
+    """The broker's market clock: ``timestamp`` is the broker's time when it answered."""
+
+    model_config = MODEL_CONFIG
+
+    is_open: bool
+    next_open: UtcDatetime
+    next_close: UtcDatetime
+    timestamp: UtcDatetime
+    as_of: UtcDatetime
+
+
+class CalendarDay(BaseModel):
+    model_config = MODEL_CONFIG
+
+    date: date
+    open: UtcDatetime
+    close: UtcDatetime
+
+
+class CalendarRef(BaseModel):
+    """Trading days as the broker's calendar gives them (holidays absent, early closes with their close)."""
+
+    model_config = MODEL_CONFIG
+
+    days: list[CalendarDay]
+    as_of: UtcDatetime
+
+
 def asset_key(symbol: str) -> str:
     return f"assets.{symbol_token(symbol)}"
 
@@ -93,10 +132,10 @@ def position_key(symbol: str) -> str:
     return f"positions.{symbol_token(symbol)}"
 
 
-def parse_key(key: str) -> tuple[Literal["assets", "quotes", "positions", "account"], str | None]:
+def parse_key(key: str) -> tuple[Literal["assets", "quotes", "positions", "account", "clock", "calendar"], str | None]:
     """``"quotes.BRK_B" -> ("quotes", "BRK.B")``; ``"account" -> ("account", None)``."""
-    if key == ACCOUNT_KEY:
-        return "account", None
+    if key in (ACCOUNT_KEY, CLOCK_KEY, CALENDAR_KEY):
+        return key, None  # type: ignore[return-value]
     kind, _, token = key.partition(".")
     if kind not in ("assets", "quotes", "positions") or not token:
         raise ValueError(f"not a reference-data key: {key!r}")

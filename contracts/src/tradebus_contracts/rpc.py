@@ -1,5 +1,11 @@
 """Requests and replies outside every stream (``rpc.<service>.<what>``, see ``subjects``), as typed as events.
 
+``rpc.order-gateway.positions``: a fresh read of the broker's positions (`BrokerPositionsReply`); a failed read is
+``{"error": ...}``, never an empty list: "the broker did not answer" must never read as "flat".
+
+``rpc.position-sync-service.positions`` / ``.sync``: the ledger, for people (`LedgerPositionsReply`), and a sync or
+a rebuild on demand (`SyncReply`).
+
 ``rpc.risk-service.preview``: the ticket asks what risk would decide about an order right now, without anything
 being signed, stored or booked. The risk service is the one authority for the estimate: the ticket shows its cost,
 its reasons and the buying power left, and computes none of them itself.
@@ -10,16 +16,30 @@ answers ``{"error": "<what went wrong>"}`` instead (``tradebus_runtime.service``
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from tradebus_contracts.decimal_types import Money
-from tradebus_contracts.envelope import MODEL_CONFIG
+from tradebus_contracts.decimal_types import Money, Quantity
+from tradebus_contracts.envelope import MODEL_CONFIG, UtcDatetime
 from tradebus_contracts.events import RejectionReason, TradingState
-from tradebus_contracts.orders import OrderFields
+from tradebus_contracts.orders import OrderFields, Symbol
 
-__all__ = ["PreviewRequest", "FieldProblem", "PreviewReply"]
+__all__ = [
+    "PreviewRequest",
+    "FieldProblem",
+    "PreviewReply",
+    "BrokerPosition",
+    "BrokerPositionsReply",
+    "LedgerPositionsRequest",
+    "LotView",
+    "LedgerPosition",
+    "LedgerTotals",
+    "LedgerPositionsReply",
+    "SyncRequest",
+    "SyncReply",
+]
 
 
 class PreviewRequest(OrderFields):
@@ -56,3 +76,108 @@ class PreviewReply(BaseModel):
     buying_power_after: Money | None = Field(
         default=None, description="buying power once the order is accepted (exposure.buying_power_needed)")
     trading_state: TradingState | None = None
+
+
+# --- positions ----------------------------------------------------------------------------------------------------
+
+
+class BrokerPosition(BaseModel):
+    """One position as the broker reports it; ``qty`` signed (negative: short), decimals as the broker sent them."""
+
+    model_config = MODEL_CONFIG
+
+    symbol: Symbol
+    qty: Quantity
+    avg_entry_price: Money
+    cost_basis: Money
+    market_value: Money | None = None
+    current_price: Money | None = None
+
+
+class BrokerPositionsReply(BaseModel):
+    """Every open position at the broker, read when asked (``as_of``: when the read was sent)."""
+
+    model_config = MODEL_CONFIG
+
+    positions: list[BrokerPosition]
+    as_of: UtcDatetime
+
+
+class LedgerPositionsRequest(BaseModel):
+    model_config = MODEL_CONFIG
+
+    lots: bool = Field(default=False, description="include each position's open tax lots")
+
+
+class LotView(BaseModel):
+    """An open tax lot: what is left of one fill (or of a corporate action's allocation)."""
+
+    model_config = MODEL_CONFIG
+
+    lot_id: str
+    opened_at: datetime
+    qty: Quantity
+    price: Money = Field(description="cost per share")
+    cost_basis: Money
+
+
+class LedgerPosition(BaseModel):
+    """A position from the ledger, with its price and P&L. Money is exact (the reader rounds for display);
+    ``last``/``market_value``/``unrealized_pl``/``day_pl`` are None without a live quote."""
+
+    model_config = MODEL_CONFIG
+
+    symbol: Symbol
+    qty: Quantity
+    avg_cost: Money = Field(description="FIFO cost basis / qty")
+    cost_basis: Money
+    broker_avg_entry_price: Money | None = Field(default=None, description="the average by Alpaca's own method")
+    last: Money | None = None
+    market_value: Money | None = None
+    unrealized_pl: Money | None = None
+    realized_pl: Money
+    day_pl: Money | None = None
+    drift: bool = False
+    lots: list[LotView] = Field(default_factory=list)
+
+
+class LedgerTotals(BaseModel):
+    model_config = MODEL_CONFIG
+
+    cost_basis: Money
+    market_value: Money | None = None
+    unrealized_pl: Money | None = None
+    realized_pl: Money
+    day_pl: Money | None = None
+    dividends: Money
+
+
+class LedgerPositionsReply(BaseModel):
+    model_config = MODEL_CONFIG
+
+    positions: list[LedgerPosition]
+    totals: LedgerTotals
+    as_of: UtcDatetime
+    last_sync_at: UtcDatetime | None = None
+    last_sync_ok: bool | None = None
+
+
+class SyncRequest(BaseModel):
+    model_config = MODEL_CONFIG
+
+    rebuild: bool = Field(default=False, description="rebuild the ledger from the broker's FILL activities first")
+
+
+class SyncReply(BaseModel):
+    """What one sync found. ``ok`` false: the broker could not be read, nothing was concluded."""
+
+    model_config = MODEL_CONFIG
+
+    ok: bool
+    rebuilt: bool = False
+    symbols_checked: int = 0
+    mismatched: list[Symbol] = Field(default_factory=list, description="symbols that differ on this read")
+    drifts: list[Symbol] = Field(default_factory=list, description="symbols that became PositionDrift")
+    started_at: UtcDatetime
+    finished_at: UtcDatetime
+    message: str = ""

@@ -7,6 +7,10 @@ tokens and break ``orders.requested.*`` filters. In a subject the symbol's '.' i
 
 Builders validate their input, so a '*', '>', space or lowercase ticker can never produce a subject (or a
 wildcard) by accident; the parser refuses wildcards and unknown subjects with ``InvalidSubject``.
+
+Broker activities carry two tokens after their kind: ``broker.activities.<TYPE>.<SYMBOL>`` (``...FILL.AAPL``,
+``...SPLIT.BRK_B``), so a reader can filter by type or by symbol. An activity with no symbol (a cash transfer) ends
+in ``_``, which no symbol token can be.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ __all__ = [
     "SYMBOL_KINDS",
     "TRADING_STATE",
     "AUDIT_CHECKPOINTS",
+    "ACTIVITIES",
+    "NO_SYMBOL_TOKEN",
+    "activity_subject",
     "DLQ",
     "KIND_BY_EVENT_TYPE",
     "symbol_token",
@@ -40,6 +47,9 @@ __all__ = [
     "rpc_subject",
     "RISK_PREVIEW",
     "RISK_LIMITS",
+    "GATEWAY_POSITIONS",
+    "LEDGER_POSITIONS",
+    "LEDGER_SYNC",
 ]
 
 # Kinds are the subject minus its last token; each names one event type.
@@ -63,6 +73,8 @@ SYMBOL_KINDS: frozenset[str] = frozenset(
 )
 TRADING_STATE = "control.trading_state"
 AUDIT_CHECKPOINTS = "audit.checkpoints"
+ACTIVITIES = "broker.activities"  # + ".<TYPE>.<SYMBOL>"
+NO_SYMBOL_TOKEN = "_"
 _FIXED = frozenset({TRADING_STATE, AUDIT_CHECKPOINTS})  # kinds that are one subject, no symbol or service token
 DLQ = "dlq"
 HEALTH = "health"
@@ -85,12 +97,14 @@ KIND_BY_EVENT_TYPE: dict[type[Envelope], str] = {
     ev.TradingStateChanged: TRADING_STATE,
     ev.DeadLetter: DLQ,
     ev.BrokerTradeUpdate: "broker.trade_updates",
+    ev.BrokerActivity: ACTIVITIES,
     ev.AuditCheckpoint: AUDIT_CHECKPOINTS,
 }
 
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 _TOKEN_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 _SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_ACTIVITY_TYPE_RE = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 
 
 class InvalidSubject(ValueError):
@@ -101,6 +115,7 @@ class ParsedSubject(NamedTuple):
     kind: str  # e.g. "orders.requested", "control.trading_state", "dlq"
     symbol: str | None  # the real symbol ("BRK.B"), for per-symbol kinds
     service: str | None = None  # for "dlq.<service>"
+    activity_type: str | None = None  # for "broker.activities.<TYPE>.<SYMBOL>"
 
 
 def symbol_token(symbol: str) -> str:
@@ -121,6 +136,13 @@ def symbol_subject(kind: str, symbol: str) -> str:
     if kind not in SYMBOL_KINDS:
         raise InvalidSubject(f"unknown per-symbol subject kind {kind!r}")
     return f"{kind}.{symbol_token(symbol)}"
+
+
+def activity_subject(activity_type: str, symbol: str | None) -> str:
+    """``("SPLIT", "BRK.B") -> "broker.activities.SPLIT.BRK_B"``; no symbol: ``"broker.activities.CSD._"``."""
+    if not _ACTIVITY_TYPE_RE.fullmatch(activity_type):
+        raise InvalidSubject(f"not an activity type for a subject: {activity_type!r}")
+    return f"{ACTIVITIES}.{activity_type}.{NO_SYMBOL_TOKEN if symbol is None else symbol_token(symbol)}"
 
 
 def _service_token(service: str) -> str:
@@ -155,12 +177,21 @@ RISK_PREVIEW = rpc_subject(Service.RISK, "preview")
 in, ``rpc.PreviewReply`` out)."""
 RISK_LIMITS = rpc_subject(Service.RISK, "limits")
 """The active risk limits, the trading state and today's usage (``tradectl risk limits``)."""
+GATEWAY_POSITIONS = rpc_subject(Service.GATEWAY, "positions")
+"""A fresh read of the broker's positions, never a cached one (``rpc.BrokerPositionsReply``)."""
+LEDGER_POSITIONS = rpc_subject(Service.POSITION_SYNC, "positions")
+"""The ledger's positions with cost basis and P&L (``rpc.LedgerPositionsRequest`` / ``rpc.LedgerPositionsReply``)."""
+LEDGER_SYNC = rpc_subject(Service.POSITION_SYNC, "sync")
+"""Compare ledger and broker now, or rebuild the ledger from the broker's history (``rpc.SyncRequest`` /
+``rpc.SyncReply``)."""
 
 
 def subject_filter(kind: str) -> str:
     """The consumer filter for every subject of a kind: ``"orders.requested" -> "orders.requested.*"``."""
     if kind in SYMBOL_KINDS or kind == DLQ:
         return f"{kind}.*"
+    if kind == ACTIVITIES:
+        return f"{kind}.*.*"
     if kind in _FIXED:
         return kind
     raise InvalidSubject(f"unknown subject kind {kind!r}")
@@ -172,6 +203,12 @@ def parse_subject(subject: str) -> ParsedSubject:
         raise InvalidSubject(f"not a concrete tradebus subject: {subject!r}")
     if subject in _FIXED:
         return ParsedSubject(subject, None)
+    if subject.startswith(ACTIVITIES + "."):
+        activity_type, _, last = subject[len(ACTIVITIES) + 1:].partition(".")
+        if _ACTIVITY_TYPE_RE.fullmatch(activity_type) and last:
+            symbol = None if last == NO_SYMBOL_TOKEN else symbol_from_token(last)
+            return ParsedSubject(ACTIVITIES, symbol, None, activity_type)
+        raise InvalidSubject(f"not a broker activity subject: {subject!r}")
     kind, _, last = subject.rpartition(".")
     if kind == DLQ and _SERVICE_RE.fullmatch(last):
         return ParsedSubject(DLQ, None, last)
@@ -189,4 +226,6 @@ def subject_for(event: Envelope) -> str:
         return kind
     if isinstance(event, ev.DeadLetter):
         return dlq_subject(event.service)
+    if isinstance(event, ev.BrokerActivity):
+        return activity_subject(event.activity_type, event.symbol)
     return symbol_subject(kind, event.symbol)  # type: ignore[attr-defined]  # every per-symbol event has one

@@ -13,14 +13,26 @@ from pydantic import BaseModel
 
 from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
-from tradebus_contracts.rpc import PreviewReply, PreviewRequest
+from tradebus_contracts.rpc import (
+    BrokerPositionsReply,
+    LedgerPositionsReply,
+    LedgerPositionsRequest,
+    PreviewReply,
+    PreviewRequest,
+    SyncReply,
+    SyncRequest,
+)
 from tradebus_contracts.services import OPERATOR, Service
 from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_contracts.subjects import (
+    ACTIVITIES,
     AUDIT_CHECKPOINTS,
     DLQ,
+    GATEWAY_POSITIONS,
     HEALTH,
     KIND_BY_EVENT_TYPE,
+    LEDGER_POSITIONS,
+    LEDGER_SYNC,
     RISK_LIMITS,
     RISK_PREVIEW,
     TRADING_STATE,
@@ -51,11 +63,14 @@ class Channel:
         return subject_filter(self.kind)
 
     @property
-    def parameter(self) -> str | None:
-        """The name of the channel's last subject token when it varies (``symbol``, or ``service`` for dlq)."""
+    def parameters(self) -> tuple[str, ...]:
+        """The names of the subject tokens after the kind that vary (``symbol``; ``service`` for dlq;
+        ``activity_type`` and ``symbol`` for broker activities)."""
         if self.kind in (TRADING_STATE, AUDIT_CHECKPOINTS):
-            return None
-        return "service" if self.kind == DLQ else "symbol"
+            return ()
+        if self.kind == ACTIVITIES:
+            return ("activity_type", "symbol")
+        return ("service",) if self.kind == DLQ else ("symbol",)
 
     @property
     def stream(self) -> str:
@@ -92,6 +107,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(ev.TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
     Channel(ev.DeadLetter, ALL_SERVICES, (OPERATOR,)),
     Channel(ev.BrokerTradeUpdate, (Service.WEBHOOK_INGEST,), (Service.GATEWAY,)),
+    Channel(ev.BrokerActivity, (Service.GATEWAY,), (Service.POSITION_SYNC,)),
     Channel(ev.AuditCheckpoint, (Service.AUDIT_RECORDER,), (OPERATOR,)),
 )
 """Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early."""
@@ -102,6 +118,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              PreviewRequest, PreviewReply),
     Endpoint(RISK_LIMITS, (Service.RISK,), (OPERATOR,),
              "The active risk limits, the trading state and today's usage."),
+    Endpoint(GATEWAY_POSITIONS, (Service.GATEWAY,), (Service.POSITION_SYNC,),
+             "A fresh read of the broker's positions, never a cached one; a failed read answers an error.",
+             None, BrokerPositionsReply),
+    Endpoint(LEDGER_POSITIONS, (Service.POSITION_SYNC,), (Service.TICKET_API, OPERATOR),
+             "The ledger's positions with cost basis, prices and P&L, and account totals.",
+             LedgerPositionsRequest, LedgerPositionsReply),
+    Endpoint(LEDGER_SYNC, (Service.POSITION_SYNC,), (OPERATOR,),
+             "Compare ledger and broker now (tradectl sync), or rebuild the ledger from the broker's fills first.",
+             SyncRequest, SyncReply),
     Endpoint(f"{HEALTH}.{{service}}", ALL_SERVICES, (OPERATOR,),
              "The service's live health report: every check run at request time."),
 )

@@ -1,4 +1,4 @@
-"""A live, read-only mirror of the ``REFDATA`` KV bucket (assets, quotes, positions, account).
+"""A live, read-only mirror of the ``REFDATA`` KV bucket (assets, quotes, positions, account, clock, calendar).
 
 The order gateway, the only holder of broker credentials, writes the bucket (tradebus_contracts.refdata); every
 other service that needs broker facts watches it through this mirror and keeps the latest value of each key in
@@ -16,13 +16,23 @@ from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import ValidationError
 
-from tradebus_contracts.refdata import REFDATA_BUCKET, AccountRef, AssetRef, PositionRef, QuoteRef, parse_key
+from tradebus_contracts.refdata import (
+    REFDATA_BUCKET,
+    AccountRef,
+    AssetRef,
+    CalendarRef,
+    ClockRef,
+    PositionRef,
+    QuoteRef,
+    parse_key,
+)
 
 from .bus import ensure_kv
 from .logging import get_logger
 
 log = get_logger(__name__)
 _MODELS: dict[str, Any] = {"assets": AssetRef, "quotes": QuoteRef, "positions": PositionRef}
+_SINGLES: dict[str, Any] = {"account": AccountRef, "clock": ClockRef, "calendar": CalendarRef}  # keys without a symbol
 
 
 class RefDataMirror:
@@ -31,6 +41,8 @@ class RefDataMirror:
         self.quotes: dict[str, QuoteRef] = {}
         self.positions: dict[str, PositionRef] = {}
         self.account: AccountRef | None = None
+        self.clock: ClockRef | None = None
+        self.calendar: CalendarRef | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -49,8 +61,8 @@ class RefDataMirror:
             log.warning("refdata.unknown_key", key=key)
             return
         try:
-            if symbol is None:  # the one key without a symbol
-                self.account = None if value is None else AccountRef.model_validate_json(value)
+            if symbol is None:  # account, clock, calendar
+                setattr(self, kind, None if value is None else _SINGLES[kind].model_validate_json(value))
                 return
             table: dict[str, Any] = getattr(self, kind)
             if value is None:

@@ -46,6 +46,7 @@ export const EventType = Object.freeze({
   TradingStateChanged: "TradingStateChanged",
   DeadLetter: "DeadLetter",
   BrokerTradeUpdate: "BrokerTradeUpdate",
+  BrokerActivity: "BrokerActivity",
   AuditCheckpoint: "AuditCheckpoint",
 });
 /** The events about one order: the ones the ticket API folds into an order's state. */
