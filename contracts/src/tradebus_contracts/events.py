@@ -51,7 +51,7 @@ __all__ = [
 StatusSource = Literal["stream", "poll", "webhook", "lookup"]
 FillSource = Literal["stream", "poll", "webhook"]
 PositionSource = Literal["ledger", "broker"]
-DriftSeverity = Literal["warning", "critical"]
+DriftSeverity = Literal["info", "warning", "critical"]
 ActivityType = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,15}$")]
 ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$", max_length=64)]
 ServiceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -213,8 +213,9 @@ class PositionSnapshot(Envelope):
 
 class PositionDrift(Envelope):
     """Our ledger and the broker disagree, and have on two reads at least 30 s apart with no order in flight for the
-    symbol. ``qty_diff`` = broker_qty - ledger_qty. ``severity``: ``critical`` when the quantities differ,
-    ``warning`` when only the cost basis is outside the tolerance. ``policy`` is what position-sync does about it
+    symbol. ``qty_diff`` = broker_qty - ledger_qty. ``severity``: ``info`` when only the cost basis is outside
+    the tolerance, ``warning`` for a quantity on the same side below the critical notional, ``critical`` beyond it
+    or on the other side (position_sync.reconcile). ``policy`` is what position-sync does about it
     (``alert``: nothing changes; ``adopt``: a ``PositionReconciled`` follows; ``reduce``: the symbol goes REDUCING)."""
 
     event_type: Literal["PositionDrift"] = "PositionDrift"
