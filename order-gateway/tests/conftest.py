@@ -121,6 +121,11 @@ class GatewayHarness:
                             timeout, f"final status of {order_id}")
         return [e for e in self.of(order_id, "OrderStatusChanged") if e.status.is_final][-1]
 
+    async def submission_failed(self, order_id, timeout=15):
+        """The order's one SubmissionFailed (an approval that could not be used ends its order with one)."""
+        await self.wait_for(lambda: self.of(order_id, "SubmissionFailed"), timeout, f"SubmissionFailed of {order_id}")
+        return self.of(order_id, "SubmissionFailed")[0]
+
     async def broker_orders(self, client_order_id):
         r = await self.http.get("/v2/orders", params={"status": "all", "limit": 500},
                                 headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"})

@@ -30,11 +30,19 @@ def test_plan_when_no_row_and_the_gate_passes_then_submit():
     assert decided.action is Action.SUBMIT and decided.may_post and decided.seen_as == "accepted"
 
 
-def test_plan_when_no_row_and_the_gate_refuses_then_refuse_with_the_gates_code():
-    decided = plan(None, approval(), EXPIRED)
+@pytest.mark.parametrize("code", ["EXPIRED", "TRADING_HALTED", "TRADING_REDUCING_ONLY"])
+def test_plan_when_no_row_and_a_genuine_approval_can_no_longer_be_used_then_the_order_fails_with_the_code(code):
+    decided = plan(None, approval(), Refusal(code, "no longer usable"))
 
-    assert decided.action is Action.REFUSE and decided.seen_as == "refused"
-    assert decided.reason == "EXPIRED: the approval expired"
+    assert decided.action is Action.FAIL and decided.seen_as == "refused"
+    assert decided.reason == f"{code}: no longer usable"
+
+
+@pytest.mark.parametrize("code", ["BAD_SIGNATURE", "UNKNOWN_KEY_ID", "MALFORMED", "NOT_YET_VALID"])
+def test_plan_when_no_row_and_the_approval_is_not_trustworthy_then_refused_without_touching_the_order(code):
+    decided = plan(None, approval(), Refusal(code, "bad"))
+
+    assert decided.action is Action.REFUSE and decided.reason == f"{code}: bad"
 
 
 def test_plan_when_this_approvals_order_is_pending_then_resume_by_asking_the_broker_first():

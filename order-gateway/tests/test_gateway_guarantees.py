@@ -5,6 +5,7 @@ import asyncio
 import signal
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -40,13 +41,21 @@ async def test_approval_when_a_field_is_changed_after_signing_then_nothing_is_su
     await assert_never_submitted(gateway, request, "BAD_SIGNATURE")
 
 
-async def test_approval_when_expired_then_nothing_is_submitted(gateway):
+async def test_approval_when_expired_then_nothing_is_submitted_and_the_order_ends_failed(gateway):
+    """Issue 11, finding 8: an approval that expired while the gateway was down ended as a dead letter with no event
+    on the order (left "approved" forever, its exposure never released). Now it ends with SubmissionFailed."""
     request = gateway.request()
     stale = gateway.approve(request, issued_at=datetime.now(UTC) - timedelta(minutes=5), ttl=timedelta(seconds=30))
 
     await gateway.publish(stale)
 
-    await assert_never_submitted(gateway, request, "EXPIRED")
+    assert "EXPIRED" in (await gateway.submission_failed(request.order_id)).message
+    await asyncio.sleep(1.0)  # give a wrong gateway every chance to submit
+    assert await gateway.broker_orders(client_order_id_for(request.order_id)) == []
+    assert not gateway.of(request.order_id, "OrderSubmitted")
+    await gateway.publish(stale.model_copy(update={"event_id": uuid4()}))  # the same approval again: nothing more
+    await asyncio.sleep(0.5)
+    assert len(gateway.of(request.order_id, "SubmissionFailed")) == 1
 
 
 async def test_approval_when_unsigned_then_nothing_is_submitted(gateway):
@@ -153,4 +162,42 @@ async def test_approval_when_trading_is_halted_then_the_gateway_refuses_it_too(g
 
     await gateway.publish(gateway.approve(request))
 
-    await assert_never_submitted(gateway, request, "TRADING_HALTED")
+    assert "TRADING_HALTED" in (await gateway.submission_failed(request.order_id)).message
+    await asyncio.sleep(1.0)  # give a wrong gateway every chance to submit
+    assert await gateway.broker_orders(client_order_id_for(request.order_id)) == []
+
+
+@pytest.fixture
+def short_landing_window(monkeypatch):
+    """Asked for before ``gateway``: broker calls time out after 1 s, and a POST may land up to 2 s after that."""
+    monkeypatch.setenv("GATEWAY_BROKER_TIMEOUT_S", "1")
+    monkeypatch.setenv("GATEWAY_LANDING_MARGIN_S", "2")
+
+
+async def test_submit_when_every_post_fails_until_expiry_then_pending_through_the_landing_window_and_late_order_adopted(
+        short_landing_window, gateway):
+    """Issue 11, finding 1: a POST that failed ambiguously, then "not found" after the approval expired, was recorded
+    failed at once — and the broker's order, when the POST landed after all, was ignored (no fill counted). Now the
+    order stays pending until the landing window has passed; and a late order is adopted, never dropped."""
+    await gateway.admin("/admin/faults", {"method": "POST", "path": "/v2/orders", "status": 504, "times": 0})
+    request = gateway.request()
+    approval = gateway.approve(request, ttl=timedelta(seconds=1))
+
+    await gateway.publish(approval)
+    await asyncio.sleep((approval.expires_at - datetime.now(UTC)).total_seconds() + 0.5)
+    assert not gateway.of(request.order_id, "SubmissionFailed")  # not found proves nothing yet
+    failed = await gateway.submission_failed(request.order_id, timeout=20)
+    assert "could have been sent" in failed.message
+    assert datetime.now(UTC) - approval.expires_at >= timedelta(seconds=2)  # at least the margin after the last POST
+
+    await gateway.admin("/admin/faults", method="DELETE")
+    landed = await gateway.http.post(  # the POST we gave up on lands after all
+        "/v2/orders", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"},
+        json={"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day",
+              "client_order_id": client_order_id_for(request.order_id)})
+    assert landed.status_code == 200, landed.text
+    final = await gateway.final_status(request.order_id, timeout=20)
+
+    assert final.status == OrderStatus.FILLED and len(gateway.of(request.order_id, "OrderSubmitted")) == 1
+    assert sum(f.qty for f in gateway.of(request.order_id, "FillReported")) == Decimal(1)
+    assert "gateway.late_order_adopted" in gateway.log_text()

@@ -85,13 +85,13 @@ async def test_reducing_when_a_long_of_100_is_sold_twice_then_the_second_is_refu
     await gateway.publish(gateway.approve(first))
     await gateway.wait_for(lambda: gateway.of(first.order_id, "OrderSubmitted"), what="first sell submitted")
     await gateway.publish(gateway.approve(second))
-    (letter,) = await gateway.dead_letters()
+    refused = await gateway.submission_failed(second.order_id)
     await gateway.publish(CancelRequested(producer="test", order_id=first.order_id,
                                           correlation_id=str(first.order_id), symbol="AAPL", requested_by="test"))
     await gateway.final_status(first.order_id)
     await gateway.publish(gateway.approve(third))
     await gateway.wait_for(lambda: gateway.of(third.order_id, "OrderSubmitted"), what="third sell submitted")
 
-    assert "TRADING_REDUCING_ONLY" in letter.reason and "open sells of 100 working" in letter.reason
+    assert "TRADING_REDUCING_ONLY" in refused.message and "open sells of 100 working" in refused.message
     assert await gateway.broker_orders(client_order_id_for(second.order_id)) == []
     assert (await gateway.broker_orders(client_order_id_for(third.order_id)))[0]["status"] in ("new", "accepted")

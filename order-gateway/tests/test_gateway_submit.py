@@ -8,10 +8,13 @@ import pytest
 
 from order_gateway.approvals import (
     EXPIRED_UNSENT,
+    HALTED_UNSENT,
     MAX_ATTEMPTS,
+    MAX_RETRY_AFTER_S,
     NotPlaced,
     Placed,
     SubmitNotConfirmed,
+    Unsettled,
     submit_at_broker,
 )
 from order_gateway.broker import Broker, BrokerRateLimited, BrokerRejected, BrokerUnavailable
@@ -123,12 +126,13 @@ async def test_resume_when_not_at_the_broker_and_still_valid_then_sent_once(brok
     assert broker.calls == ["order_by_client_id", "submit"] and audit == [("lookup", 404)]
 
 
-async def test_resume_when_expired_and_not_at_the_broker_then_nothing_was_submitted(broker):
+async def test_resume_when_expired_and_not_at_the_broker_yet_then_unsettled_not_failed(broker):
+    """A pending row on redelivery: a POST may have been sent and may still land; "not found" proves nothing yet."""
     approved, audit = approval(issued_at=START - timedelta(minutes=5)), Audit()
 
     result = await submit_at_broker(broker, approved, RESUME, FakeClock(), audit)
 
-    assert result == NotPlaced(None, None, EXPIRED_UNSENT) and "nothing was submitted" in result.message
+    assert isinstance(result, Unsettled) and EXPIRED_UNSENT in result.message
     assert broker.calls == ["order_by_client_id"] and broker.orders == {}
 
 
@@ -138,7 +142,43 @@ async def test_resume_when_the_gate_now_refuses_and_not_at_the_broker_then_looke
     result = await submit_at_broker(broker, approved, Plan(Action.RESUME, "TRADING_HALTED", may_post=False), clock,
                                     audit)
 
-    assert result == NotPlaced(None, None, EXPIRED_UNSENT) and broker.calls == ["order_by_client_id"]
+    assert isinstance(result, Unsettled) and broker.calls == ["order_by_client_id"]
+
+
+async def test_submit_when_the_post_times_out_and_the_approval_expires_then_unsettled_never_failed(broker, clock):
+    """Finding 1 of issue 11: a POST that timed out, then 404 after expiry, was marked failed "nothing was submitted"
+    though the POST could still land."""
+    broker.script("submit", BrokerUnavailable("read timeout"))
+    approved, audit = approval(ttl_s=0.2), Audit()
+
+    result = await submit_at_broker(broker, approved, SUBMIT, clock, audit)
+
+    assert isinstance(result, Unsettled) and broker.calls == ["submit", "order_by_client_id"]
+
+
+async def test_submit_when_halted_between_attempts_then_never_posted_again(broker, clock):
+    broker.script("submit", BrokerUnavailable("HTTP 503", status=503))
+    approved, audit = approval(), Audit()
+    states = iter([False, True])
+
+    result = await submit_at_broker(broker, approved, SUBMIT, clock, audit, halted=lambda: next(states))
+
+    assert isinstance(result, Unsettled) and HALTED_UNSENT in result.message
+    assert broker.calls.count("submit") == 1
+
+
+async def test_submit_when_halted_before_the_first_post_then_not_placed_and_nothing_sent(broker, clock):
+    result = await submit_at_broker(broker, approval(), SUBMIT, clock, Audit(), halted=lambda: True)
+
+    assert result == NotPlaced(None, None, HALTED_UNSENT) and broker.calls == []
+
+
+async def test_submit_when_retry_after_is_huge_then_capped(broker, clock):
+    broker.script("submit", BrokerRateLimited("slow down", retry_after_s=3600))
+
+    await submit_at_broker(broker, approval(ttl_s=3600), SUBMIT, clock, Audit())
+
+    assert clock.slept == [MAX_RETRY_AFTER_S]
 
 
 async def test_resume_when_the_lookup_fails_then_asked_again_after_a_pause(broker, clock):

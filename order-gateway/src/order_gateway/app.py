@@ -56,6 +56,9 @@ class GatewaySettings(ServiceSettings):
     quote_symbols: str = Field(default="", validation_alias="GATEWAY_QUOTE_SYMBOLS")
     rate_limit_per_min: int = Field(default=200, gt=0, validation_alias="GATEWAY_RATE_LIMIT_PER_MIN")
     broker_timeout_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_BROKER_TIMEOUT_S")
+    landing_margin_s: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_LANDING_MARGIN_S",
+                                    description="after the broker timeout, how long a POST we gave up on may still "
+                                                "land: a pending order is failed only after both")
     stream: bool = Field(default=True, validation_alias="GATEWAY_STREAM",
                          description="follow trade_updates (polling runs regardless)")
 
@@ -96,7 +99,8 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     refdata = RefDataPublisher(broker, kv, positions, watch=watch, quote_interval_s=s.quote_interval_s,
                                account_interval_s=s.account_interval_s)
     await refdata.start(io.bus.nc)
-    poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s)
+    poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s,
+                    landing_window_s=s.broker_timeout_s + s.landing_margin_s)
     await outbox.flush()  # whatever a crash left unpublished
     log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
                 account=s.account, trusted_key_ids=sorted(trusted), live=live)

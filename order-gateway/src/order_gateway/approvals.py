@@ -11,6 +11,13 @@
    fetch it". Resending after "not found" is safe only because client_order_id is derived from order_id: the
    broker itself refuses a second order with the same id. A definitive 4xx is a refusal;
 4. record — submitted (``OrderSubmitted`` and the first status) or failed (``SubmissionFailed``): recording.py.
+
+Never given up while it may exist: once a POST may have been sent (any attempt, or a pending row found on a
+redelivery), "not found" proves nothing until the last moment that POST could have landed; an order that can no
+longer be sent is then left ``pending`` (`Unsettled`) for the sweeper (followers.py), which fails it only when the
+broker still says "not found" after the landing window. A halt is re-read before every POST attempt, and a
+``Retry-After`` is honoured up to `MAX_RETRY_AFTER_S`. A genuine approval that can no longer be used (expired,
+halted) ends its order with ``SubmissionFailed`` instead of a dead letter (decisions.ENDS_THE_ORDER).
 """
 
 from __future__ import annotations
@@ -34,11 +41,13 @@ from .context import Clock, Context
 from .decisions import Action, Plan, plan
 from .model import BrokerCall
 from .positions import BrokerPositions
-from .recording import confirm_submitted, fail_pending
+from .recording import confirm_submitted, fail_pending, fail_unsent
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 5
+MAX_RETRY_AFTER_S = 10.0  # a broker's Retry-After beyond this is not waited out while holding the approval
 EXPIRED_UNSENT = "the approval expired before the order reached the broker; nothing was submitted"
+HALTED_UNSENT = "trading was halted before the order was sent; nothing was submitted"
 
 Audit = Callable[[BrokerCall], Awaitable[None]]
 
@@ -57,6 +66,14 @@ class NotPlaced:
 
     http_status: int | None
     code: int | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """Not found at the broker, but an earlier POST may still land, and this one may not be sent again (expired,
+    halted): the row stays pending and the sweeper settles it after the landing window."""
+
     message: str
 
 
@@ -80,11 +97,19 @@ class ApprovalHandler:
         async with ctx.pool.acquire() as conn, conn.transaction():
             row = await store.lock_order(conn, event.order_id)
             decided = plan(row, event, await self._gate(conn, event))
-            if decided.action is Action.SUBMIT:
+            if decided.action in (Action.SUBMIT, Action.FAIL):
                 await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
-                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"))
+                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"),
+                                           event.expires_at)
+            if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
+                await fail_unsent(conn, event.order_id, decided.reason or "refused", causation_id=event.event_id)
             await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, decided.seen_as,
                                              decided.reason)
+        if decided.action is Action.FAIL:
+            log.warning("gateway.approval_unusable", order_id=str(event.order_id),
+                        approval_id=str(event.approval_id), reason=decided.reason)
+            await ctx.outbox.flush()
+            return
         if decided.action is Action.REFUSE:
             log.warning("gateway.approval_refused", order_id=str(event.order_id),
                         approval_id=str(event.approval_id), reason=decided.reason)
@@ -97,12 +122,17 @@ class ApprovalHandler:
             await store.record_broker_call(ctx.pool, event.order_id, call)
 
         # 3. call the broker; 4. record what it said
-        result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit)
+        result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit, self._halted)
         if isinstance(result, Placed):
             await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call)
+        elif isinstance(result, Unsettled):
+            log.warning("gateway.submit_unsettled", order_id=str(event.order_id), reason=result.message)
         else:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
+
+    def _halted(self) -> bool:
+        return self.trading.state is TradingState.HALTED
 
 
     async def _gate(self, conn: Connection, event: RiskApproved) -> gate.Refusal | None:
@@ -118,15 +148,16 @@ class ApprovalHandler:
 
 
 async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan, clock: Clock,
-                           audit: Audit) -> Placed | NotPlaced:
+                           audit: Audit, halted: Callable[[], bool] = lambda: False) -> Placed | NotPlaced | Unsettled:
     """Get the approved order to the broker exactly once, or learn for sure that it is not there.
 
-    Every call the broker answers with an error or a 404 goes to ``audit`` as it happens. Raises
-    `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
+    Every call the broker answers with an error or a 404 goes to ``audit`` as it happens. ``halted`` is asked
+    before every POST. Raises `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
     """
     client_order_id = client_order_id_for(approval.order_id)
     order = signed_order(approval)  # exactly the signed fields, nothing else
     lookup_first = decided.action is Action.RESUME
+    may_have_landed = lookup_first  # a pending row on redelivery: a POST may have been sent before
     for attempt in range(1, MAX_ATTEMPTS + 1):
         if lookup_first:
             try:
@@ -138,9 +169,12 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
             if found is not None:
                 return Placed(BrokerOrder.of(found), call="lookup")
             await audit(BrokerCall("lookup", 404))
-            if not decided.may_post or clock.now() >= approval.expires_at:
-                return NotPlaced(None, None, EXPIRED_UNSENT)
+        unsendable = _unsendable(decided, approval, clock, halted)
+        if unsendable is not None:
+            return Unsettled(f"not found at the broker yet, and {unsendable}") if may_have_landed else \
+                NotPlaced(None, None, unsendable)
         try:
+            may_have_landed = True
             placed = await broker.submit(order, client_order_id)
         except BrokerError as exc:
             await audit(BrokerCall.failed("submit", exc))
@@ -155,6 +189,15 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
     raise SubmitNotConfirmed(f"order {approval.order_id}: broker unreachable after {MAX_ATTEMPTS} attempts")
 
 
+def _unsendable(decided: Plan, approval: RiskApproved, clock: Clock, halted: Callable[[], bool]) -> str | None:
+    """Why the order may not be POSTed now (None: it may)."""
+    if not decided.may_post or clock.now() >= approval.expires_at:
+        return EXPIRED_UNSENT if decided.may_post else f"{decided.reason or 'the gate refuses it now'}; nothing sent"
+    if halted():
+        return HALTED_UNSENT
+    return None
+
+
 def _duplicate_client_order_id(exc: BrokerRejected) -> bool:
     """Alpaca's 422 for a client_order_id it already has: an earlier attempt of ours landed."""
     return exc.status == 422 and "client_order_id" in exc.message.lower()
@@ -163,8 +206,8 @@ def _duplicate_client_order_id(exc: BrokerRejected) -> bool:
 def _wait_before_lookup(exc: BrokerError, attempt: int, order_id: str) -> float:
     if isinstance(exc, BrokerRejected):  # duplicate id: it is there, fetch it at once
         return 0.0
-    if isinstance(exc, BrokerRateLimited):  # wait as the broker's headers say
+    if isinstance(exc, BrokerRateLimited):  # wait as the broker's headers say, within reason
         log.warning("gateway.rate_limited", wait_s=exc.retry_after_s)
-        return exc.retry_after_s
+        return min(exc.retry_after_s, MAX_RETRY_AFTER_S)
     log.warning("gateway.submit_ambiguous", order_id=order_id, error=exc.message, attempt=attempt)
     return min(0.5 * attempt, 3.0)

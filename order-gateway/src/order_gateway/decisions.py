@@ -28,10 +28,14 @@ class Action(StrEnum):
     RESUME = "resume"  # this approval's order is pending (a crash or a lost answer): ask the broker first
     REPEAT = "repeat"  # this approval was handled already (submitted or failed): nothing to do
     AFTER_CANCEL = "after_cancel"  # the order was cancelled before it was submitted: it never will be
-    REFUSE = "refuse"  # the gate refused, or a different approval for an order already used (single-use)
+    FAIL = "fail"  # a genuine approval that can no longer be sent (expired, halted): the order fails, with an event
+    REFUSE = "refuse"  # not a usable approval (signature), or a different approval for an order already used
 
 
 _AUDIT = {Action.SUBMIT: "accepted", Action.RESUME: "resumed", Action.REPEAT: "repeat"}
+ENDS_THE_ORDER = frozenset({"EXPIRED", "TRADING_HALTED", "TRADING_REDUCING_ONLY"})
+"""Refusals of an approval whose signature verified: the order is real and will never be sent, so it ends with
+``SubmissionFailed`` (risk releases its exposure; the ticket shows why) instead of a dead letter nobody reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ def plan(row: OrderRow | None, approval: RiskApproved, refusal: Refusal | None) 
             return Plan(Action.RESUME, f"{refusal.code}: {refusal.message} (lookup only)", may_post=False)
         return Plan(Action.REPEAT, f"order already {row.state}")
     if refusal is not None:
+        if row is None and refusal.code in ENDS_THE_ORDER:
+            return Plan(Action.FAIL, f"{refusal.code}: {refusal.message}")
         return Plan(Action.REFUSE, f"{refusal.code}: {refusal.message}")
     if row is None:
         return Plan(Action.SUBMIT)

@@ -8,8 +8,12 @@
   on ``dlq.order-gateway`` with the reason (`PoisonMessage`), never dropped;
 * `Poller` asks for the open orders every ``interval`` seconds (one call), and looks up by id every tracked order
   that is no longer open (it became final while we were not told) and every order silent for too long. This is
-  what catches everything a silent or dropped websocket misses. It also sweeps the ``pending`` rows a crash left
-  between the pending write and the broker's answer: the broker decides whether they exist.
+  what catches everything a silent or dropped websocket misses. It also sweeps the ``pending`` rows a crash, or an
+  ambiguous submit that could not be retried, left between the pending write and the broker's answer: the broker
+  decides whether they exist, and "not found" counts only once the landing window has passed since the last moment
+  a POST for the order could have been sent (``landing_window_s``: the broker timeout plus a margin).
+
+A report about an order we recorded as failed is not dropped: the order is adopted (recording.adopt_late).
 
 Whatever the source, `follow` applies the report through `recording.record_report`, which counts each execution
 once (by execution id, and by cumulative quantity when a source has no id); trade updates are read by
@@ -19,7 +23,7 @@ once (by execution id, and by cumulative quantity when a source has no id); trad
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,12 +39,11 @@ from . import store
 from .broker import BrokerError, BrokerOrder
 from .context import Context
 from .fills import ExecutionReport
-from .model import SubmitState
-from .recording import confirm_submitted, fail_pending, record_report
+from .model import OrderRow, SubmitState
+from .recording import adopt_late, confirm_submitted, fail_pending, record_report
 from .trade_updates import UnusableUpdate, read_trade_update, read_webhook_update
 
 log = get_logger(__name__)
-ABANDON_PENDING_AFTER = timedelta(minutes=5)  # far beyond any approval's life: it can never be submitted now
 
 
 async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execution: ExecutionReport | None = None,
@@ -58,6 +61,8 @@ async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execut
     order = BrokerOrder.of(raw)
     if row.state == SubmitState.PENDING:  # the broker told us before the POST answered: it has the order
         await confirm_submitted(ctx, order_id, order, source=source)
+    elif row.state == SubmitState.FAILED:  # a POST we gave up on landed after all
+        await adopt_late(ctx, order_id, order, source)
     await record_report(ctx, order_id, order, source, execution, position_qty)
     return None
 
@@ -108,11 +113,13 @@ class WebhookUpdates:
 
 
 class Poller:
-    def __init__(self, ctx: Context, interval_s: float, silent_after_s: float, sweep_after_s: float) -> None:
+    def __init__(self, ctx: Context, interval_s: float, silent_after_s: float, sweep_after_s: float,
+                 landing_window_s: float) -> None:
         self.ctx = ctx
         self.interval_s = interval_s
         self.silent_after = timedelta(seconds=silent_after_s)
         self.sweep_after_s = sweep_after_s
+        self.landing_window = timedelta(seconds=landing_window_s)
 
     async def run(self) -> None:
         while True:
@@ -142,12 +149,24 @@ class Poller:
                 await follow(ctx, order, "poll")
 
     async def sweep_once(self) -> None:
-        """Pending rows older than the sweep age: the broker decides whether they exist."""
+        """Pending rows older than the sweep age: the broker decides whether they exist. One still to be sent is left
+        to its approval's redelivery; one whose approval has expired is failed once the broker still says "not
+        found" a landing window after the last moment a POST for it could have been sent."""
         ctx = self.ctx
-        for row in await store.pending_older_than(ctx.pool, self.sweep_after_s):
+        for row, last_post_at in await store.pending_older_than(ctx.pool, self.sweep_after_s):
+            asked_at = ctx.clock.now()
             found = await ctx.broker.order_by_client_id(row.client_order_id)
             if found is not None:
                 await confirm_submitted(ctx, row.order_id, BrokerOrder.of(found), source="lookup")
-            elif row.created_at < ctx.clock.now() - ABANDON_PENDING_AFTER:
+            elif _expired(row, asked_at) and last_post_at + self.landing_window <= asked_at:
                 await fail_pending(ctx, row.order_id, None, None,
-                                   "not at the broker and its approval has long expired; nothing was submitted")
+                                   f"not at the broker {(asked_at - last_post_at).total_seconds():.0f}s after the "
+                                   "last moment it could have been sent, and its approval has expired; nothing "
+                                   "was submitted")
+
+
+def _expired(row: OrderRow, now: datetime) -> bool:
+    """Whether the row's approval can no longer be sent."""
+    if row.expires_at is None:  # a row from before expiries were stored: far beyond any approval's life
+        return row.created_at < now - timedelta(minutes=5)
+    return row.expires_at <= now

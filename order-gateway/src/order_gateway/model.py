@@ -41,6 +41,7 @@ class OrderRow:
     filled_notional: Decimal  # sum of qty * price of the fills counted
     cancel_requested_at: datetime | None
     created_at: datetime
+    expires_at: datetime | None = None  # the approval's expiry: never POSTed after it
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> OrderRow:
@@ -58,6 +59,7 @@ class OrderRow:
             filled_notional=row["filled_notional"],
             cancel_requested_at=row["cancel_requested_at"],
             created_at=row["created_at"],
+            expires_at=row.get("expires_at"),
         )
 
 

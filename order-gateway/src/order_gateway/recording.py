@@ -5,7 +5,10 @@
   events the pure core decided on;
 * `record_report`: the same for a submitted order, in a transaction of its own, then publishes;
 * `confirm_submitted`: pending -> submitted, with ``OrderSubmitted`` and the first status (idempotent);
-* `fail_pending`: pending -> failed, with ``SubmissionFailed``.
+* `fail_pending`: pending -> failed, with ``SubmissionFailed``; `fail_unsent` the same inside the caller's
+  transaction (an approval that could never be sent);
+* `adopt_late`: failed -> submitted when the broker reports an order we had given up on (a POST that landed after
+  all): applied, never dropped, and said loudly.
 
 Every function here locks the order row first: submits, cancels, the stream and polling serialise on it.
 """
@@ -60,6 +63,8 @@ async def record_report(ctx: Context, order_id: UUID, order: BrokerOrder, source
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await store.lock_order(conn, order_id)
         if row is None or row.state != SubmitState.SUBMITTED:
+            log.warning("gateway.report_not_applied", order_id=str(order_id), state=row and row.state.value,
+                        status=order.status.value, source=source)
             return
         await write_report(ctx, conn, row, order, source, execution, position_qty)
     await ctx.outbox.flush()
@@ -96,15 +101,42 @@ async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, co
                        causation_id: UUID | None = None) -> None:
     """pending -> failed with SubmissionFailed: the broker refused it, or it can no longer be submitted."""
     async with ctx.pool.acquire() as conn, conn.transaction():
+        failed = await _fail(conn, order_id, http_status, code, message, causation_id)
+    if failed:
+        log.warning("gateway.submission_failed", order_id=str(order_id), http_status=http_status, code=code,
+                    message=message)
+        await ctx.outbox.flush()
+
+
+async def fail_unsent(conn: asyncpg.Connection, order_id: UUID, message: str, causation_id: UUID | None) -> None:
+    """pending -> failed inside the caller's transaction, for an order that was never sent; the caller flushes."""
+    await _fail(conn, order_id, None, None, message, causation_id)
+
+
+async def _fail(conn: asyncpg.Connection, order_id: UUID, http_status: int | None, code: int | None, message: str,
+                causation_id: UUID | None) -> bool:
+    row = await store.lock_order(conn, order_id)
+    if row is None or row.state != SubmitState.PENDING:
+        return False
+    await store.set_state(conn, order_id, SubmitState.FAILED)
+    await outbox.add(conn, SubmissionFailed(
+        producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), causation_id=causation_id,
+        client_order_id=row.client_order_id, symbol=row.symbol, http_status=http_status, code=code,
+        message=message or "refused by the broker",
+    ))
+    return True
+
+
+async def adopt_late(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource) -> bool:
+    """The broker reports an order we recorded as failed: it exists after all (a POST that landed late). Adopt it
+    — failed -> submitted with ``OrderSubmitted`` and its status, so its fills count and risk books it again — and
+    say so at error level: an operator should know the record was wrong. False when the row is not failed."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
         row = await store.lock_order(conn, order_id)
-        if row is None or row.state != SubmitState.PENDING:
-            return
-        await store.set_state(conn, order_id, SubmitState.FAILED)
-        await outbox.add(conn, SubmissionFailed(
-            producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), causation_id=causation_id,
-            client_order_id=row.client_order_id, symbol=row.symbol, http_status=http_status, code=code,
-            message=message or "refused by the broker",
-        ))
-    log.warning("gateway.submission_failed", order_id=str(order_id), http_status=http_status, code=code,
-                message=message)
-    await ctx.outbox.flush()
+        if row is None or row.state != SubmitState.FAILED or row.approval_id is None:
+            return False
+        await store.set_state(conn, order_id, SubmitState.PENDING)
+    log.error("gateway.late_order_adopted", order_id=str(order_id), broker_order_id=order.broker_order_id,
+              status=order.status.value, source=source,
+              message="the broker holds an order recorded as failed: adopted, its fills will be counted")
+    return await confirm_submitted(ctx, order_id, order, source)

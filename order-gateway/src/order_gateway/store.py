@@ -32,11 +32,11 @@ async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID) -> 
 
 
 async def insert_pending(conn: asyncpg.Connection, order_id: UUID, client_order_id: str, approval_id: UUID,
-                         symbol: str, order_fields: dict[str, object]) -> None:
+                         symbol: str, order_fields: dict[str, object], expires_at: datetime) -> None:
     await conn.execute(
-        """INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state)
-           VALUES ($1, $2, $3, $4, $5::jsonb, 'pending')""",
-        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields),
+        """INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state, expires_at)
+           VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', $6)""",
+        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at,
     )
 
 
@@ -116,11 +116,16 @@ async def orders_to_track(pool: asyncpg.Pool) -> list[OrderRow]:
     return [OrderRow.of(r) for r in rows]
 
 
-async def pending_older_than(pool: asyncpg.Pool, seconds: float) -> list[OrderRow]:
+async def pending_older_than(pool: asyncpg.Pool, seconds: float) -> list[tuple[OrderRow, datetime]]:
+    """Pending rows not touched for ``seconds``, each with the last moment a POST for it could have been sent: its
+    last recorded submit call (recorded when the call ended), else when the row was last written."""
     rows = await pool.fetch(
-        "SELECT * FROM orders WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1)", seconds
+        """SELECT o.*, GREATEST(o.updated_at, (SELECT max(b.at) FROM broker_calls b
+                                               WHERE b.order_id = o.order_id AND b.call = 'submit')) AS last_post_at
+           FROM orders o WHERE o.state = 'pending' AND o.updated_at < now() - make_interval(secs => $1)""",
+        seconds,
     )
-    return [OrderRow.of(r) for r in rows]
+    return [(OrderRow.of(r), r["last_post_at"]) for r in rows]
 
 
 async def working_in(conn: asyncpg.Connection, symbol: str, excluding: UUID) -> list[Working]:
