@@ -1,4 +1,4 @@
-"""alpaca-sim: an Alpaca-compatible paper broker (Trading API v2, trade_updates stream, latest quotes/trades).
+"""alpaca-sim: an Alpaca-compatible paper broker (Trading API v2, latest quotes/trades, trade and market-data streams).
 
 Role: the embedded default broker of `tradectl up` and the broker of every integration test. The real
 alpaca-py clients talk to it unchanged through `url_override`. It consumes HTTP/websocket requests and emits

@@ -13,12 +13,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import admin_routes, marketdata_routes, stream, trading_routes
+from . import admin_routes, marketdata_routes, marketdata_stream, stream, trading_routes
 from .broker import Broker
 from .guards import Credentials, FaultBook, RateLimiter
 from .ledger import DEFAULT_CASH
 from .logs import log, trade_update_logged
 from .market import in_regular_session
+from .marketdata_stream import MarketDataHub
 from .persistence import load, save
 from .stream import StreamHub
 from .webhooks import WebhookDispatcher
@@ -48,6 +49,7 @@ class Simulator:
         self.rate_limiter = RateLimiter(settings.rate_limit)
         self.faults = FaultBook()
         self.hub = StreamHub()
+        self.marketdata = MarketDataHub(self.faults)  # outlives /admin/reset, like open sockets do
         self.webhooks = WebhookDispatcher(settings.webhook_retry_scale)
         self.broker = self._new_broker()
         self.clock_overridden = False
@@ -63,6 +65,8 @@ class Simulator:
         broker.listeners.append(self._publish_to_stream)
         broker.listeners.append(self.webhooks.publish)
         broker.listeners.append(trade_update_logged)
+        broker.feed.quote_listeners.append(self.marketdata.on_quote)
+        broker.feed.trade_listeners.append(self.marketdata.on_trade)
         return broker
 
     def _publish_to_stream(self, update: dict) -> None:
@@ -147,7 +151,8 @@ def create_app(settings: SimSettings | None = None) -> Starlette:
             sim.persist(force=True)
 
     app = Starlette(
-        routes=[*trading_routes.ROUTES, *marketdata_routes.ROUTES, *admin_routes.ROUTES, *stream.ROUTES],
+        routes=[*trading_routes.ROUTES, *marketdata_routes.ROUTES, *admin_routes.ROUTES, *stream.ROUTES,
+                *marketdata_stream.ROUTES],
         exception_handlers={HTTPException: _not_found},
         lifespan=lifespan,
     )

@@ -1,9 +1,14 @@
-"""The simulated market: a seeded random-walk quote feed with per-symbol pins, and the market clock."""
+"""The simulated market: a seeded random-walk quote feed with per-symbol pins, and the market clock.
+
+Every quote the feed makes (a walk step, a pin, a split) and every trade it records is handed to its listeners at
+once (the market-data stream pushes them); a pinned symbol quotes again on every tick at its pinned prices with a
+fresh timestamp, as a live market keeps quoting.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
@@ -15,6 +20,8 @@ from .numbers import round_price, tick_for
 from .nyse import REGULAR_OPEN, close_time, is_trading_day
 
 Now = Callable[[], datetime]
+QuoteListener = Callable[[str, "Quote"], None]
+TradeListener = Callable[[str, "Trade"], None]
 
 
 def utcnow() -> datetime:
@@ -53,6 +60,9 @@ class PriceFeed:
         self._quotes: dict[str, Quote] = {}
         self._trades: dict[str, Trade] = {}
         self._trade_seq = 0
+        self.quote_listeners: list[QuoteListener] = []
+        self.trade_listeners: list[TradeListener] = []
+        self.listener_failures = 0
 
     def quote(self, symbol: str) -> Quote:
         if symbol in self._pinned:
@@ -65,21 +75,33 @@ class PriceFeed:
         quote = Quote(bid, ask, self._now())
         self._pinned[symbol] = quote
         self._mids[symbol] = quote.mid
+        self._tell(self.quote_listeners, symbol, quote)
         return quote
 
     def step(self) -> None:
-        """One random-walk step for every unpinned symbol."""
+        """One tick: a random-walk step for every unpinned symbol; a pinned one quotes again with a fresh timestamp
+        (its prices held), so a pinned quote never goes stale."""
         for symbol, mid in self._mids.items():
             if symbol in self._pinned:
-                continue
-            shock = Decimal(repr(self._rngs[symbol].gauss(0.0, self._volatility)))
-            new_mid = max(mid * (1 + shock), Decimal("0.01"))
-            self._mids[symbol] = new_mid
-            self._quotes[symbol] = self._quote_around(new_mid)
+                quote = self._pinned[symbol] = replace(self._pinned[symbol], timestamp=self._now())
+            else:
+                shock = Decimal(repr(self._rngs[symbol].gauss(0.0, self._volatility)))
+                new_mid = max(mid * (1 + shock), Decimal("0.01"))
+                self._mids[symbol] = new_mid
+                quote = self._quotes[symbol] = self._quote_around(new_mid)
+            self._tell(self.quote_listeners, symbol, quote)
 
     def record_trade(self, symbol: str, price: Decimal, size: Decimal) -> None:
         self._trade_seq += 1
-        self._trades[symbol] = Trade(price, size, self._now(), self._trade_seq)
+        trade = self._trades[symbol] = Trade(price, size, self._now(), self._trade_seq)
+        self._tell(self.trade_listeners, symbol, trade)
+
+    def _tell(self, listeners: list, symbol: str, value: Quote | Trade) -> None:
+        for listener in list(listeners):
+            try:
+                listener(symbol, value)
+            except Exception:  # a failing subscriber must never stop the feed or a fill half-way
+                self.listener_failures += 1
 
     def last_trade(self, symbol: str) -> Trade:
         if symbol in self._trades:
@@ -94,6 +116,8 @@ class PriceFeed:
         if symbol in self._pinned:
             q = self._pinned[symbol]
             self.pin(symbol, round_price(q.bid / ratio), round_price(q.ask / ratio))
+        else:
+            self._tell(self.quote_listeners, symbol, self.quote(symbol))
 
     def _quote_around(self, mid: Decimal) -> Quote:
         tick = tick_for(mid)
