@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from tradebus_contracts import decode_event
@@ -59,3 +61,119 @@ async def test_outbox_when_clean_then_new_events_are_published_without_reading_t
 
     assert await stream_order_ids(bus) == [event.order_id]
     assert await unpublished(pool) == 0
+
+
+async def add_committed(pool, events):
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox_mod.add(conn, *events)
+
+
+async def count_on_core_nats(bus, subject="orders.>"):
+    """A core-NATS subscriber (like `tradectl tail`): counts every copy of every event it is sent."""
+    seen: dict[str, int] = {}
+
+    async def on_msg(msg):
+        event_id = str(decode_event(msg.data).event_id)
+        seen[event_id] = seen.get(event_id, 0) + 1
+
+    sub = await bus.nc.subscribe(subject, cb=on_msg)
+    await bus.nc.flush()
+    return seen, sub
+
+
+async def test_outbox_when_publish_now_and_flushes_race_over_many_rows_then_core_nats_sees_each_event_once(
+    parts, order_requested
+):
+    bus, pool = parts
+    seen, sub = await count_on_core_nats(bus)
+    writer, relay, replica = Outbox(pool, bus), Outbox(pool, bus), Outbox(pool, bus)  # two processes' worth
+    await writer.flush()  # clean: publish_now publishes without reading back
+    events = [order_requested() for _ in range(300)]
+
+    async def write_and_publish():
+        for start in range(0, len(events), 3):
+            chunk = events[start:start + 3]
+            await add_committed(pool, chunk)
+            await writer.publish_now(chunk)
+
+    async def keep_flushing(box):
+        while len(seen) < len(events):
+            await box.flush()
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(asyncio.gather(write_and_publish(), keep_flushing(relay), keep_flushing(replica)), 60)
+    await bus.nc.flush()
+    await asyncio.sleep(0.2)
+    await sub.unsubscribe()
+
+    assert set(seen) == {str(e.event_id) for e in events}
+    assert {n for n in seen.values()} == {1}, {k: n for k, n in seen.items() if n > 1}
+    assert await unpublished(pool) == 0
+
+
+async def test_outbox_when_a_publisher_died_holding_claims_then_its_rows_go_out_once_the_claim_expires(
+    parts, order_requested
+):
+    bus, pool = parts
+    event = order_requested()
+    await add_committed(pool, [event])
+    await pool.execute("UPDATE outbox SET claimed_until = now() + interval '1 second', claimed_by = 'dead@host:1'")
+    box = Outbox(pool, bus)
+
+    held = await box.flush()
+    await asyncio.sleep(1.1)
+    after_expiry = await box.flush()
+
+    assert (held, after_expiry) == (0, 1)
+    assert await stream_order_ids(bus) == [event.order_id]
+
+
+async def test_outbox_when_a_publish_fails_midway_then_what_went_out_is_marked_and_the_rest_released(
+    parts, order_requested
+):
+    bus, pool = parts
+    events = [order_requested() for _ in range(3)]
+    await add_committed(pool, events)
+
+    class FailsOnThird:
+        service = "svc"
+
+        def __init__(self):
+            self.sent = []
+
+        async def publish_encoded(self, subject, payload, event_id, **_):
+            if len(self.sent) == 2:
+                raise TimeoutError("nats: timeout")
+            self.sent.append(event_id)
+            return await bus.publish_encoded(subject, payload, event_id)
+
+    flaky = FailsOnThird()
+    with pytest.raises(TimeoutError):
+        await Outbox(pool, flaky).flush()
+    rows = await pool.fetch("SELECT event_id, published_at IS NOT NULL AS published, claimed_until FROM outbox "
+                            "ORDER BY id")
+    again = await Outbox(pool, bus).flush()  # no need to wait for a lease: the claim was given back
+
+    assert [r["published"] for r in rows] == [True, True, False] and rows[2]["claimed_until"] is None
+    assert again == 1
+    assert await stream_order_ids(bus) == [e.order_id for e in events]
+
+
+async def test_ensure_outbox_when_the_table_is_from_before_claims_then_columns_are_added_and_old_rows_publish(
+    parts, order_requested
+):
+    bus, pool = parts
+    event = order_requested()
+    await pool.execute("DROP TABLE outbox")
+    await pool.execute("""CREATE TABLE outbox (id bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE,
+                          subject text NOT NULL, payload bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+                          published_at timestamptz)""")  # the first version of the table
+    await add_committed(pool, [event])
+
+    async with pool.acquire() as conn:
+        await outbox_mod.ensure_outbox(conn)
+        await outbox_mod.ensure_outbox(conn)  # idempotent
+    published = await Outbox(pool, bus).flush()
+
+    assert published == 1
+    assert await stream_order_ids(bus) == [event.order_id]

@@ -13,7 +13,7 @@ import pytest
 
 from tradectl.embedded import free_port
 from tradectl.plan import ChildPlan, HttpHealth
-from tradectl.supervisor import StartFailed, Supervisor
+from tradectl.supervisor import STABLE_AFTER_S, StartFailed, Supervisor, crashes_in_a_row, restart_delay
 
 # Serves HTTP on argv[1]; on SIGTERM appends argv[3] to the file argv[2] (so a test sees the order of stops).
 HTTP_CHILD = """
@@ -64,7 +64,23 @@ async def test_start_when_a_child_exits_during_start_then_start_failed_names_its
     assert str(failed.value) == f"quitter exited with 3 during start; see {child.log_path}"
 
 
-async def test_supervise_when_a_child_is_killed_then_it_is_restarted_after_1s_and_the_restart_is_said(tmp_path):
+def test_restart_delay_when_a_child_crashes_then_the_first_five_restarts_are_fast_and_only_then_it_backs_off():
+    delays = [restart_delay(crashes) for crashes in range(1, 13)]
+
+    assert delays == [0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert sum(delays[:5]) <= 5  # five crashes cost under 5 s of waiting in all (was 1+2+4+8+16 = 31 s)
+
+
+def test_crashes_in_a_row_when_the_child_had_run_a_stable_period_then_the_count_starts_over():
+    assert crashes_in_a_row(0, 0.2) == 1
+    assert crashes_in_a_row(7, 3.0) == 8
+    assert crashes_in_a_row(7, STABLE_AFTER_S) == 1
+    assert restart_delay(crashes_in_a_row(9, STABLE_AFTER_S + 1)) == 0.5
+
+
+async def test_supervise_when_a_child_is_killed_then_it_is_restarted_within_a_second_and_the_restart_is_said(
+    tmp_path
+):
     child = http_child(tmp_path, "phoenix")
     stopping, said = asyncio.Event(), []
     supervisor = Supervisor(stopping, said.append)
@@ -84,7 +100,7 @@ async def test_supervise_when_a_child_is_killed_then_it_is_restarted_after_1s_an
     await supervisor.stop()
 
     assert back
-    assert said == [f"  ! phoenix exited with code -9; restarting in 1s (restart #1, log {child.log_path})"]
+    assert said == [f"  ! phoenix exited with code -9; restarting in 0.5s (restart #1, log {child.log_path})"]
     assert await asyncio.to_thread(answers, child.health.url) is False
 
 

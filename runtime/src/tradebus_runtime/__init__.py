@@ -4,9 +4,12 @@ Services import from here and from ``tradebus_contracts``; never from each other
 """
 
 from .bus import Bus, Consumer, ConsumerSpec, Handler, PoisonMessage
+from .faults import DependencyUnavailable, is_transient
+from .health import Degraded
 from .logging import configure_logging, get_logger, register_secret
-from .service import Connections, ServiceApp, Subscription, Wiring
+from .service import Connections, ServiceApp, ServiceGaveUp, Subscription, Wiring
 from .settings import ServiceSettings
+from .supervision import RestartPolicy
 
 __all__ = [
     "Bus",
@@ -14,6 +17,11 @@ __all__ = [
     "ConsumerSpec",
     "Handler",
     "PoisonMessage",
+    "DependencyUnavailable",
+    "is_transient",
+    "Degraded",
+    "RestartPolicy",
+    "ServiceGaveUp",
     "ServiceApp",
     "Connections",
     "Subscription",

@@ -6,8 +6,25 @@ docs/ARCHITECTURE.md). Everything here runs on the event loop: no thread hop per
 
 Consumers are durable pull consumers with explicit ack. Each message is decoded into its contract type
 exactly once; a message that cannot be decoded is put on ``dlq.<service>`` with the reason and terminated
-(never redelivered forever); a handler error is retried with backoff up to ``max_deliver`` times, and the
-last failure also goes to the DLQ.
+(never redelivered forever). What happens after a handler fails depends on why (`settle`):
+
+* `PoisonMessage`: input that can never succeed — dead-lettered at once.
+* a *transient* failure (`faults.is_transient`: PostgreSQL, NATS or the network away, `DependencyUnavailable`) —
+  the message waits for the dependency: it is nak'ed with the consumer's backoff (capped at
+  ``transient_retry_max_s``, so work resumes within seconds of the dependency coming back) and retried for as
+  long as the outage lasts. It never counts toward dead-lettering.
+* any other exception — retried with backoff; after ``max_deliver`` such failures the message is dead-lettered.
+
+How the runtime counts: the JetStream consumer has ``max_deliver = -1`` (the server never gives up on a message by
+itself: a server-side limit would also count the transient failures, and a message past it is silently skipped,
+not dead-lettered). The runtime enforces ``max_deliver`` for non-transient failures only. Per message (stream
+sequence) the consumer keeps a `Tally` in memory: how many deliveries happened before this process first saw it
+(``baseline``) and how many ended transient. A delivery's non-transient failures are then ``num_delivered -
+baseline - transient`` (the JetStream metadata counts every delivery; a redelivery after an ack timeout — a
+handler that hung — counts as a failure). The tally is dropped when the message is settled for good and bounded
+(oldest dropped past `TALLY_LIMIT`). A restarted process does not know earlier failures, so it gives a message
+its full ``max_deliver`` again: a message is never dead-lettered early because of an outage, at the cost of a
+few more tries of a truly bad one across restarts.
 """
 
 from __future__ import annotations
@@ -15,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +49,8 @@ from tradebus_contracts import DeadLetter, InvalidEvent, decode_event, encode_ev
 from tradebus_contracts import Envelope as Event
 from tradebus_contracts.streams import ALL_STREAMS, StreamDefinition
 
+from .faults import is_transient
+from .health import Degraded
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -39,6 +60,10 @@ Handler = Callable[[Event, Msg], Awaitable[None]]
 
 class PoisonMessage(Exception):
     """Raised by a handler for a message that can never succeed: it goes to the DLQ at once."""
+
+
+TALLY_LIMIT = 10_000  # messages whose failures a consumer remembers (max_ack_pending is 1000 by default)
+WAITING_LOG_EVERY_S = 5.0  # during an outage, one log line per consumer this often, not one per message
 
 
 async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
@@ -98,7 +123,12 @@ async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamDefinition]
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One durable pull consumer of a service."""
+    """One durable pull consumer of a service.
+
+    ``max_deliver`` is how many times a handler may fail with a non-transient error before the message is
+    dead-lettered (the runtime counts; the server's own limit is off, see the module docstring). ``backoff_s`` is
+    the delay before each retry (the last one repeats); a transient failure waits at most ``transient_retry_max_s``.
+    """
 
     stream: str
     durable: str
@@ -108,6 +138,7 @@ class ConsumerSpec:
     max_ack_pending: int = 1000
     batch: int = 64
     description: str = ""
+    transient_retry_max_s: float = 5.0
 
     def config(self) -> api.ConsumerConfig:
         return api.ConsumerConfig(
@@ -116,7 +147,7 @@ class ConsumerSpec:
             ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL,
             filter_subjects=list(self.filter_subjects),
-            max_deliver=self.max_deliver,
+            max_deliver=-1,  # the runtime dead-letters after max_deliver non-transient failures (module docstring)
             backoff=list(self.backoff_s),
             ack_wait=self.backoff_s[0] if self.backoff_s else 30.0,
             max_ack_pending=self.max_ack_pending,
@@ -171,6 +202,62 @@ class Bus:
 BatchHandler = Callable[[list[tuple[Event, Msg]]], Awaitable[Sequence[Exception | None]]]
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What a consumer knows of one message's failures: deliveries before it first saw the message, and how many
+    of its own deliveries ended with a transient failure."""
+
+    baseline: int
+    transient: int = 0
+
+
+@dataclass(frozen=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True)
+class Retry:
+    delay_s: float
+    transient: bool
+    failures: int  # non-transient failures so far
+
+
+@dataclass(frozen=True)
+class Bury:
+    """Dead-letter the message, with the reason."""
+
+    reason: str
+
+
+def settle(outcome: Exception | None, delivered: int, tally: Tally | None,
+           spec: ConsumerSpec) -> tuple[Tally, Ack | Retry | Bury]:
+    """How to settle one delivery (``delivered`` = its ``num_delivered``), and the message's tally after it."""
+    tally = tally if tally is not None else Tally(baseline=delivered - 1)
+    if outcome is None:
+        return tally, Ack()
+    if isinstance(outcome, PoisonMessage):
+        return tally, Bury(f"poison: {outcome}")
+    if is_transient(outcome):
+        tally = Tally(tally.baseline, tally.transient + 1)
+        delay = min(_backoff(spec, tally.transient), spec.transient_retry_max_s)
+        return tally, Retry(delay, transient=True, failures=_failures(delivered, tally))
+    failures = _failures(delivered, tally)
+    if failures >= spec.max_deliver:
+        return tally, Bury(f"handler failed {failures} times: {type(outcome).__name__}: {outcome}")
+    return tally, Retry(_backoff(spec, failures), transient=False, failures=failures)
+
+
+def _failures(delivered: int, tally: Tally) -> int:
+    return max(delivered - tally.baseline - tally.transient, 0)
+
+
+def _backoff(spec: ConsumerSpec, attempt: int) -> float:
+    if not spec.backoff_s:
+        return 1.0
+    return spec.backoff_s[min(max(attempt, 1), len(spec.backoff_s)) - 1]
+
+
 class Consumer:
     """Runs one durable pull consumer: fetch in batches, decode, hand to the handler, settle each message.
 
@@ -179,6 +266,7 @@ class Consumer:
     * ``batch_handler(items) -> outcomes`` — the whole fetched batch at once (so a service can write its
       decisions in one database round trip); one outcome per item, in order: ``None`` = done (ack),
       a `PoisonMessage` = dead-letter now, any other exception = retry later. Raising fails the whole batch.
+    Either way an exception is settled by `settle`: transient ones wait for the dependency, others count.
     """
 
     def __init__(
@@ -199,8 +287,13 @@ class Consumer:
             raise ValueError("give exactly one of handler or batch_handler")
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._tallies: OrderedDict[int, Tally] = OrderedDict()
+        self._waiting_for: str | None = None  # the last transient error, until a message is settled for good
+        self._waiting_logged_at = 0.0
+        self._waiting_unlogged = 0
         self.processed = 0
         self.dead_lettered = 0
+        self.transient_failures = 0
 
     @property
     def spec(self) -> ConsumerSpec:
@@ -209,6 +302,14 @@ class Consumer:
     @property
     def alive(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def health(self) -> bool | Degraded:
+        """False when the consumer loop is gone; `Degraded` while its messages wait for a dependency."""
+        if not self.alive:
+            return False
+        if self._waiting_for is not None:
+            return Degraded(f"{self._spec.durable} waiting for a dependency: {self._waiting_for}")
+        return True
 
     async def start(self) -> None:
         sub = await self._bus.ensure_consumer(self._spec)
@@ -239,7 +340,12 @@ class Consumer:
                     log.warning("consumer.fetch_failed", durable=self._spec.durable, error=str(exc))
                     await asyncio.sleep(0.5)
                     continue
-                await self._process(messages)
+                try:
+                    await self._process(messages)
+                except Exception as exc:  # e.g. an ack on a lost connection: what is not settled comes back
+                    log.warning("consumer.settle_failed", durable=self._spec.durable,
+                                error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(0.5)
         finally:
             stop_wait.cancel()
             if fetch_task is not None and not fetch_task.done():
@@ -279,14 +385,33 @@ class Consumer:
             await self._settle(event, msg, outcome)
 
     async def _settle(self, event: Event, msg: Msg, outcome: Exception | None) -> None:
-        if outcome is None:
+        meta = msg.metadata
+        seq = meta.sequence.stream
+        tally, verdict = settle(outcome, meta.num_delivered, self._tallies.pop(seq, None), self._spec)
+        if isinstance(verdict, Ack):
             await msg.ack()
             self.processed += 1
-            return
-        if isinstance(outcome, PoisonMessage):
-            await self._dead_letter(msg, f"poison: {outcome}")
-            return
-        delivered = msg.metadata.num_delivered
+            self._waiting_for = None
+        elif isinstance(verdict, Bury):
+            if outcome is not None and not isinstance(outcome, PoisonMessage):
+                self._log_failure(event, meta.num_delivered, outcome)
+            self._waiting_for = None
+            if not await self._dead_letter(msg, verdict.reason):
+                self._remember(seq, tally)  # it comes back: still counted
+        else:
+            self._remember(seq, tally)
+            if verdict.transient:
+                self._log_waiting(event, outcome, verdict.delay_s)
+            else:
+                self._log_failure(event, meta.num_delivered, outcome)
+            await msg.nak(delay=verdict.delay_s)
+
+    def _remember(self, seq: int, tally: Tally) -> None:
+        self._tallies[seq] = tally
+        while len(self._tallies) > TALLY_LIMIT:
+            self._tallies.popitem(last=False)
+
+    def _log_failure(self, event: Event, delivered: int, outcome: Exception | None) -> None:
         log.error(
             "consumer.handler_failed",
             durable=self._spec.durable,
@@ -296,22 +421,31 @@ class Consumer:
             error=f"{type(outcome).__name__}: {outcome}",
             exc_info=outcome,
         )
-        if delivered >= self._spec.max_deliver:
-            await self._dead_letter(msg, f"handler failed {delivered} times: {type(outcome).__name__}: {outcome}")
-        else:
-            index = min(delivered - 1, len(self._spec.backoff_s) - 1)
-            await msg.nak(delay=self._spec.backoff_s[index] if self._spec.backoff_s else None)
 
-    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+    def _log_waiting(self, event: Event, outcome: Exception | None, delay_s: float) -> None:
+        self.transient_failures += 1
+        self._waiting_for = f"{type(outcome).__name__}: {outcome}"
+        now = time.monotonic()
+        if now - self._waiting_logged_at < WAITING_LOG_EVERY_S:
+            self._waiting_unlogged += 1
+            return
+        log.warning("consumer.waiting_for_dependency", durable=self._spec.durable, event_type=event.event_type,
+                    correlation_id=event.correlation_id, error=self._waiting_for, retry_in_s=delay_s,
+                    also_waiting=self._waiting_unlogged)
+        self._waiting_logged_at, self._waiting_unlogged = now, 0
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> bool:
         try:
+            await msg.in_progress()  # the DLQ publish may outlast ack_wait: no redelivery while it runs
             await self._bus.dead_letter(msg, reason)
         except Exception:
             # The DLQ itself is unreachable: leave the message un-acked so it comes back, lose nothing.
             log.exception("dlq.publish_failed", original_subject=msg.subject)
             await msg.nak(delay=5.0)
-            return
+            return False
         await msg.term()
         self.dead_lettered += 1
+        return True
 
 
 async def ensure_kv(js: JetStreamContext, bucket: str, description: str = "") -> KeyValue:

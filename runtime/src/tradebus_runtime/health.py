@@ -5,6 +5,13 @@ report built from *live* checks run at request time: NATS is connected, PostgreS
 each consumer task is alive, plus any check the service adds (e.g. "the HTTP server is listening"). The
 report is ``ok`` only when every check passes, so the local runner, docker-compose healthchecks and
 ``tradectl`` all see the truth rather than a flag set once at start.
+
+A check answers True (passes), False (fails) or `Degraded(reason)`: working around a problem it expects to get
+over (a background task restarting after a failure, a consumer waiting for a dependency). The report's
+``status`` is ``starting`` until start-up is done, then ``failing`` when a check fails, ``degraded`` when none
+fails but some are degraded, else ``ok``. ``checks`` stays a map of booleans (a degraded check is ``false`` there:
+not ``ok`` means not ``ok`` for every reader that only knows booleans); ``degraded`` maps each degraded check to
+its reason. `wait_until_healthy` and ``python -m tradebus_runtime.health`` accept only ``ok``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nats
@@ -26,7 +34,24 @@ from .logging import get_logger
 
 log = get_logger(__name__)
 
-Check = Callable[[], Awaitable[bool]]
+
+@dataclass(frozen=True)
+class Degraded:
+    """A check's answer for "working, but not fully": the reason is shown in the health report."""
+
+    reason: str
+
+
+Check = Callable[[], Awaitable[bool | Degraded]]
+
+
+def overall_status(ready: bool, checks: Mapping[str, bool], degraded: Mapping[str, str]) -> str:
+    """``starting`` / ``failing`` / ``degraded`` / ``ok`` from the checks' results (see the module docstring)."""
+    if not ready:
+        return "starting"
+    if any(not passed and name not in degraded for name, passed in checks.items()):
+        return "failing"
+    return "degraded" if degraded else "ok"
 
 
 class HealthReporter:
@@ -49,19 +74,24 @@ class HealthReporter:
 
     async def report(self) -> dict[str, object]:
         results: dict[str, bool] = {}
+        degraded: dict[str, str] = {}
 
         async def run(name: str, check: Check) -> None:
             try:
-                results[name] = bool(await asyncio.wait_for(check(), self._timeout))
+                outcome = await asyncio.wait_for(check(), self._timeout)
             except Exception:
-                results[name] = False
+                outcome = False
+            if isinstance(outcome, Degraded):
+                degraded[name] = outcome.reason
+                outcome = False
+            results[name] = bool(outcome)
 
         await asyncio.gather(*(run(n, c) for n, c in self._checks.items()))
-        healthy = self._ready and all(results.values())
         return {
             "service": self._service,
-            "status": "ok" if healthy else ("starting" if not self._ready else "failing"),
+            "status": overall_status(self._ready, results, degraded),
             "checks": results,
+            "degraded": degraded,
             "pid": os.getpid(),
             "started_at": self._started.isoformat(),
             "uptime_s": round(time.monotonic() - _MONO_START, 3),

@@ -3,13 +3,28 @@
 Publishing straight after a commit can be lost to a crash between the two. So a service writes the event into
 its schema's ``outbox`` table inside the transaction, and after the commit `Outbox.flush` publishes whatever
 is unpublished, in order, marking each row. A background relay (`Outbox.relay_forever`) does the same every
-``interval`` seconds, which is what publishes the rows a crash left behind. Publishing twice is harmless:
-``Nats-Msg-Id`` = ``event_id`` and the streams' duplicate window drop the second copy.
+``interval`` seconds, which is what publishes the rows a crash left behind.
+
+Each row is published once, for every reader. JetStream would keep one copy of a row published twice
+(``Nats-Msg-Id`` = ``event_id``, the streams' duplicate window), but core-NATS subscribers (``tradectl tail``, the
+ticket's live updates) would see both. So a publisher first *claims* the rows it is about to publish — one
+``UPDATE … SET claimed_until = now() + lease, claimed_by = me WHERE … published_at IS NULL AND (claimed_until IS
+NULL OR claimed_until < now())``, the rows picked ``FOR UPDATE SKIP LOCKED`` — and publishes only what that
+statement returned. Two publishers (`publish_now` and a `flush`, a relay, another replica) can never hold the same
+row. A publisher that dies holding claims leaves them to expire: after ``lease_s`` anyone publishes those rows. A
+publish that fails releases its remaining claims at once; the ones already published are marked. One way a row
+still goes out twice: its publish succeeded and marking it failed (PostgreSQL gone at that instant).
+
+`ensure_outbox` creates the table, or adds the claim columns to an outbox made by an older version (additive: old
+rows keep working, a NULL claim is no claim).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 
 import asyncpg
@@ -28,14 +43,55 @@ CREATE TABLE IF NOT EXISTS outbox (
     subject       text        NOT NULL,
     payload       bytea       NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    published_at  timestamptz
+    published_at  timestamptz,
+    claimed_until timestamptz,
+    claimed_by    text
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
 """
 
+# Columns added after the first version of the table, with their types (ALTER only when missing: an ALTER TABLE
+# takes an exclusive lock even when it has nothing to do, and a replica starting must not stall the running ones).
+_ADDED_COLUMNS = {"claimed_until": "timestamptz", "claimed_by": "text"}
+
+_CLAIM_NEXT = """
+UPDATE outbox SET claimed_until = now() + make_interval(secs => $2), claimed_by = $3
+WHERE id IN (SELECT id FROM outbox
+             WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, event_id, subject, payload
+"""
+
+_CLAIM_EVENTS = """
+UPDATE outbox SET claimed_until = now() + make_interval(secs => $2), claimed_by = $3
+WHERE id IN (SELECT id FROM outbox
+             WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL
+               AND (claimed_until IS NULL OR claimed_until < now())
+             FOR UPDATE SKIP LOCKED)
+RETURNING event_id
+"""
+
+_MARK_PUBLISHED = "UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1::bigint[])"
+_MARK_EVENTS_PUBLISHED = ("UPDATE outbox SET published_at = now(), claimed_until = NULL "
+                          "WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL")
+_RELEASE = ("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL "
+            "WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND published_at IS NULL")
+_RELEASE_EVENTS = ("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL "
+                   "WHERE event_id = ANY($1::uuid[]) AND claimed_by = $2 AND published_at IS NULL")
+_ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
+
 
 async def ensure_outbox(conn: asyncpg.Connection) -> None:
-    await conn.execute(OUTBOX_DDL)
+    """Create the outbox table in the current schema, or bring an older one up to date (additively)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tradebus-outbox:' || current_schema()))")
+        await conn.execute(OUTBOX_DDL)
+        present = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'outbox'")}
+        for column, sql_type in _ADDED_COLUMNS.items():
+            if column not in present:
+                await conn.execute(f"ALTER TABLE outbox ADD COLUMN IF NOT EXISTS {column} {sql_type}")
 
 
 async def add(conn: asyncpg.Connection, *events: Envelope) -> None:
@@ -46,11 +102,17 @@ async def add(conn: asyncpg.Connection, *events: Envelope) -> None:
     )
 
 
+def _publisher_id(service: str) -> str:
+    return f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Outbox:
-    def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 200) -> None:
+    def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 200, lease_s: float = 30.0) -> None:
         self._pool = pool
         self._bus = bus
         self._batch = batch
+        self._lease_s = lease_s
+        self._me = _publisher_id(bus.service)
         self._lock = asyncio.Lock()
         self._clean = False  # True once a flush found nothing left: then new events need not be read back
 
@@ -58,43 +120,67 @@ class Outbox:
         """Publish events the caller has just committed, in order, without reading them back from the table.
 
         Only when nothing older is known to be waiting (order on the bus = order of commits in this process);
-        otherwise, or if a publish fails, the table decides: `flush` now, or the relay later.
+        otherwise, or if a publish fails, the table decides: `flush` now, or the relay later. Only the events this
+        call could claim are published: one another publisher holds, or has published, is left to it.
         """
         async with self._lock:
             if self._clean:
                 try:
-                    for event in events:
-                        await self._bus.publish(event)
+                    await self._publish_claimed(events)
                 except Exception as exc:
                     self._clean = False
                     log.warning("outbox.publish_failed", error=f"{type(exc).__name__}: {exc}")
-                    return
-                await self._pool.execute(
-                    "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL",
-                    [e.event_id for e in events],
-                )
                 return
         await self.flush()
 
+    async def _publish_claimed(self, events: Sequence[Envelope]) -> None:
+        ids = [e.event_id for e in events]
+        claimed = {r["event_id"] for r in await self._pool.fetch(_CLAIM_EVENTS, ids, self._lease_s, self._me)}
+        published = []
+        try:
+            for event in events:
+                if event.event_id in claimed:
+                    await self._bus.publish(event)
+                    published.append(event.event_id)
+        finally:
+            await self._settle(_MARK_EVENTS_PUBLISHED, published, _RELEASE_EVENTS, claimed - set(published))
+
     async def flush(self) -> int:
-        """Publish every unpublished event in order; returns how many were published."""
+        """Publish every unpublished event no one else holds, in order; returns how many were published."""
         published = 0
         async with self._lock:
             self._clean = False
             while True:
-                rows = await self._pool.fetch(
-                    "SELECT id, event_id, subject, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                    self._batch,
-                )
+                rows = sorted(await self._pool.fetch(_CLAIM_NEXT, self._batch, self._lease_s, self._me),
+                              key=lambda r: r["id"])
                 if not rows:
-                    self._clean = True
+                    # another publisher's claims (a replica, a crashed one's until they expire) are not "clean"
+                    self._clean = not await self._pool.fetchval(_ANY_UNPUBLISHED)
                     return published
-                done = []
-                for row in rows:
-                    await self._bus.publish_encoded(row["subject"], bytes(row["payload"]), row["event_id"])
-                    done.append(row["id"])
-                await self._pool.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", done)
-                published += len(done)
+                published += await self._publish_rows(rows)
+
+    async def _publish_rows(self, rows: list[asyncpg.Record]) -> int:
+        deadline = asyncio.get_running_loop().time() + self._lease_s / 2  # stop well before the claim expires
+        done: list[int] = []
+        try:
+            for row in rows:
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await self._bus.publish_encoded(row["subject"], bytes(row["payload"]), row["event_id"])
+                done.append(row["id"])
+        finally:
+            await self._settle(_MARK_PUBLISHED, done, _RELEASE, {r["id"] for r in rows} - set(done))
+        return len(done)
+
+    async def _settle(self, mark_sql: str, published: list[object], release_sql: str, unpublished: set[object]) -> None:
+        """Mark what went out; give back the claims on what did not, so that the next flush needs no lease to end."""
+        if published:
+            await self._pool.execute(mark_sql, published)
+        if unpublished:
+            try:
+                await self._pool.execute(release_sql, list(unpublished), self._me)
+            except Exception as exc:  # the claims expire by themselves
+                log.warning("outbox.release_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def relay_forever(self, interval: float = 1.0) -> None:
         while True:

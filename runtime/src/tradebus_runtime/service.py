@@ -19,6 +19,11 @@ health responder, the bootstrap, the request responders, the consumers, the back
 Stop order on SIGTERM: stop taking new messages (each consumer finishes the message in hand), the service's own
 stop hooks (newest first), cancel background tasks, stop health replies, drain NATS (flushes pending publishes),
 close the PostgreSQL pool.
+
+Background tasks are supervised (`supervision`): one that fails is restarted with backoff while health reports it
+degraded; one that keeps failing for ``RestartPolicy.give_up_after_s`` makes the service stop and exit non-zero
+(`ServiceGaveUp`), so that its own supervisor starts it afresh. NATS reconnects by itself (nats-py, unlimited) and
+the PostgreSQL pool replaces broken connections on the next acquire: a task restarted after an outage finds both.
 """
 
 from __future__ import annotations
@@ -38,16 +43,16 @@ from pydantic import BaseModel
 
 from . import bus as busmod
 from .db import open_database
-from .health import Check, HealthReporter
+from .health import Check, Degraded, HealthReporter
 from .inbox import ensure_inbox
 from .logging import configure_logging, get_logger
 from .outbox import ensure_outbox
 from .settings import ServiceSettings
+from .supervision import Forever, RestartPolicy, Supervised
 
 log = get_logger(__name__)
 
 Responder = Callable[[bytes], Awaitable[BaseModel | Mapping[str, Any]]]
-Forever = Callable[[], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -93,6 +98,10 @@ class Wiring:
 Bootstrap = Callable[[Connections], Awaitable[Wiring]]
 
 
+class ServiceGaveUp(RuntimeError):
+    """A background task kept failing past the restart policy's limit: the process should exit non-zero."""
+
+
 @dataclass
 class _Running:
     """The shell's own state while the service runs (created by `ServiceApp.start`)."""
@@ -101,18 +110,21 @@ class _Running:
     health: HealthReporter
     wiring: Wiring
     consumers: list[busmod.Consumer]
+    supervised: list[Supervised]
     tasks: list[asyncio.Task[None]]
 
 
 class ServiceApp:
     def __init__(self, name: str, settings: ServiceSettings, bootstrap: Bootstrap, *,
-                 migrations_package: str | None = None) -> None:
+                 migrations_package: str | None = None, restart_policy: RestartPolicy | None = None) -> None:
         self.name = name
         self.settings = settings
         self._bootstrap = bootstrap
         self._migrations_package = migrations_package
+        self._restart_policy = restart_policy or RestartPolicy()
         self._stop = asyncio.Event()
         self._running: _Running | None = None
+        self.gave_up: str | None = None
 
     @property
     def connections(self) -> Connections:
@@ -144,11 +156,12 @@ class ServiceApp:
         consumers = [busmod.Consumer(bus, s.spec, s.handler, batch_handler=s.batch_handler) for s in wiring.consumers]
         for consumer in consumers:
             await consumer.start()
-        tasks = [asyncio.create_task(_guard(name, task), name=f"{self.name}:{name}")
-                 for name, task in wiring.background.items()]
-        self._running = _Running(connections, health, wiring, consumers, tasks)
-        health.add_check("consumers", _all_alive(consumers))
-        health.add_check("background", _none_done(tasks))
+        supervised = [Supervised(name, task, self._restart_policy, self._give_up)
+                      for name, task in wiring.background.items()]
+        tasks = [asyncio.create_task(s.run(), name=f"{self.name}:{s.name}") for s in supervised]
+        self._running = _Running(connections, health, wiring, consumers, supervised, tasks)
+        health.add_check("consumers", _all_of([c.health for c in consumers]))
+        health.add_check("background", _all_of([s.health for s in supervised]))
         for name, check in wiring.checks.items():
             health.add_check(name, check)
         health.mark_ready()
@@ -158,6 +171,8 @@ class ServiceApp:
         log.info("service.stopping")
         running = self._running
         if running is not None:
+            for task in running.supervised:
+                task.stop()  # from now on a task that ends is not restarted
             for consumer in running.consumers:
                 await consumer.stop()
             for hook in reversed(running.wiring.on_stop):
@@ -190,6 +205,13 @@ class ServiceApp:
                 await asyncio.wait_for(self.stop(), timeout=self.settings.shutdown_timeout_s)
             except TimeoutError:
                 log.error("service.stop_timeout", timeout_s=self.settings.shutdown_timeout_s)
+        if self.gave_up is not None:
+            raise ServiceGaveUp(self.gave_up)
+
+    def _give_up(self, task: str, reason: str) -> None:
+        if self.gave_up is None:
+            self.gave_up = f"background task {task}: {reason}"
+        self.request_stop()
 
     def run(self) -> None:
         """Entry point for a console script: configure logging and serve until stopped."""
@@ -199,20 +221,12 @@ class ServiceApp:
             uvloop.run(self.serve())
         except KeyboardInterrupt:
             pass
+        except ServiceGaveUp as exc:
+            log.error("service.gave_up", reason=str(exc))  # exit non-zero: whoever runs us starts us afresh
+            raise SystemExit(1) from None
         except Exception:
             log.exception("service.crashed")
             raise SystemExit(1) from None
-
-
-async def _guard(name: str, task: Forever) -> None:
-    """Background tasks must not die silently: log the failure and let health report it."""
-    try:
-        await task()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("service.background_task_failed", task=name)
-        raise
 
 
 def _nats_connected(bus: busmod.Bus) -> Check:
@@ -229,16 +243,15 @@ def _postgres_answers(pool: asyncpg.Pool) -> Check:
     return check
 
 
-def _all_alive(consumers: list[busmod.Consumer]) -> Check:
-    async def check() -> bool:
-        return all(c.alive for c in consumers)
+def _all_of(parts: list[Callable[[], bool | Degraded]]) -> Check:
+    """One check over several: False when any fails, else `Degraded` (every reason) when any is, else True."""
 
-    return check
-
-
-def _none_done(tasks: list[asyncio.Task[None]]) -> Check:
-    async def check() -> bool:
-        return all(not t.done() for t in tasks)
+    async def check() -> bool | Degraded:
+        results = [part() for part in parts]
+        if not all(results):  # a Degraded is truthy: only a False fails
+            return False
+        reasons = [r.reason for r in results if isinstance(r, Degraded)]
+        return Degraded("; ".join(reasons)) if reasons else True
 
     return check
 

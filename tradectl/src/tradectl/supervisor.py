@@ -1,8 +1,13 @@
 """The supervisor: runs the children a `StackPlan` lists, and decides nothing about what they are.
 
 It spawns each planned child (output to its planned log file, ``PR_SET_PDEATHSIG`` so none outlives the runner),
-waits until it is healthy the way the plan says, restarts a child that exits (backoff 1 s doubling to 30 s, back
-to 1 s once it had run 60 s) until asked to stop, and stops the children group by group in the planned order.
+waits until it is healthy the way the plan says, restarts a child that exits until asked to stop, and stops the
+children group by group in the planned order.
+
+Restarts follow `restart_delay`: a crash is most often a one-off (a dependency restarting, a lost connection), so
+the first `FAST_RESTARTS` crashes in a row are restarted after `FAST_DELAY_S` — the service is back within about
+a second plus its start-up. Only a child that keeps crashing backs off: 1 s doubling to 30 s. A run of
+`STABLE_AFTER_S` ends the streak.
 """
 
 from __future__ import annotations
@@ -22,9 +27,23 @@ from .embedded import die_with_parent
 from .plan import ChildPlan, HttpHealth
 
 HEALTH_TIMEOUT_S = 60.0
+FAST_RESTARTS = 5
+FAST_DELAY_S = 0.5
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
+
+
+def restart_delay(crashes: int) -> float:
+    """Seconds to wait before restarting a child after its ``crashes``-th crash in a row (1 = the first)."""
+    if crashes <= FAST_RESTARTS:
+        return FAST_DELAY_S
+    return min(FIRST_BACKOFF_S * 2 ** (crashes - FAST_RESTARTS - 1), MAX_BACKOFF_S)
+
+
+def crashes_in_a_row(previous: int, uptime_s: float) -> int:
+    """The crash count after a child that had run ``uptime_s`` exited: a stable run starts the count over."""
+    return 1 if uptime_s >= STABLE_AFTER_S else previous + 1
 
 
 class StartFailed(RuntimeError):
@@ -39,7 +58,7 @@ class _Running:
     proc: asyncio.subprocess.Process
     started_at: float
     restarts: int = 0
-    backoff_s: float = FIRST_BACKOFF_S
+    crashes: int = 0  # in a row, see crashes_in_a_row
 
     def exit_reason(self) -> str | None:
         code = self.proc.returncode
@@ -162,12 +181,10 @@ class Supervisor:
             stop_wait.cancel()
 
     async def _restart(self, running: _Running) -> None:
-        if time.monotonic() - running.started_at > STABLE_AFTER_S:
-            running.backoff_s = FIRST_BACKOFF_S
-        delay = running.backoff_s
-        running.backoff_s = min(running.backoff_s * 2, MAX_BACKOFF_S)
+        running.crashes = crashes_in_a_row(running.crashes, time.monotonic() - running.started_at)
+        delay = restart_delay(running.crashes)
         running.restarts += 1
-        self._say(f"  ! {running.plan.name} exited with code {running.proc.returncode}; restarting in {delay:.0f}s "
+        self._say(f"  ! {running.plan.name} exited with code {running.proc.returncode}; restarting in {delay:g}s "
                   f"(restart #{running.restarts}, log {running.plan.log_path})")
         try:
             await asyncio.wait_for(self._stopping.wait(), timeout=delay)
