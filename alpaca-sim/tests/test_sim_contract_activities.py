@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from alpaca.common.exceptions import APIError
 from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
@@ -46,6 +48,86 @@ def test_activities_when_paged_then_pages_do_not_overlap(broker, admin):
 
     assert len(first) == 2 and len(second) == 2
     assert not {a["id"] for a in first} & {a["id"] for a in second}
+
+
+def test_activities_when_paged_by_the_id_of_another_type_then_resumes_after_it(broker, admin):
+    admin.quote("KO", "60.00", "60.01")
+    client = broker.trading()
+    buy(client, "KO", 2)
+    admin.corporate_action(type="dividend", symbol="KO", rate="0.1")
+    buy(client, "KO", 1)
+    [div] = client.get("/account/activities/DIV")
+
+    after_div = client.get("/account/activities/FILL", {"direction": "asc", "page_token": div["id"]})
+    before_div = client.get("/account/activities/FILL", {"direction": "desc", "page_token": div["id"]})
+
+    assert [a["qty"] for a in after_div] == ["1"] and [a["qty"] for a in before_div] == ["2"]
+
+
+def test_activities_when_category_then_trades_or_everything_else(broker, admin):
+    admin.quote("KO", "60.00", "60.01")
+    client = broker.trading()
+    buy(client, "KO", 2)
+    admin.corporate_action(type="dividend", symbol="KO", rate="0.1")
+
+    trades = client.get("/account/activities", {"category": "trade_activity"})
+    others = client.get("/account/activities", {"category": "non_trade_activity"})
+
+    assert {a["activity_type"] for a in trades} == {"FILL"} and {a["activity_type"] for a in others} == {"DIV"}
+
+
+def test_activities_when_category_with_activity_types_or_unknown_values_then_422(broker, admin):
+    client = broker.trading()
+    for params in ({"category": "trade_activity", "activity_types": "FILL"}, {"category": "trades"},
+                   {"activity_types": "FILL,SSO"}, {"order_id": "not-a-uuid"}, {"after": "yesterday"}):
+        with pytest.raises(APIError) as error:
+            client.get("/account/activities", params)
+        assert error.value.status_code == 422 and error.value.code == 40010001, params
+    with pytest.raises(APIError) as error:
+        client.get("/account/activities/NOPE")
+    assert error.value.status_code == 422
+
+
+def test_activities_when_order_id_then_only_that_orders_fills(broker, admin):
+    admin.quote("AAPL", "100.00", "100.02")
+    admin.liquidity("AAPL", 2)
+    client = broker.trading()
+    first = buy(client, "AAPL", 3)
+    buy(client, "AAPL", 1)
+
+    rows = client.get("/account/activities", {"order_id": str(first.id)})
+    typed = client.get("/account/activities/FILL", {"order_id": str(first.id)})
+
+    assert [r["qty"] for r in rows] == ["1", "2"] and rows == typed  # newest first
+
+
+def test_activities_when_misc_or_trans_groups_then_alpacas_type_groups(broker, admin):
+    admin.quote("KO", "60.00", "60.01")
+    client = broker.trading()
+    buy(client, "KO", 2)
+    admin.corporate_action(type="split", symbol="KO", new_rate=2, old_rate=1)
+    admin.corporate_action(type="dividend", symbol="KO", rate="0.1")
+
+    misc = client.get("/account/activities", {"activity_types": "MISC"})
+    trans = client.get("/account/activities", {"activity_types": "TRANS"})
+
+    assert {a["activity_type"] for a in misc} == {"SPLIT"} and trans == []
+
+
+def test_activities_when_after_until_and_date_then_filtered_on_creation_time(broker, admin):
+    admin.quote("KO", "60.00", "60.01")
+    client = broker.trading()
+    buy(client, "KO", 1)
+    [fill] = client.get("/account/activities/FILL")
+    created = datetime.strptime(fill["id"][:17] + "000", "%Y%m%d%H%M%S%f").replace(tzinfo=timezone.utc)
+    second = created.replace(microsecond=0)
+    day = created.date().isoformat()
+
+    assert client.get("/account/activities", {"after": (second - timedelta(seconds=1)).isoformat()}) == [fill]
+    assert client.get("/account/activities", {"after": (second + timedelta(seconds=1)).isoformat()}) == []
+    assert client.get("/account/activities", {"until": (second - timedelta(seconds=1)).isoformat()}) == []
+    assert client.get("/account/activities", {"date": day}) == [fill]
+    assert client.get("/account/activities", {"date": (created - timedelta(days=1)).date().isoformat()}) == []
 
 
 def test_split_when_long_then_qty_multiplied_cost_basis_kept_and_split_activity(broker, admin):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -150,6 +150,19 @@ class FakeBroker:
     async def latest_quotes(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
         self._answer("latest_quotes")
         return {s: {"bp": "187.20", "ap": "187.30", "t": self.clock.now().isoformat()} for s in symbols}
+
+    async def clock(self) -> dict[str, Any]:
+        self._answer("clock")
+        now = self.clock.now().isoformat()
+        return {"timestamp": now, "is_open": True, "next_open": now, "next_close": now}
+
+    async def calendar(self, start: date, end: date) -> list[dict[str, Any]]:
+        self._answer("calendar")
+        return []
+
+    async def activities(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self._answer("activities")
+        return []
 
     def close(self) -> None:
         pass

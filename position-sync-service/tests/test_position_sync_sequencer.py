@@ -68,7 +68,7 @@ def test_apply_fill_when_gap_filler_arrives_after_release_then_it_still_counts_o
     assert ledger.positions["AAPL"].lots.qty == D(15)
 
 
-def test_from_event_when_fill_reported_then_fields_carry_over_and_final_status_is_kept():
+def test_from_event_when_fill_reported_then_fields_carry_over_keyed_by_the_broker_order_id():
     event = FillReported(order_id="6f1c0d52-1d0c-4d5e-9a57-0b7e3f1f2a11", correlation_id=
                          "6f1c0d52-1d0c-4d5e-9a57-0b7e3f1f2a11", producer="order-gateway", client_order_id="tb-x",
                          broker_order_id="b-1", symbol="AAPL", side="sell", execution_id="ex-9", qty="2.5",
@@ -78,4 +78,4 @@ def test_from_event_when_fill_reported_then_fields_carry_over_and_final_status_i
     got = Fill.from_event(event)
 
     assert (got.execution_id, got.order_id, got.symbol, got.signed_qty, got.price, got.cum_qty, got.order_final) == (
-        "ex-9", "6f1c0d52-1d0c-4d5e-9a57-0b7e3f1f2a11", "AAPL", D("-2.5"), D("101.25"), D("2.5"), True)
+        "ex-9", "b-1", "AAPL", D("-2.5"), D("101.25"), D("2.5"), True)

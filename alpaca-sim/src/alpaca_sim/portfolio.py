@@ -1,15 +1,21 @@
-"""Account, positions, position closing, corporate actions and activities, on top of the broker core."""
+"""Account, positions, position closing and activities, on top of the broker core (corporate actions:
+corporate_actions.py, re-exported here)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from .broker import Broker
+from .corporate_actions import corporate_action
 from .errors import BrokerError, invalid, not_found
 from .numbers import fmt, optional_decimal, round_qty_down
 from .orders import Order, iso
+
+__all__ = ["account_json", "positions_json", "position_json", "close_position", "close_all_positions",
+           "corporate_action", "activities", "activity_types"]
 
 ACTIVITY_PAGE_MAX = 100
 
@@ -126,45 +132,35 @@ def close_all_positions(broker: Broker, cancel_orders: bool) -> list[dict[str, A
     return results
 
 
-def corporate_action(broker: Broker, payload: Any) -> dict[str, Any]:
-    """POST /admin/corporate_actions: {"type":"split","symbol","new_rate","old_rate"} or
-    {"type":"dividend","symbol","cash"} (per share; "amount" and "per_share_amount" are accepted too)."""
-    if not isinstance(payload, dict):
-        raise invalid("request body must be a JSON object")
-    kind = payload.get("type")
-    asset = broker.assets.find(str(payload.get("symbol") or ""))
-    if asset is None:
-        raise not_found("asset not found")
-    now = broker.now()
-    if kind == "split":
-        new_rate = optional_decimal(payload.get("new_rate", payload.get("ratio")), "new_rate")
-        old_rate = optional_decimal(payload.get("old_rate", 1), "old_rate")
-        if not new_rate or not old_rate or new_rate <= 0 or old_rate <= 0:
-            raise invalid("new_rate and old_rate must be > 0")
-        ratio = new_rate / old_rate
-        for order in [o for o in broker.orders.values() if o.is_open and o.symbol == asset.symbol]:
-            if order.status == "pending_cancel":
-                broker.complete_cancel(order.id)
-            else:
-                broker.cancel(order.id)
-        position = broker.ledger.split(asset.symbol, ratio, now)
-        broker.feed.scale(asset.symbol, ratio)
-        broker.version += 1
-        return {"type": "split", "symbol": asset.symbol, "ratio": fmt(ratio),
-                "position_qty": fmt(position.qty) if position else "0"}
-    if kind == "dividend":
-        raw = next((payload[k] for k in ("cash", "amount", "per_share_amount", "rate") if payload.get(k) is not None), None)
-        per_share = optional_decimal(raw, "cash")
-        if per_share is None or per_share <= 0:
-            raise invalid("dividend needs a positive per-share 'cash' amount")
-        amount = broker.ledger.dividend(asset.symbol, per_share, now)
-        broker.version += 1
-        return {"type": "dividend", "symbol": asset.symbol, "per_share_amount": fmt(per_share), "net_amount": fmt(amount)}
-    raise invalid("type must be 'split' or 'dividend'")
+ACTIVITY_TYPES = frozenset((
+    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CGD", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVFEE",
+    "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW", "JNL", "JNLC", "JNLS", "MA",
+    "NC", "OPASN", "OPCA", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REO", "REORG", "SPIN", "SPLIT",
+    "FOPT", "OCT",
+))  # Alpaca's ActivityType enum (trading-api.json); legacy codes still returned (SSO, SSP) are not filters
+TRADE_TYPES = frozenset({"FILL"})
+_TRANS = frozenset({"CSD", "CSW"})
+CATEGORIES = ("trade_activity", "non_trade_activity")
 
 
-def activities(broker: Broker, types: list[str] | None, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """GET /v2/account/activities[/{type}] with after/until/date/direction/page_size/page_token."""
+def activity_types(raw: str | None) -> frozenset[str] | None:
+    """``activity_types=FILL,DIV``: each must be one of Alpaca's types (422 otherwise); None: no filter."""
+    kinds = frozenset(t.strip().upper() for t in (raw or "").split(",") if t.strip())
+    unknown = sorted(kinds - ACTIVITY_TYPES)
+    if unknown:
+        raise invalid(f"invalid activity_types: {','.join(unknown)}")
+    return kinds or None
+
+
+def activities(broker: Broker, types: frozenset[str] | None, params: dict[str, Any],
+               category: str | None = None) -> list[dict[str, Any]]:
+    """GET /v2/account/activities[/{type}]: filtered by types or category, ``order_id``, ``date``/``after``/``until``
+    (on the creation time, which the id starts with), ``direction``, ``page_size`` (≤ 100) and ``page_token`` (the
+    id of the last activity of the previous page: the page starts after it in the chosen direction)."""
+    if category is not None and category not in CATEGORIES:
+        raise invalid(f"invalid category: {category}")
+    if category is not None and types is not None:
+        raise invalid("category cannot be used with activity_types")
     direction = params.get("direction") or "desc"
     if direction not in ("asc", "desc"):
         raise invalid("invalid direction")
@@ -175,30 +171,63 @@ def activities(broker: Broker, types: list[str] | None, params: dict[str, Any]) 
         raise invalid("invalid page_size") from None
     if size < 1:
         raise invalid("invalid page_size")
-    rows = [a for a in broker.ledger.activities if not types or a["activity_type"] in types]
-    rows = [a for a in rows if _within(a, params)]
+    order_id = _uuid(params.get("order_id"), "order_id")
+    window = _window(params)
+    token = params.get("page_token") or None
+    rows = []
+    for activity in broker.ledger.activities:
+        kind = activity["activity_type"]
+        if types is not None and not _type_matches(kind, types) or not _in_category(kind, category):
+            continue
+        if order_id is not None and activity.get("order_id") != order_id or not window(activity["id"]):
+            continue
+        if token is not None and (activity["id"] <= token if direction == "asc" else activity["id"] >= token):
+            continue
+        rows.append(activity)
     if direction == "desc":
         rows.reverse()
-    token = params.get("page_token")
-    if token:
-        ids = [a["id"] for a in rows]
-        rows = rows[ids.index(token) + 1:] if token in ids else []
     return rows[:size]
 
 
-def _within(activity: dict[str, Any], params: dict[str, Any]) -> bool:
-    day = activity["id"][:8]
-    stamp = activity["id"][:17]
-    for name, test in (("date", lambda v: day == v), ("after", lambda v: stamp > v), ("until", lambda v: stamp <= v)):
+def _type_matches(kind: str, types: frozenset[str]) -> bool:
+    """TRANS is CSD and CSW; MISC every type but those, the dividends and FILL (Alpaca's ActivityType groups)."""
+    return (kind in types or "TRANS" in types and kind in _TRANS
+            or "MISC" in types and kind not in _TRANS and kind not in TRADE_TYPES and not kind.startswith("DIV"))
+
+
+def _in_category(kind: str, category: str | None) -> bool:
+    return category is None or (kind in TRADE_TYPES) == (category == "trade_activity")
+
+
+def _uuid(raw: Any, name: str) -> str | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise invalid(f"invalid {name}") from None
+
+
+def _window(params: dict[str, Any]):
+    """The date/after/until test on an activity id's creation stamp (``YYYYMMDDHHMMSSmmm``), parsed once."""
+    bounds = []
+    for name in ("date", "after", "until"):
         value = params.get(name)
-        if value:
-            try:
-                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise invalid(f"invalid {name}") from None
-            if moment.tzinfo is not None:
-                moment = moment.astimezone(timezone.utc)
-            key = moment.strftime("%Y%m%d") if name == "date" else moment.strftime("%Y%m%d%H%M%S%f")[:17]
-            if not test(key):
+        if not value:
+            continue
+        try:
+            moment = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid(f"invalid {name}") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc)
+        bounds.append((name, moment.strftime("%Y%m%d") if name == "date" else moment.strftime("%Y%m%d%H%M%S%f")[:17]))
+
+    def within(activity_id: str) -> bool:
+        for name, key in bounds:
+            if name == "date" and activity_id[:8] != key or name == "after" and activity_id[:17] <= key \
+                    or name == "until" and activity_id[:17] > key:
                 return False
-    return True
+        return True
+
+    return within

@@ -13,6 +13,7 @@ from .market import calendar
 from .portfolio import (
     account_json,
     activities,
+    activity_types,
     close_all_positions,
     close_position,
     position_json,
@@ -45,6 +46,41 @@ async def submit_order(request: Request, sim):
     return order.to_json()
 
 
+ORDER_ASSET_CLASSES = ("us_equity", "us_option", "crypto", "crypto_perp", "treasury", "corporate", "global_equity",
+                       "us_index", "us_equity_chain", "ipo", "all")
+ASSET_ATTRIBUTES = ("ptp_no_exception", "ptp_with_exception", "ipo", "has_options", "options_late_close",
+                    "fractional_eh_enabled", "overnight_tradable", "overnight_halted")
+
+
+def _csv(params, name: str, allowed: tuple[str, ...]) -> set[str]:
+    values = {v.strip().lower() for v in (params.get(name) or "").split(",") if v.strip()}
+    unknown = sorted(values - set(allowed))
+    if unknown:
+        raise invalid(f"invalid {name}: {','.join(unknown)}")
+    return values
+
+
+def _order_bounds(params, sim) -> tuple[datetime | None, datetime | None]:
+    """after/until (both exclusive, Alpaca's spec), or the creation time of before_order_id / after_order_id."""
+    after, until = _timestamp(params, "after"), _timestamp(params, "until")
+    before_id, after_id = params.get("before_order_id"), params.get("after_order_id")
+    if before_id and after_id:
+        raise invalid("before_order_id and after_order_id are mutually exclusive")
+    if (before_id or after_id) and (after or until):
+        raise invalid("before_order_id/after_order_id cannot be combined with after/until")
+    for name, order_id in (("before_order_id", before_id), ("after_order_id", after_id)):
+        if order_id:
+            order = sim.broker.orders.get(order_id.strip().lower())
+            if order is None:
+                raise invalid(f"invalid {name}: order not found")
+            if name == "before_order_id":
+                until = order.created_at
+            else:
+                after = order.created_at
+    # the broker core's until is inclusive; one microsecond (its clock's resolution) earlier makes it exclusive
+    return after, until - timedelta(microseconds=1) if until else None
+
+
 async def list_orders(request: Request, sim):
     params = request.query_params
     _flag(params, "nested")
@@ -52,15 +88,19 @@ async def list_orders(request: Request, sim):
     side = params.get("side")
     if side not in (None, "", "buy", "sell"):
         raise invalid("invalid side")
+    classes = _csv(params, "asset_class", ORDER_ASSET_CLASSES)
+    after, until = _order_bounds(params, sim)
     orders = sim.broker.list_orders(
         status=query_choice(params, "status", ("open", "closed", "all"), "open"),
         limit=query_int(params, "limit", 50, 1, 500),
-        after=_timestamp(params, "after"),
-        until=_timestamp(params, "until"),
+        after=after,
+        until=until,
         direction=query_choice(params, "direction", ("asc", "desc"), "desc"),
         symbols=symbols or None,
         side=side or None,
     )
+    if classes and not classes & {"us_equity", "all"}:
+        return []  # every simulated order is a us_equity order
     return [o.to_json() for o in orders]
 
 
@@ -121,6 +161,7 @@ async def get_clock(request: Request, sim):
 
 
 async def get_calendar(request: Request, sim):
+    """start/end are trading dates, or settlement dates with date_type=SETTLEMENT."""
     params = request.query_params
     today = sim.broker.now().date()
     try:
@@ -130,7 +171,13 @@ async def get_calendar(request: Request, sim):
         raise invalid("invalid start or end date") from None
     if (end - start).days > 366 * 10:
         raise invalid("date range must be at most 10 years")
-    return calendar(start, end)
+    date_type = (params.get("date_type") or "TRADING").upper()
+    if date_type not in ("TRADING", "SETTLEMENT"):
+        raise invalid(f"invalid date_type: {params.get('date_type')}")
+    if date_type == "TRADING":
+        return calendar(start, end)
+    days = calendar(start - timedelta(days=10), end)  # a settlement date follows its trading date by days
+    return [d for d in days if start.isoformat() <= d["settlement_date"] <= end.isoformat()]
 
 
 async def list_assets(request: Request, sim):
@@ -138,13 +185,17 @@ async def list_assets(request: Request, sim):
     status = params.get("status")
     asset_class = params.get("asset_class")
     exchange = params.get("exchange")
+    attributes = _csv(params, "attributes", ASSET_ATTRIBUTES)
     chosen = []
     for asset in sim.broker.assets.all():
         if status and asset.status != status or asset_class and asset_class != "us_equity":
             continue
         if exchange and asset.exchange != exchange:
             continue
-        chosen.append(asset.to_json())
+        body = asset.to_json()
+        if attributes and not attributes & set(body["attributes"]):
+            continue  # Alpaca: assets with any of the given attributes
+        chosen.append(body)
     return chosen
 
 
@@ -156,13 +207,16 @@ async def get_asset(request: Request, sim):
 
 
 async def list_activities(request: Request, sim):
-    kinds = [t.strip().upper() for t in (request.query_params.get("activity_types") or "").split(",") if t.strip()]
-    return activities(sim.broker, kinds or None, dict(request.query_params))
+    params = request.query_params
+    kinds = activity_types(params.get("activity_types"))
+    return activities(sim.broker, kinds, dict(params), category=params.get("category") or None)
 
 
 async def list_activities_of_type(request: Request, sim):
-    kind = request.path_params["activity_type"].upper()
-    return activities(sim.broker, [kind], dict(request.query_params))
+    kinds = activity_types(request.path_params["activity_type"])
+    if kinds is None:
+        raise invalid("invalid activity_type")
+    return activities(sim.broker, kinds, dict(request.query_params))
 
 
 async def get_account_configurations(request: Request, sim):

@@ -10,7 +10,7 @@ from pydantic import Field
 from tradebus_contracts.refdata import REFDATA_BUCKET
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
-from tradebus_contracts.subjects import subject_filter
+from tradebus_contracts.subjects import GATEWAY_POSITIONS, subject_filter
 from tradebus_runtime import (
     Connections,
     ConsumerSpec,
@@ -27,14 +27,17 @@ from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.settings import load_settings
 from tradebus_runtime.trading_state import TradingStateFollower
 
+from .activities import ActivityFeed
 from .approvals import ApprovalHandler
 from .broker import Broker
 from .cancels import CancelHandler
 from .context import Context, SystemClock
 from .credentials import resolve_credentials
 from .followers import Poller, StreamFeed, WebhookUpdates
+from .market_stream import MarketStream, QuotePacer, QuoteWriter, market_data_url
 from .positions import BrokerPositions
 from .refdata import RefDataPublisher
+from .rpc import FILLS_HISTORY, BrokerReads
 
 SERVICE = Service.GATEWAY
 log = get_logger(__name__)
@@ -61,6 +64,16 @@ class GatewaySettings(ServiceSettings):
                                                 "land: a pending order is failed only after both")
     stream: bool = Field(default=True, validation_alias="GATEWAY_STREAM",
                          description="follow trade_updates (polling runs regardless)")
+    quote_stream: bool = Field(default=True, validation_alias="GATEWAY_QUOTE_STREAM",
+                               description="live quotes from the market-data websocket (REST polls what it lacks)")
+    quote_feed: Literal["iex", "sip"] = Field(default="iex", validation_alias="GATEWAY_QUOTE_FEED")
+    quote_writes_per_s: float = Field(default=4.0, gt=0, validation_alias="GATEWAY_QUOTE_WRITES_PER_S",
+                                      description="REFDATA writes per symbol per second at most (bursts of 2)")
+    activity_interval_s: float = Field(default=15.0, gt=0, validation_alias="GATEWAY_ACTIVITY_INTERVAL_S",
+                                       description="how often account activities are read and published")
+    activity_overlap_s: float = Field(default=300.0, ge=0, validation_alias="GATEWAY_ACTIVITY_OVERLAP_S",
+                                      description="each read re-reads this much before the last activity published, "
+                                                  "for activities that become visible late")
 
 
 APPROVALS = ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
@@ -96,8 +109,11 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     webhook_updates = WebhookUpdates(ctx)
     kv = await ensure_kv(io.bus.js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
     watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
+    quotes = QuoteWriter(kv, QuotePacer(s.quote_writes_per_s))
+    market = MarketStream(quotes, key_id, secret, feed=s.quote_feed, url=market_data_url(s.broker_url, s.quote_feed)) \
+        if s.quote_stream else None
     refdata = RefDataPublisher(broker, kv, positions, watch=watch, quote_interval_s=s.quote_interval_s,
-                               account_interval_s=s.account_interval_s)
+                               account_interval_s=s.account_interval_s, quotes=quotes, live=market)
     await refdata.start(io.bus.nc)
     poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s,
                     landing_window_s=s.broker_timeout_s + s.landing_margin_s)
@@ -112,11 +128,18 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         consumers=[Subscription(APPROVALS, approvals.on_approval), Subscription(CANCELS, cancels.on_cancel),
                    Subscription(WEBHOOK_UPDATES, webhook_updates.on_update)],
         background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},
-        on_stop=[close_broker],
+        on_stop=[close_broker, quotes.close],
     )
+    if market is not None:
+        wiring += Wiring(background={"market_data": market.run}, on_stop=[market.stop])
     if s.stream:
         feed = StreamFeed(ctx, key_id, secret, _stream_url(s.broker_url), paper)
         wiring += Wiring(background={"trade_updates": feed.run}, on_stop=[feed.stop])
+    activities = ActivityFeed(io.pool, io.bus, broker, interval_s=s.activity_interval_s,
+                              overlap_s=s.activity_overlap_s)
+    reads = BrokerReads(broker)
+    wiring += Wiring(responders={GATEWAY_POSITIONS: reads.positions, FILLS_HISTORY: reads.fills_history},
+                     background={"activities": activities.run, "sessions": refdata.run_sessions})
     return wiring
 
 

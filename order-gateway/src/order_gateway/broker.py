@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -39,6 +39,7 @@ from alpaca.trading.enums import OrderSide as AlpacaOrderSide
 from alpaca.trading.enums import QueryOrderStatus, TimeInForce
 from alpaca.trading.requests import (
     GetAssetsRequest,
+    GetCalendarRequest,
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
@@ -221,6 +222,20 @@ class Broker:
 
     async def assets(self) -> list[dict[str, Any]]:
         return list(await self._call(self._client.get_all_assets, GetAssetsRequest()))
+
+    async def clock(self) -> dict[str, Any]:
+        return await self._call(self._client.get_clock)
+
+    async def calendar(self, start: date, end: date) -> list[dict[str, Any]]:
+        return list(await self._call(self._client.get_calendar, GetCalendarRequest(start=start, end=end)))
+
+    async def activities(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One page of ``GET /v2/account/activities`` exactly as Alpaca sent it: alpaca-py's TradingClient has no
+        call for it, so its raw ``get`` (which every TradingClient call goes through)."""
+        page = await self._call(self._client.get, "/account/activities", params)
+        if not isinstance(page, list):
+            raise BrokerUnavailable(f"account activities: expected a list, got {type(page).__name__}")
+        return page
 
     async def latest_quotes(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
         if not symbols:

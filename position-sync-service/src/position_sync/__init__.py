@@ -1,17 +1,23 @@
 """position-sync-service: the position ledger and its reconciliation with the broker.
 
-ROLE       Consumes ``FillReported`` (``fills.>``, durable ``position-sync-service`` on FILLS); will keep the
-           ledger (cost basis, splits, dividends), compare it with the broker every 5 minutes in market hours
-           and publish PositionSnapshot / PositionDrift / PositionReconciled / CorporateActionApplied.
-CORE       Pure, no I/O, no clock read (times come with the inputs): ``lots`` (FIFO tax lots, realized P&L),
-           ``sequencer`` (each execution once, in cumulative order per order), ``alpaca_average`` (the average
-           Alpaca reports: weighted intraday, compressed FIFO across New York days), ``activities`` (Alpaca
-           activity legs from plain dicts), ``corporate_actions`` (legs grouped whole by ``group_id``, applied once,
-           alerts instead of half-applied groups), ``reconcile`` (ledger vs broker read, the two-reads drift rule,
-           the alert/adopt/reduce policy as values) and ``ledger`` (the facade: one account's positions, income,
-           snapshots, ``fold_fills``).
-STATE      The shell is still the foundation: fills are taken into the inbox (schema ``position_sync_service``),
-           de-duplicated by event_id, and logged with ``acted_on=false``; the core above is not wired in yet.
-SECURITY   Holds no broker credentials: broker data (positions, activities) will come from the order gateway over
-           NATS.
+ROLE       Keeps one account's Decimal ledger — FIFO tax lots, realized P&L, the average Alpaca itself reports, an
+           income ledger — from ``FillReported`` (FILLS, durable ``position-sync-service``) and the broker's
+           activities (``BrokerActivity`` on ``broker.activities.*.*``, BROKER, durable
+           ``position-sync-service-activities``: splits, dividends, returns of capital, name changes, mergers,
+           applied whole per ``group_id``, once). Compares it with the broker (``rpc.order-gateway.positions``) on
+           start, every ``POSITION_SYNC_INTERVAL_S`` while the market is open (REFDATA clock and calendar), after the
+           close, after a NATS reconnect and on demand; publishes ``PositionSnapshot``, ``PositionDrift``,
+           ``PositionReconciled`` and ``CorporateActionApplied`` (``positions.>``). Answers
+           ``rpc.position-sync-service.positions`` (the ledger for people) and ``.sync`` (a sync, or a rebuild from the
+           broker's FILL history through ``rpc.order-gateway.fills-history``).
+CORE       Pure, no I/O, no clock read: ``lots``, ``sequencer``, ``alpaca_average``, ``activities``,
+           ``corporate_actions``, ``reconcile``, ``ledger`` (see the README), and for the shell ``coverage`` (one
+           execution counted once by whichever door), ``journal`` (inputs as rows, the fold, the rebuild plan),
+           ``schedule`` (when to sync), ``reads`` (a broker read as a value), ``events``, ``views``, ``watches``.
+SHELL      ``app`` (settings, wiring, the scheduler), ``keeper`` (the ledger in memory and its journal in PostgreSQL,
+           changed together under one lock and one transaction), ``sync`` (one sync), ``history`` (the gateway's FILL
+           history), ``store`` (SQL). State: schema ``position_sync_service`` (journal, pending legs, drift watch,
+           syncs, closing prices; inbox and outbox).
+SECURITY   Holds no broker credentials: broker data comes from the order gateway over NATS. Publishes only
+           ``positions.>`` (and ``dlq.position-sync-service``): never ``control.>``, never an order.
 """

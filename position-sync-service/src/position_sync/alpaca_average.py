@@ -81,14 +81,14 @@ class AlpacaAverage:
         self.last_execution_day = self.day
         held = self.qty
         after = held + qty
-        if not held or (held > 0) is (qty > 0):
+        if not held or (held > ZERO) is (qty > ZERO):  # ZERO, not 0: a Decimal-int compare costs ~2.5x
             self.cost += value
-        elif not after or (after > 0) is (held > 0):  # a reduction keeps the average
+        elif not after or (after > ZERO) is (held > ZERO):  # a reduction keeps the average
             self.cost = self.cost * after / held
         else:  # through zero: the new side opens at this execution's price
             self.cost = value * after / qty
         self.qty = after
-        if qty > 0:
+        if qty > ZERO:
             self.bought += qty
             self.bought_value += value
         else:

@@ -58,7 +58,9 @@ class Fill:
 
     @classmethod
     def from_event(cls, event: FillReported) -> Fill:
-        return cls(event.execution_id, str(event.order_id), event.symbol, event.side, event.qty, event.price,
+        """Keyed by the broker's order id: the one id that both ``FillReported`` and the broker's own FILL
+        activities carry, so the live path and a rebuild from history see one order (``coverage``)."""
+        return cls(event.execution_id, event.broker_order_id, event.symbol, event.side, event.qty, event.price,
                    event.cum_qty, event.executed_at, event.order_status.is_final)
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from tradebus_contracts import CancelOutcome, OrderFields, OrderSide, OrderType, TimeInForce, TradingState
@@ -150,14 +150,36 @@ class OrderListOut(BaseModel):
 
 
 class PositionOut(BaseModel):
+    """One position from the ledger (position-sync-service), rounded for people (``positions``): money to the cent,
+    per-share prices to their tick, the quantity to 9 decimals. ``qty`` is signed (negative: short)."""
+
     symbol: str
     qty: DecimalOut
-    avg_entry_price: DecimalOut
-    market_value: DecimalOut
-    as_of: datetime
+    avg_cost: DecimalOut = Field(description="FIFO cost basis / qty, per share")
+    cost_basis: DecimalOut
+    last: DecimalOut | None = Field(description="the last price; null without a live quote")
+    market_value: DecimalOut | None = Field(description="qty x last; null without a live quote")
+    unrealized_pl: DecimalOut | None = Field(description="market value - cost basis; null without a live quote")
+    realized_pl: DecimalOut = Field(description="P&L of the lots closed so far")
+    day_pl: DecimalOut | None = Field(description="today's P&L (New York day); null without a live quote")
+    drift: bool = Field(description="the ledger and the broker disagree (PositionDrift)")
+
+
+class PositionTotalsOut(BaseModel):
+    """The account's totals over every position, rounded from the exact totals (never summed from rounded rows);
+    a figure that needs a price is null when any position has none."""
+
+    cost_basis: DecimalOut
+    market_value: DecimalOut | None
+    unrealized_pl: DecimalOut | None
+    realized_pl: DecimalOut
+    day_pl: DecimalOut | None
+    dividends: DecimalOut
 
 
 class AccountOut(BaseModel):
+    """The broker's account as the gateway last published it (REFDATA), not the ledger's."""
+
     buying_power: DecimalOut
     equity: DecimalOut
     cash: DecimalOut
@@ -165,7 +187,13 @@ class AccountOut(BaseModel):
 
 
 class PositionsOut(BaseModel):
+    """The ledger's positions (sorted by symbol) and totals, as position-sync-service answered at ``as_of``."""
+
     positions: list[PositionOut]
+    totals: PositionTotalsOut
+    as_of: datetime
+    last_sync_at: datetime | None = Field(description="when the ledger was last reconciled with the broker")
+    last_sync_ok: bool | None = Field(description="whether that reconciliation could read the broker")
     account: AccountOut | None
 
 

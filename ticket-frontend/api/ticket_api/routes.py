@@ -3,7 +3,7 @@ reference data, settings) as a FastAPI dependency (`TicketDep`, from ``app.state
 
 Every error is a 4xx with a message (``{"detail": ...}``; per-field 422s in FastAPI's standard list form, each
 quoting at most an excerpt of the input; 413 for a body over 64 KiB: ``guards``), except 503 when a dependency
-(the risk service, NATS) does not answer."""
+(the risk service, position-sync-service, NATS) does not answer: one way to ask another service, `_ask`."""
 
 from __future__ import annotations
 
@@ -13,14 +13,12 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from nats.errors import Error as NatsError
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
 from tradebus_contracts import CancelRequested, OrderFields, OrderRequested
 from tradebus_contracts.decimal_types import decimal_to_str
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import SYMBOL_PATTERN
-from tradebus_contracts.subjects import RISK_PREVIEW
+from tradebus_contracts.subjects import LEDGER_POSITIONS, RISK_PREVIEW
 from tradebus_runtime import Bus, get_logger
 
 from . import live
@@ -35,13 +33,14 @@ from .models import (
     OrderIn,
     OrderListOut,
     OrderOut,
-    PositionOut,
     PositionsOut,
     PreviewOut,
     QuoteOut,
     TimelineEntry,
     dec,
 )
+from .positions import UNAVAILABLE as POSITIONS_UNAVAILABLE
+from .positions import LedgerUnavailable, ledger_request, shape_positions
 from .preview import RiskUnavailable, preview_request, shape_preview
 from .readmodel import ReadModel
 from .reducer import OrderState
@@ -82,12 +81,11 @@ async def quote(symbol: SymbolPath, ticket: TicketDep) -> QuoteOut:
 
 @router.post("/orders/preview", response_model=PreviewOut, responses={**BAD_BODY, **TOO_LARGE, **UNAVAILABLE})
 async def preview(order: OrderIn, ticket: TicketDep) -> PreviewOut:
-    body = preview_request(order.order_fields(), order.order_id)
+    raw = await _ask(ticket.bus, RISK_PREVIEW, preview_request(order.order_fields(), order.order_id),
+                     timeout=ticket.settings.preview_timeout_s,
+                     unavailable="the risk service did not answer: no estimate can be given right now")
     try:
-        reply = await ticket.bus.nc.request(RISK_PREVIEW, body, timeout=ticket.settings.preview_timeout_s)
-        return shape_preview(reply.data)
-    except (NoRespondersError, NatsTimeoutError, TimeoutError):
-        raise HTTPException(503, "the risk service did not answer: no estimate can be given right now") from None
+        return shape_preview(raw)
     except RiskUnavailable as exc:
         raise HTTPException(503, str(exc)) from None
 
@@ -138,17 +136,20 @@ async def cancel(order_id: UUID, ticket: TicketDep) -> CancelAccepted:
     return CancelAccepted(order_id=order_id)
 
 
-@router.get("/positions", response_model=PositionsOut)
+@router.get("/positions", response_model=PositionsOut, responses=UNAVAILABLE)
 async def positions(ticket: TicketDep) -> PositionsOut:
+    """The ledger's positions with P&L, from position-sync-service (``rpc.position-sync-service.positions``); 503
+    when it does not answer: never an empty list, which would read as "flat"."""
+    raw = await _ask(ticket.bus, LEDGER_POSITIONS, ledger_request(), timeout=ticket.settings.positions_timeout_s,
+                     unavailable=f"{POSITIONS_UNAVAILABLE}: position-sync-service did not answer")
     account = ticket.refdata.account
-    return PositionsOut(
-        positions=[PositionOut(symbol=p.symbol, qty=dec(p.qty), avg_entry_price=dec(p.avg_entry_price),
-                               market_value=dec(p.market_value), as_of=p.as_of)
-                   for _, p in sorted(ticket.refdata.positions.items())],
-        account=None if account is None else AccountOut(
+    try:
+        return shape_positions(raw, None if account is None else AccountOut(
             buying_power=dec(account.buying_power), equity=dec(account.equity), cash=dec(account.cash),
-            as_of=account.as_of),
-    )
+            as_of=account.as_of))
+    except LedgerUnavailable as exc:
+        log.warning("ticket.positions_unavailable", reason=str(exc))
+        raise HTTPException(503, str(exc)) from None
 
 
 @router.get("/events", response_class=live.EventSourceResponse,
@@ -156,6 +157,17 @@ async def positions(ticket: TicketDep) -> PositionsOut:
                              "description": "one SSE message per event: `event: <EventType>`, `data: <JSON>`"}})
 async def events(ticket: TicketDep) -> live.EventSourceResponse:
     return live.event_stream(ticket.bus.nc)
+
+
+async def _ask(bus: Bus, subject: str, body: bytes, *, timeout: float, unavailable: str) -> bytes:
+    """One request to another service over core NATS (``rpc.<service>.<what>``), its reply's bytes; no answer (no
+    responder, a timeout, NATS away) is a 503 saying ``unavailable``."""
+    try:
+        reply = await bus.nc.request(subject, body, timeout=timeout)
+    except (NatsError, TimeoutError) as exc:
+        log.warning("ticket.request_unanswered", subject=subject, error=type(exc).__name__)
+        raise HTTPException(503, unavailable) from None
+    return reply.data
 
 
 async def _publish(bus: Bus, event: Envelope) -> None:

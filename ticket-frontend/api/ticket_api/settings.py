@@ -22,3 +22,5 @@ class TicketSettings(ServiceSettings):
                                        description="a quote older than this is reported stale (risk's default)")
     preview_timeout_s: float = Field(default=2.0, gt=0, validation_alias="TICKET_PREVIEW_TIMEOUT_S",
                                      description="how long a preview waits for the risk service")
+    positions_timeout_s: float = Field(default=2.0, gt=0, validation_alias="TICKET_POSITIONS_TIMEOUT_S",
+                                       description="how long GET /api/positions waits for position-sync-service")

@@ -1,9 +1,7 @@
-// Display helpers. Amounts arrive as decimal strings (or big.js values); they are rounded to cents with
-// big.js before they meet Intl, so no float arithmetic touches money.
+// Display helpers. Amounts arrive as decimal strings (or big.js values); they are rounded with big.js and
+// spelled digit by digit, so no float ever touches money (Number would lose cents past 2^53 / 100).
 import Big from "big.js";
 import { ORDER_TYPES, SIDES, TIME_IN_FORCE } from "./orderRules.js";
-
-const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
 
 function toBig(value) {
   if (value === null || value === undefined || value === "") return null;
@@ -14,11 +12,36 @@ function toBig(value) {
   }
 }
 
-/** "$1,234.57" (half-up to the cent); "—" when there is no amount. */
+/** "-$1,234.50" from a big.js value already rounded to `places` decimals (never "-$0.00"). */
+function dollars(b, places) {
+  const [whole, fraction] = b.abs().toFixed(places).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const sign = b.lt(0) ? "-" : "";
+  return `${sign}$${grouped}${fraction === undefined ? "" : `.${fraction}`}`;
+}
+
+/** "$1,234.57" (half-up to the cent, like the ticket API's rounding); "—" when there is no amount. */
 export function formatMoney(value) {
   const b = toBig(value);
-  if (b === null) return "—";
-  return usd.format(Number(b.round(2, Big.roundHalfUp).toFixed(2)));
+  return b === null ? "—" : dollars(b.round(2, Big.roundHalfUp), 2);
+}
+
+/**
+ * A profit or loss: "+$1,234.57", "-$12.30", "$0.00", and its direction for colour (`up`, `down`, `flat`;
+ * `none` without an amount, shown "—"). The sign is in the text, so the colour is never the only cue.
+ */
+export function formatPnl(value) {
+  const b = toBig(value);
+  if (b === null) return { text: "—", direction: "none" };
+  const cents = b.round(2, Big.roundHalfUp);
+  if (cents.eq(0)) return { text: dollars(cents, 2), direction: "flat" };
+  return cents.gt(0) ? { text: `+${dollars(cents, 2)}`, direction: "up" } : { text: dollars(cents, 2), direction: "down" };
+}
+
+/** Whether an amount is zero or missing (no float comparison). */
+export function isZeroOrNone(value) {
+  const b = toBig(value);
+  return b === null || b.eq(0);
 }
 
 /** A price as quoted: its own decimals kept (sub-dollar prices have up to 4), with a dollar sign. */
@@ -26,7 +49,7 @@ export function formatPrice(value) {
   const b = toBig(value);
   if (b === null) return "—";
   const places = Math.max(2, Math.min(4, (String(value).split(".")[1] ?? "").replace(/0+$/, "").length));
-  return `$${b.toFixed(places)}`;
+  return dollars(b.round(places, Big.roundHalfUp), places);
 }
 
 /** A share quantity without trailing zeros ("10", "0.5"). */

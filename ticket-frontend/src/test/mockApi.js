@@ -13,8 +13,29 @@ export const defaultRoutes = () => ({
   }),
   "POST /api/orders": (body) => ({ status: 202, body: { order_id: body.order_id, status: "requested" } }),
   "GET /api/orders": () => ({ body: { orders: [] } }),
-  "GET /api/positions": () => ({ body: { positions: [], account: { buying_power: "50000.00", equity: "50000.00", cash: "50000.00" } } }),
+  "GET /api/positions": () => ({ body: ledger() }),
 });
+
+/** A GET /api/positions answer: the ledger's `positions` and `totals` (flat by default) and the broker's account. */
+export function ledger({ positions = [], totals = {}, ...rest } = {}) {
+  return {
+    positions,
+    totals: { cost_basis: "0.00", market_value: "0.00", unrealized_pl: "0.00", realized_pl: "0.00", day_pl: "0.00", dividends: "0.00", ...totals },
+    as_of: "2026-11-24T15:00:00Z",
+    last_sync_at: null,
+    last_sync_ok: null,
+    account: { buying_power: "50000.00", equity: "50000.00", cash: "50000.00", as_of: "2026-11-24T15:00:00Z" },
+    ...rest,
+  };
+}
+
+/** One ledger position with every figure; `fields` override. */
+export function ledgerPosition(symbol, fields = {}) {
+  return {
+    symbol, qty: "10", avg_cost: "100.00", cost_basis: "1000.00", last: "101.00", market_value: "1010.00",
+    unrealized_pl: "10.00", realized_pl: "0.00", day_pl: "10.00", drift: false, ...fields,
+  };
+}
 
 /** Install a fake fetch; `overrides` replace routes ("METHOD /path" without the query string). */
 export function mockApi(overrides = {}) {

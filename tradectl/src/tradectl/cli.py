@@ -6,7 +6,11 @@
     tradectl audit verify [--from SEQ]                        prove the audit trail complete and untampered
     tradectl halt [--reducing] --reason TEXT                  the kill switch (TradingStateChanged)
     tradectl resume [--reason TEXT]
+    tradectl positions [--lots] [--json]                      the position ledger: cost basis, P&L, drift (positions.py)
+    tradectl sync [--rebuild] [--json] [--timeout S]          ledger vs broker now (exit 0 agree, 1 differ, 2 n/a)
     tradectl risk limits                                      the risk service's active limits and state
+    tradectl dlq list [--service S] [--json]                  dead letters (ID = DLQ stream sequence), see dlq.py
+    tradectl dlq replay (ID... | --all) [--service S] [--force]   republish dead letters to their original subject
     tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
     tradectl keys gen-audit [--dir DIR] [--force]             the audit recorder's checkpoint key pair
     tradectl keys set --account NAME [--live] | keys list | keys rotate-master   broker credentials (credentials.py)
@@ -78,9 +82,32 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--reason", default="resumed by operator", help="why (kept in the audit trail)")
     resume.add_argument("--home")
 
+    positions = sub.add_parser("positions", help="the position ledger: quantity, cost basis, prices, P&L, drift")
+    positions.add_argument("--lots", action="store_true", help="each position's open tax lots too")
+    positions.add_argument("--json", action="store_true", help="the service's reply as JSON (exact decimals)")
+    positions.add_argument("--home")
+    sync = sub.add_parser("sync", help="compare the ledger with the broker now (exit 0 agree, 1 differ, 2 n/a)")
+    sync.add_argument("--rebuild", action="store_true", help="first rebuild the ledger from the broker's fills")
+    sync.add_argument("--json", action="store_true", help="the service's reply as JSON")
+    sync.add_argument("--timeout", type=float, default=120.0,
+                      help="seconds to wait (a sync that suspects a difference reads again after the minimum gap)")
+    sync.add_argument("--home")
+
     risk = sub.add_parser("risk", help="ask the risk service")
     risk.add_argument("what", choices=["limits"], help="limits: the active limits, trading state and usage")
     risk.add_argument("--home")
+
+    dlq = sub.add_parser("dlq", help="dead letters: list them, replay them")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="DLQ_COMMAND")
+    dlq_list = dlq_sub.add_parser("list", help="every dead letter: ID, time, service, subject, replayed, reason")
+    dlq_list.add_argument("--json", action="store_true", help="JSON lines, with the full reason and replay record")
+    dlq_replay = dlq_sub.add_parser("replay", help="republish dead letters' original bytes to their original subject")
+    dlq_replay.add_argument("ids", nargs="*", type=int, metavar="ID", help="DLQ IDs, as `dlq list` shows them")
+    dlq_replay.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
+    dlq_replay.add_argument("--force", action="store_true", help="replay again what was replayed already")
+    for dlq_parser in (dlq_list, dlq_replay):
+        dlq_parser.add_argument("--service", help="only this service's dead letters (dlq.<service>)")
+        dlq_parser.add_argument("--home")
 
     keys = sub.add_parser("keys", help="key management")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
@@ -144,10 +171,18 @@ def main(argv: list[str] | None = None) -> None:
         else:
             state = TradingState.REDUCING if args.reducing else TradingState.HALTED
         sys.exit(run_state_change(nats_url_for_cli(args.home), state, args.reason))
+    if args.command in ("positions", "sync"):
+        from .positions import run_positions, run_sync
+
+        url = nats_url_for_cli(args.home)
+        sys.exit(run_positions(url, args.lots, args.json) if args.command == "positions" else
+                 run_sync(url, args.rebuild, args.timeout, args.json))
     if args.command == "risk":
         from .control import run_risk_limits
 
         sys.exit(run_risk_limits(nats_url_for_cli(args.home)))
+    if args.command == "dlq":
+        _dlq(args)
     if args.command == "keys" and args.keys_command == "gen-signing":
         from .keys import generate_signing_key
 
@@ -170,6 +205,17 @@ def main(argv: list[str] | None = None) -> None:
         if args.keys_command == "list":
             sys.exit(credentials.run_keys_list(args.home))
         sys.exit(credentials.run_keys_rotate_master(args.home))
+
+
+def _dlq(args: argparse.Namespace) -> None:
+    from . import dlq
+
+    url = nats_url_for_cli(args.home)
+    if args.dlq_command == "list":
+        sys.exit(dlq.run_list(url, args.service, args.json))
+    if bool(args.ids) == args.all:
+        sys.exit("tradectl dlq replay: give the IDs to replay, or --all")
+    sys.exit(dlq.run_replay(url, args.ids, args.all, args.service, args.force))
 
 
 def _database_url_if_any(home_arg: str | None) -> str | None:

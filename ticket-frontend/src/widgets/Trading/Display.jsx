@@ -14,21 +14,25 @@ export function Figures({ className, items }) {
   );
 }
 
-/** A table in its scrolling wrapper: `columns` = [{label, num?, hidden?}] (num: right-aligned figures). */
-export function DataTable({ columns, children }) {
+/**
+ * A table in its scrolling wrapper: `columns` = [{label, num?, hidden?}] (num: right-aligned figures); `label`
+ * names the table for assistive technology, `footer` is the rows of its <tfoot> (totals).
+ */
+export function DataTable({ columns, children, label, footer }) {
   return (
     <div className="table-wrap">
-      <table>
+      <table aria-label={label}>
         <thead>
           <tr>
-            {columns.map(({ label, num, hidden }) => (
-              <th key={label} scope="col" className={num ? "num" : undefined}>
-                {hidden ? <span className="visually-hidden">{label}</span> : label}
+            {columns.map(({ label: name, num, hidden }) => (
+              <th key={name} scope="col" className={num ? "num" : undefined}>
+                {hidden ? <span className="visually-hidden">{name}</span> : name}
               </th>
             ))}
           </tr>
         </thead>
         <tbody>{children}</tbody>
+        {footer ? <tfoot>{footer}</tfoot> : null}
       </table>
     </div>
   );

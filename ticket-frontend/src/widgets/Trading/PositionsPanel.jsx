@@ -1,20 +1,102 @@
-// Positions and the account (GET /api/positions), refreshed periodically and whenever a fill or a position
-// event arrives.
+// Positions from the ledger (GET /api/positions: position-sync-service's FIFO cost basis and P&L, rounded by the
+// API) with account totals, and the broker's buying power, equity and cash. Refreshed on every fill and position
+// event from /api/events (debounced: a burst is one request) and by polling, so a missed event costs seconds.
+// When position-sync does not answer the API says so (503): the panel shows that, never an empty "flat" table, and
+// keeps the last ledger it had, dimmed and dated.
 import { useRef, useState } from "react";
 import { getPositions } from "../../api.js";
 import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
-import { formatMoney, formatPrice, formatQty, formatTime } from "../../lib/format.js";
+import { formatMoney, formatPnl, formatPrice, formatQty, formatTime, isZeroOrNone } from "../../lib/format.js";
+import { EventType } from "../../lib/vocabulary.generated.js";
 import { DataTable, Figures } from "./Display.jsx";
 
 const POSITION_COLUMNS = [
   { label: "Symbol" },
   { label: "Qty", num: true },
-  { label: "Avg entry", num: true },
+  { label: "Avg cost", num: true },
+  { label: "Last", num: true },
   { label: "Market value", num: true },
-  { label: "As of" },
+  { label: "Unrealized P&L", num: true },
+  { label: "Realized P&L", num: true },
+  { label: "Today's P&L", num: true },
 ];
-const POSITION_EVENTS = new Set(["FillReported", "PositionSnapshot", "PositionReconciled", "CorporateActionApplied"]);
+// what moves a position: a fill, and whatever position-sync publishes on positions.>
+const POSITION_EVENTS = new Set([
+  EventType.FillReported,
+  EventType.PositionSnapshot,
+  EventType.PositionDrift,
+  EventType.PositionReconciled,
+  EventType.CorporateActionApplied,
+]);
+const EVENT_DEBOUNCE_MS = 500;
+const DRIFT_TITLE = "The ledger and the broker disagree on this position (PositionDrift); a sync reconciles it.";
+
+/** A P&L figure: signed text, green up / red down (`.pnl--up`, `.pnl--down`), "—" without a price. */
+function PnlText({ value }) {
+  const { text, direction } = formatPnl(value);
+  return <span className={`pnl pnl--${direction}`}>{text}</span>;
+}
+
+function Pnl({ value, testId }) {
+  return (
+    <td className="num" data-testid={testId}>
+      <PnlText value={value} />
+    </td>
+  );
+}
+
+function PositionRow({ p }) {
+  return (
+    <tr data-symbol={p.symbol}>
+      <th scope="row">
+        {p.symbol}
+        {p.drift ? (
+          <span className="drift-badge" title={DRIFT_TITLE}>
+            drift
+          </span>
+        ) : null}
+      </th>
+      <td className="num">{formatQty(p.qty)}</td>
+      <td className="num">{formatPrice(p.avg_cost)}</td>
+      <td className="num">{formatPrice(p.last)}</td>
+      <td className="num">{formatMoney(p.market_value)}</td>
+      <Pnl value={p.unrealized_pl} />
+      <Pnl value={p.realized_pl} />
+      <Pnl value={p.day_pl} />
+    </tr>
+  );
+}
+
+function TotalsRow({ totals }) {
+  return (
+    <tr className="totals">
+      <th scope="row" colSpan={4}>
+        Total
+      </th>
+      <td className="num" data-testid="total-market-value">
+        {formatMoney(totals.market_value)}
+      </td>
+      <Pnl value={totals.unrealized_pl} testId="total-unrealized" />
+      <Pnl value={totals.realized_pl} testId="total-realized" />
+      <Pnl value={totals.day_pl} testId="total-day" />
+    </tr>
+  );
+}
+
+function LedgerNote({ data }) {
+  const dividends = data.totals.dividends;
+  return (
+    <p className="positions-meta">
+      Ledger as of {formatTime(data.as_of)}
+      {data.last_sync_at ? ` · synced with the broker ${formatTime(data.last_sync_at)}` : ""}
+      {isZeroOrNone(dividends) ? "" : ` · dividends ${formatMoney(dividends)}`}
+      {data.last_sync_ok === false ? (
+        <span className="sync-failed"> · the last sync could not read the broker</span>
+      ) : null}
+    </p>
+  );
+}
 
 export function PositionsPanel({ refreshMs = 10000 }) {
   const [data, setData] = useState(null);
@@ -32,16 +114,22 @@ export function PositionsPanel({ refreshMs = 10000 }) {
   usePolling(load, refreshMs);
   useOrderEvents(({ type }) => {
     if (!POSITION_EVENTS.has(type)) return;
-    clearTimeout(pendingLoad.current);
-    pendingLoad.current = setTimeout(load, 500);
+    clearTimeout(pendingLoad.current); // a burst of events is one refresh
+    pendingLoad.current = setTimeout(load, EVENT_DEBOUNCE_MS);
   });
 
   const positions = data?.positions ?? [];
   const account = data?.account;
+  const stale = Boolean(error && data);
   return (
-    <section className="panel positions" aria-labelledby="positions-heading">
+    <section className={`panel positions${stale ? " positions--stale" : ""}`} aria-labelledby="positions-heading">
       <h2 id="positions-heading">Positions</h2>
-      {error ? <p className="field-error">Positions could not be loaded: {error}</p> : null}
+      {error ? (
+        <p className="field-error" role="alert">
+          {sentence(error)}
+          {stale ? ` Showing the ledger as of ${formatTime(data.as_of)}.` : ""}
+        </p>
+      ) : null}
       {account ? (
         <Figures
           className="account"
@@ -52,20 +140,32 @@ export function PositionsPanel({ refreshMs = 10000 }) {
           ]}
         />
       ) : null}
-      {data && positions.length === 0 ? <p>No open positions.</p> : null}
+      {data && positions.length === 0 ? (
+        <p>
+          No open positions.
+          {isZeroOrNone(data.totals.realized_pl) ? null : (
+            <>
+              {" "}
+              Realized P&amp;L <PnlText value={data.totals.realized_pl} />
+            </>
+          )}
+        </p>
+      ) : null}
       {positions.length ? (
-        <DataTable columns={POSITION_COLUMNS}>
+        <DataTable label="Positions" columns={POSITION_COLUMNS} footer={<TotalsRow totals={data.totals} />}>
           {positions.map((p) => (
-            <tr key={p.symbol}>
-              <td>{p.symbol}</td>
-              <td className="num">{formatQty(p.qty)}</td>
-              <td className="num">{formatPrice(p.avg_entry_price)}</td>
-              <td className="num">{formatMoney(p.market_value)}</td>
-              <td>{formatTime(p.as_of)}</td>
-            </tr>
+            <PositionRow key={p.symbol} p={p} />
           ))}
         </DataTable>
       ) : null}
+      {data ? <LedgerNote data={data} /> : null}
     </section>
   );
+}
+
+/** The API's message as a sentence: "Positions are unavailable: … answer." */
+function sentence(message) {
+  const text = String(message);
+  const capitalised = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }
