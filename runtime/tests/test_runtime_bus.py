@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tradebus_contracts import decode_event
-from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, PoisonMessage, connect, ensure_streams
+from tradebus_runtime.bus import Consumer, ConsumerSpec, PoisonMessage, ensure_streams
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +22,6 @@ async def next_dead_letter(js, service, timeout=5.0):
     msgs = await sub.fetch(1, timeout=timeout)
     await msgs[0].ack()
     return decode_event(msgs[0].data)
-
-
-@pytest.fixture
-async def bus(nats_url):
-    nc = await connect(nats_url, "test")
-    b = Bus(nc, "test-service")
-    await ensure_streams(b.js)
-    yield b
-    await nc.drain()
 
 
 def spec(**kw):

@@ -12,14 +12,11 @@ import requests
 from tradebus_runtime.bus import (
     Ack,
     Bury,
-    Bus,
     Consumer,
     ConsumerSpec,
     PoisonMessage,
     Retry,
     Tally,
-    connect,
-    ensure_streams,
     settle,
 )
 from tradebus_runtime.faults import DependencyUnavailable, is_transient
@@ -125,15 +122,6 @@ async def wait_for(predicate, timeout=10.0):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def bus(nats_url):
-    nc = await connect(nats_url, "test")
-    b = Bus(nc, "test-service")
-    await ensure_streams(b.js)
-    yield b
-    await nc.drain()
 
 
 @pytest.mark.integration
