@@ -138,7 +138,7 @@ async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost
         first_run.append(event)
         await asyncio.sleep(30)
 
-    consumer = Consumer(bus, spec(backoff_s=(0.3,)), slow)
+    consumer = Consumer(bus, spec(ack_wait_s=0.3), slow)
     await consumer.start()
     await bus.publish(order_requested())
     await wait_for(lambda: len(first_run) == 1)
@@ -150,12 +150,34 @@ async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost
     async def fast(event, msg):
         second_run.append(event)
 
-    again = Consumer(bus, spec(backoff_s=(0.3,)), fast)
+    again = Consumer(bus, spec(ack_wait_s=0.3), fast)
     await again.start()
     await wait_for(lambda: again.processed == 1)
     await again.stop()
 
     assert second_run == first_run
+
+
+async def test_consumer_when_handler_outlasts_ack_wait_then_message_is_not_redelivered_meanwhile(
+    bus, order_requested
+):
+    deliveries = []
+
+    async def slow(event, msg):
+        deliveries.append(msg.metadata.num_delivered)
+        await asyncio.sleep(1.5)  # five ack_waits: only the consumer's in-progress word keeps it in hand
+
+    consumer = Consumer(bus, spec(ack_wait_s=0.3), slow)
+    other_replica = Consumer(bus, spec(ack_wait_s=0.3), slow)
+    await consumer.start()
+    await other_replica.start()
+    await bus.publish(order_requested())
+    await wait_for(lambda: consumer.processed + other_replica.processed == 1, timeout=10)
+    await asyncio.sleep(0.6)
+    await consumer.stop()
+    await other_replica.stop()
+
+    assert deliveries == [1]
 
 
 async def test_batch_consumer_when_outcomes_differ_then_each_message_is_settled_its_own_way(bus, order_requested):

@@ -25,6 +25,14 @@ handler that hung — counts as a failure). The tally is dropped when the messag
 (oldest dropped past `TALLY_LIMIT`). A restarted process does not know earlier failures, so it gives a message
 its full ``max_deliver`` again: a message is never dead-lettered early because of an outage, at the cost of a
 few more tries of a truly bad one across restarts.
+
+How long a message may be in hand: the consumer's ``ack_wait_s`` is how long the server waits for word on a
+delivered message before it sends it again — to this process or to another replica. While a fetched batch is being
+handled the consumer tells the server every third of ``ack_wait_s`` that each unsettled message is still in progress,
+so a slow handler (a broker call, a message waiting behind fifteen others in its batch) is never handed to a second
+replica while the first one works on it; a process that dies stops saying so, and its messages come back after
+``ack_wait_s``. Retry delays are the runtime's (``nak`` with a delay), not the server's ``backoff``, which would
+replace ``ack_wait`` with its first step.
 """
 
 from __future__ import annotations
@@ -128,6 +136,7 @@ class ConsumerSpec:
     ``max_deliver`` is how many times a handler may fail with a non-transient error before the message is
     dead-lettered (the runtime counts; the server's own limit is off, see the module docstring). ``backoff_s`` is
     the delay before each retry (the last one repeats); a transient failure waits at most ``transient_retry_max_s``.
+    ``ack_wait_s`` is how long after a process stops answering for a message the server redelivers it.
     """
 
     stream: str
@@ -139,6 +148,7 @@ class ConsumerSpec:
     batch: int = 64
     description: str = ""
     transient_retry_max_s: float = 5.0
+    ack_wait_s: float = 5.0
 
     def config(self) -> api.ConsumerConfig:
         return api.ConsumerConfig(
@@ -148,8 +158,7 @@ class ConsumerSpec:
             deliver_policy=api.DeliverPolicy.ALL,
             filter_subjects=list(self.filter_subjects),
             max_deliver=-1,  # the runtime dead-letters after max_deliver non-transient failures (module docstring)
-            backoff=list(self.backoff_s),
-            ack_wait=self.backoff_s[0] if self.backoff_s else 30.0,
+            ack_wait=self.ack_wait_s,
             max_ack_pending=self.max_ack_pending,
         )
 
@@ -288,6 +297,7 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tallies: OrderedDict[int, Tally] = OrderedDict()
+        self._in_hand: dict[int, Msg] = {}  # the fetched batch's messages not yet settled (stream sequence -> msg)
         self._waiting_for: str | None = None  # the last transient error, until a message is settled for good
         self._waiting_logged_at = 0.0
         self._waiting_unlogged = 0
@@ -354,14 +364,31 @@ class Consumer:
                 await sub.unsubscribe()
 
     async def _process(self, messages: list[Msg]) -> None:
-        items: list[tuple[Event, Msg]] = []
-        for msg in messages:
-            try:
-                items.append((decode_event(msg.data), msg))
-            except InvalidEvent as exc:
-                await self._dead_letter(msg, f"undecodable: {exc}")
-        if items:
-            await self._deliver(items)
+        self._in_hand = {msg.metadata.sequence.stream: msg for msg in messages}
+        keepalive = asyncio.create_task(self._keep_in_hand(), name=f"keepalive:{self._spec.durable}")
+        try:
+            items: list[tuple[Event, Msg]] = []
+            for msg in messages:
+                try:
+                    items.append((decode_event(msg.data), msg))
+                except InvalidEvent as exc:
+                    await self._dead_letter(msg, f"undecodable: {exc}")
+            if items:
+                await self._deliver(items)
+        finally:
+            keepalive.cancel()
+            self._in_hand = {}
+
+    async def _keep_in_hand(self) -> None:
+        """Every third of ack_wait, mark each message of the batch not yet settled as still in progress."""
+        while True:
+            await asyncio.sleep(self._spec.ack_wait_s / 3)
+            for msg in list(self._in_hand.values()):
+                try:
+                    await msg.in_progress()
+                except Exception as exc:  # a lost connection: the server redelivers, nothing is lost
+                    log.warning("consumer.in_progress_failed", durable=self._spec.durable, error=str(exc))
+                    break
 
     async def _one_by_one(self, handler: Handler, items: list[tuple[Event, Msg]]) -> None:
         """Each message settled as soon as its handler returns: a slow batch must not hold early acks back."""
@@ -387,6 +414,7 @@ class Consumer:
     async def _settle(self, event: Event, msg: Msg, outcome: Exception | None) -> None:
         meta = msg.metadata
         seq = meta.sequence.stream
+        self._in_hand.pop(seq, None)
         tally, verdict = settle(outcome, meta.num_delivered, self._tallies.pop(seq, None), self._spec)
         if isinstance(verdict, Ack):
             await msg.ack()
@@ -435,6 +463,7 @@ class Consumer:
         self._waiting_logged_at, self._waiting_unlogged = now, 0
 
     async def _dead_letter(self, msg: Msg, reason: str) -> bool:
+        self._in_hand.pop(msg.metadata.sequence.stream, None)
         try:
             await msg.in_progress()  # the DLQ publish may outlast ack_wait: no redelivery while it runs
             await self._bus.dead_letter(msg, reason)
