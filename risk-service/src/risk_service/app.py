@@ -71,10 +71,10 @@ async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, sig
     book = Book(limits.throttle_window, trading_day_start(utc_now()), timedelta(seconds=settings.fill_settle_margin_s))
     decider = Decider(limits, refdata, book, signer, trading)
     handlers = RiskHandlers(io.bus, DecisionStore(io.pool), decider, settings.exposure_refresh_s,
-                            settled_floor=refdata.settled_floor)
+                            settled_floor=refdata.settled_floor, confirm_state=trading.current)
     responders = RiskResponders(decider)
     await handlers.refresh_book()
-    await trading.start(io.bus.js)
+    await trading.start(io.bus.nc)
     await refdata.start(io.bus.js)
     log.info("risk.limits", **limits.describe())
     log.info("risk.signing_key", key_id=signer.key_id, ttl_s=settings.approval_ttl_s)

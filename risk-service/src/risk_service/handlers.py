@@ -14,7 +14,7 @@ either both in PostgreSQL and in memory, or in neither, and never applies one tw
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from nats.aio.msg import Msg
@@ -38,8 +38,10 @@ class RiskHandlers:
     """What the consumers share: the decider's book, read and changed by one coroutine at a time, and its store."""
 
     def __init__(self, bus: Bus, store: DecisionStore, decider: Decider, refresh_every_s: float,
-                 settled_floor: Callable[[], datetime | None], clock: Callable[[], datetime] = utc_now) -> None:
+                 settled_floor: Callable[[], datetime | None], clock: Callable[[], datetime] = utc_now,
+                 confirm_state: Callable[[], Awaitable[object]] | None = None) -> None:
         self._bus = bus
+        self._confirm_state = confirm_state  # reads the kill switch again after a reconnect (TradingStateFollower)
         self._settled_floor = settled_floor
         self._store = store
         self._decider = decider
@@ -61,6 +63,8 @@ class RiskHandlers:
             await self.refresh_book()
 
     async def on_requests(self, items: Sequence[tuple[Envelope, Msg]]) -> list[Exception | None]:
+        if self._confirm_state is not None:  # never decide on a trading state older than the last reconnect
+            await self._confirm_state()
         async with self._lock:
             outcomes = await self._decide_and_store([event for event, _ in items])
             return await self._publish(outcomes)
@@ -70,7 +74,7 @@ class RiskHandlers:
         if isinstance(event, OrderSubmitted):
             async with self._lock:
                 await self._store.mark_submitted(event.order_id, event.occurred_at)
-                self._book.record_submitted(event.order_id)
+                self._book.record_submitted(event.order_id, event.occurred_at)
         elif closes_approval(event):
             async with self._lock:
                 await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event))

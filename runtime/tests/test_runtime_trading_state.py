@@ -1,0 +1,56 @@
+"""The kill switch across a NATS restart: while NATS is away the state cannot be confirmed (callers wait), and right
+after the reconnect a halt published meanwhile is what `current` answers — not the state from before the restart,
+which the ordered consumer would keep for seconds."""
+
+import asyncio
+
+import pytest
+
+from tradebus_contracts import TradingState
+from tradebus_runtime.bus import connect, ensure_streams
+from tradebus_runtime.faults import is_transient
+from tradebus_runtime.trading_state import TradingStateFollower, TradingStateUnknown
+from tradectl.control import set_trading_state
+from tradectl.embedded import EmbeddedNats
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_nats(tmp_path):
+    """A NATS server of this test's own, to restart."""
+    server = EmbeddedNats(tmp_path / "nats", fsync_always=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def wait_until(predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_current_when_nats_restarts_then_unknown_while_away_and_a_halt_sent_meanwhile_is_read_at_once(own_nats):
+    nc = await connect(own_nats.url, "follower")
+    await ensure_streams(nc.jetstream())
+    follower = TradingStateFollower()
+    await follower.start(nc)
+    assert await follower.current() is TradingState.ACTIVE
+
+    own_nats.stop()
+    await wait_until(lambda: not nc.is_connected)
+    with pytest.raises(TradingStateUnknown) as away:
+        await follower.current()
+    own_nats.start()
+    await set_trading_state(own_nats.url, TradingState.HALTED, "halted during the outage")  # another client
+    await wait_until(lambda: nc.is_connected)
+
+    try:
+        assert is_transient(away.value)  # a message that needs the state waits; it is never dead-lettered
+        assert await follower.current() is TradingState.HALTED
+    finally:
+        await follower.stop()
+        await nc.close()
