@@ -35,23 +35,29 @@ from tradectl.testing import exit_reason
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 
 
+QUOTED = {"AAPL": ("187.20", "187.30"), "MSFT": ("250.00", "250.10")}
+
+
 @dataclass
 class FakeRefData:
-    """AAPL known, fresh and quoted 187.20 / 187.30; the account's buying power and the AAPL position as given."""
+    """AAPL (187.20 / 187.30) and MSFT (250.00 / 250.10) known, fresh and quoted; the account's buying power and
+    the AAPL position as given (MSFT flat)."""
 
     buying_power: Decimal = Decimal("100000")
     position: Decimal = Decimal(0)
     shortable: bool = True
     position_as_of: datetime = NOW
+    account_as_of: datetime = NOW
 
     def asset(self, symbol: str) -> Asset | None:
-        return Asset("AAPL", True, True, self.shortable, NOW) if symbol == "AAPL" else None
+        return Asset(symbol, True, True, self.shortable, NOW) if symbol in QUOTED else None
 
     def quote(self, symbol: str) -> Quote | None:
-        return Quote("AAPL", Decimal("187.20"), Decimal("187.30"), None, NOW) if symbol == "AAPL" else None
+        prices = QUOTED.get(symbol)
+        return None if prices is None else Quote(symbol, Decimal(prices[0]), Decimal(prices[1]), None, NOW)
 
     def account_view(self) -> Account:
-        return Account(self.buying_power, Decimal("100000"), NOW)
+        return Account(self.buying_power, Decimal("100000"), self.account_as_of)
 
     def position_qty(self, symbol: str) -> Decimal:
         return self.position if symbol == "AAPL" else Decimal(0)

@@ -1,7 +1,7 @@
 """The book: which order outcomes close an open approval (a final status, a failed submission, a cancel before
 submit — and nothing else: a partial fill, ``done_for_day`` or a cancel that came too late keep it open); and, for
 any sequence of approvals, fills, ends and reloads, the totals it keeps as it goes equal the ones recomputed from
-the facts (``tradebus_contracts.projection``)."""
+the facts (``tradebus_contracts.projection``), the open buys the account does not hold back yet included."""
 
 from __future__ import annotations
 
@@ -82,8 +82,9 @@ def test_book_when_approvals_fills_and_ends_come_in_any_order_then_it_equals_the
             book.undo_approval(chosen.order_id)  # the insert found it decided before
             del orders[chosen.order_id]
         elif op == "submit" and chosen is not None:  # late or not: a submitted order counts until it ends
-            book.record_submitted(chosen.order_id)
-            chosen.submitted = True
+            book.record_submitted(chosen.order_id, now)
+            if not chosen.submitted:
+                chosen.submitted, chosen.submitted_at = True, now
         elif op == "fill" and chosen is not None:
             fill = FillSeen(f"ex-{pick}-{qty}", chosen.order_id, chosen.symbol, chosen.side, Decimal(qty).scaleb(-2),
                             Decimal("10.25"), now)
@@ -111,3 +112,7 @@ def test_book_when_approvals_fills_and_ends_come_in_any_order_then_it_equals_the
             assert book.projection(symbol, Decimal(5), settled_as_of) == Projection.of(Decimal(5), working)
             assert book.open_by_symbol[symbol] == sum(o.open for o in mine)
             assert book.daily_by_symbol.get(symbol, 0) == sum((o.committed(o.working()) for o in mine), Decimal(0))
+        account_as_of = settled_as_of
+        unseen = [o for o in orders.values() if o.side is OrderSide.BUY and not o.closed and not (
+            o.submitted_at is not None and o.submitted_at <= account_as_of - book.settle_margin)]
+        assert book.buys_not_in_account(account_as_of) == sum((o.open_cost() for o in unseen), Decimal(0))

@@ -1,6 +1,7 @@
 """Projected exposure in decisions, with plain values: orders cannot be split around a limit while earlier ones still
 work; a cancel releases what it held; a fill holds its room until the settled position has it; today's notional
-counts what filled and what may still fill. Decided and booked as the request consumer does (``plan_batch``)."""
+counts what filled and what may still fill; gross exposure counts every symbol's open orders, and buying power the
+open buys the broker has not held back yet. Decided and booked as the request consumer does (``plan_batch``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from uuid import uuid4
 
 from risk_service.batch import plan_batch
 from risk_service.booking import FillSeen
+from risk_service.decider import Decider
+from risk_service.limits import Limits
 from tradebus_contracts import OrderSide, RiskApproved, TradingState
 
 D = Decimal
@@ -65,8 +68,9 @@ def test_short_sale_when_not_shortable_and_a_long_of_100_is_sold_twice_then_the_
     assert "SHORT_NOT_ALLOWED" in codes(second) and "SHORT_NOT_ALLOWED" in codes(whole)
 
 
-def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_would_pass_the_100k_cap(decider, now,
+def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_would_pass_the_100k_cap(decider, refdata, now,
                                                                                              order_requested):
+    refdata.buying_power = D(1_000_000)  # only the position cap is in the way
     buy = {"qty": "240", "limit_price": "187.25"}  # $44,940 each
 
     first, second, third = (decide(decider, now, order_requested, **buy) for _ in range(3))
@@ -148,3 +152,47 @@ def test_projection_when_orders_work_on_the_other_side_then_they_do_not_count_ag
 
     assert isinstance(sell, RiskApproved)
     assert decider.book.projection("AAPL", D(100), now).worst(OrderSide.BUY) == D(150)
+
+
+def test_gross_exposure_when_buys_work_in_two_symbols_then_the_one_that_would_pass_the_cap_is_refused(
+    decider, refdata, now, order_requested
+):
+    refdata.buying_power = D(1_000_000)
+    capped = Decider(Limits(max_account_gross_exposure=D(100_000)), refdata, decider.book, decider.signer,
+                     decider.trading_state)
+
+    aapl = decide(capped, now, order_requested, qty="260", limit_price="187.25")  # $48,685 of AAPL working
+    msft = decide(capped, now, order_requested, symbol="MSFT", qty="190", limit_price="250.10")
+    more = decide(capped, now, order_requested, symbol="MSFT", qty="30", limit_price="250.10")
+
+    assert isinstance(aapl, RiskApproved) and isinstance(msft, RiskApproved)
+    assert codes(more) == {"GROSS_EXPOSURE_EXCEEDS_LIMIT"}
+    assert "and $48,685.00 more in other symbols' open orders" in more.message
+
+
+def test_buying_power_when_open_buys_are_not_at_the_broker_yet_then_they_are_paid_for_first(decider, refdata, now,
+                                                                                             order_requested):
+    first = decide(decider, now, order_requested, qty="260", limit_price="187.25")  # $48,685.00
+    second = decide(decider, now, order_requested, symbol="MSFT", qty="190", limit_price="250.10")  # $47,519.00
+    third = decide(decider, now, order_requested, symbol="MSFT", qty="20", limit_price="250.10")  # $5,002.00
+
+    assert isinstance(first, RiskApproved) and isinstance(second, RiskApproved)
+    assert codes(third) == {"INSUFFICIENT_BUYING_POWER"}
+    assert "less $96,204.00 for open buys the broker has not counted yet" in third.message
+
+
+def test_buying_power_when_the_account_read_holds_the_open_buys_back_then_they_are_not_counted_twice(
+    decider, refdata, now, order_requested
+):
+    first = decide(decider, now, order_requested, qty="260", limit_price="187.25")
+    second = decide(decider, now, order_requested, symbol="MSFT", qty="190", limit_price="250.10")
+    for approval in (first, second):  # the broker took both before the account was read again
+        decider.book.record_submitted(approval.order_id, now - timedelta(seconds=11))
+    refdata.buying_power = D(100_000) - D("96204")  # what the broker says is left with both open
+
+    too_much = decide(decider, now, order_requested, symbol="MSFT", qty="20", limit_price="250.10")  # $5,002.00
+    fits = decide(decider, now, order_requested, symbol="MSFT", qty="10", limit_price="250.10")  # $2,501.00
+
+    assert codes(too_much) == {"INSUFFICIENT_BUYING_POWER"}
+    assert "open buys" not in too_much.message
+    assert isinstance(fits, RiskApproved)

@@ -100,6 +100,8 @@ async def test_short_sale_when_not_shortable_and_a_long_is_sold_in_two_then_refu
 
 
 async def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_is_refused(risk, order_requested):
+    await risk.seed(buying_power="1000000")  # only the position cap is in the way
+    await asyncio.sleep(0.3)  # the account reaches risk's REFDATA watch
     decisions = [await decide(risk, order_requested, qty="240", limit_price="187.25") for _ in range(3)]
 
     assert [isinstance(d, RiskApproved) for d in decisions] == [True, True, False]

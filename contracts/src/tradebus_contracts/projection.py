@@ -135,6 +135,16 @@ class Projection:
         held = worst if side is OrderSide.SELL else -worst
         return held if held > 0 else _ZERO
 
+    def gross_growth(self) -> Decimal:
+        """How many shares further from flat than the settled position the worst case on either side goes (0 when
+        open orders can only bring it closer). An unbounded side adds nothing here: it cannot be valued, and the
+        checks of its orders say so (``check_position``)."""
+        reach = abs(self.settled)
+        for worst in (self.long_worst, self.short_worst):
+            if worst is not None and abs(worst) > reach:
+                reach = abs(worst)
+        return EXACT.subtract(reach, abs(self.settled))
+
     def reduces(self, side: OrderSide, qty: Decimal) -> bool:
         """True only when an order of ``qty`` on ``side`` shrinks the position towards flat and not past it, whatever
         the other open orders do. With nothing working it is `exposure.reduces_position`."""

@@ -12,6 +12,12 @@ round trip per order, and no total recomputed — every order adds to and takes 
 Per symbol and side the book keeps what open orders may still move; with the fills the settled position does not
 provably have yet (``projection.in_settled``), that is the symbol's projected exposure. The trading day is New
 York's calendar day: the daily caps reset at midnight ET.
+
+Buying power is the broker's, and the broker already holds back what its open buy orders may cost; what it cannot
+hold back yet is a buy it has not taken, or took after the account was read. So the book keeps the open buys that
+the account snapshot does not provably include (``buys_not_in_account``): never submitted, or submitted later than
+the settle margin before the snapshot. Like a settled fill, a buy the snapshot provably includes leaves that set for
+good (snapshots only move forward).
 """
 
 from __future__ import annotations
@@ -71,10 +77,11 @@ class Book:
     _pushed: Iterator[int] = field(default_factory=itertools.count)  # ties broken by an int, not by a UUID
     _recent: deque[datetime] = field(default_factory=deque)
     _already_booked: set[UUID] = field(default_factory=set)  # approvals of order_ids the book holds: taken back
+    _buys_unseen: dict[UUID, BookedOrder] = field(default_factory=dict)  # buys the account may not hold back yet
 
     def load(self, state: BookState, day_start: datetime, now: datetime) -> None:
         self.open_by_symbol, self.daily_by_symbol, self._sides = Counter(), {}, {}
-        self._orders, self._fills, self._expiring = {}, {}, []
+        self._orders, self._fills, self._expiring, self._buys_unseen = {}, {}, [], {}
         self.day_start = day_start
         for fill in state.fills:
             self._fills.setdefault(fill.symbol, {})[fill.execution_id] = fill
@@ -106,6 +113,25 @@ class Book:
             else:
                 selling = None if selling is None else EXACT.add(selling, fill.qty)
         return Projection(settled, buying, selling)
+
+    def working_symbols(self) -> set[str]:
+        """The symbols with open orders or fills in flight: those whose projection may differ from the settled
+        position."""
+        return {symbol for symbol, sides in self._sides.items()
+                if sides.buying or sides.selling or sides.unknown_buys or sides.unknown_sells} | {
+                symbol for symbol, fills in self._fills.items() if fills}
+
+    def buys_not_in_account(self, account_as_of: datetime) -> Decimal:
+        """What open buys may still cost that an account snapshot taken at ``account_as_of`` does not provably hold
+        back (see the module docstring)."""
+        total = _ZERO
+        horizon = account_as_of - self.settle_margin
+        for order_id, order in list(self._buys_unseen.items()):
+            if order.closed or (order.submitted_at is not None and order.submitted_at <= horizon):
+                del self._buys_unseen[order_id]
+            else:
+                total = EXACT.add(total, order.open_cost())
+        return total
 
     def advance(self, now: datetime) -> None:
         """Move the book to ``now``: a new trading day resets today's notional; approvals that expired unsubmitted
@@ -147,11 +173,12 @@ class Book:
         if order is not None:
             self._remove(order)
 
-    def record_submitted(self, order_id: UUID) -> None:
-        """The gateway submitted it: it no longer expires (and counts again if its approval had expired)."""
+    def record_submitted(self, order_id: UUID, at: datetime) -> None:
+        """The gateway submitted it at ``at``: it no longer expires (and counts again if its approval had
+        expired)."""
         order = self._orders.get(order_id)
         if order is not None and not order.submitted:
-            self._change(order, submitted=True)
+            self._change(order, submitted=True, submitted_at=at)
 
     def record_closed(self, order_id: UUID, filled_qty: Decimal) -> None:
         """The order ended with ``filled_qty`` filled: its unfilled part stops counting. Idempotent."""
@@ -173,6 +200,8 @@ class Book:
 
     def _add(self, order: BookedOrder) -> None:
         self._orders[order.order_id] = order
+        if order.side is OrderSide.BUY and not order.closed:
+            self._buys_unseen[order.order_id] = order
         self._count(order, 1)
         if not order.submitted and not order.lapsed:
             heapq.heappush(self._expiring, (order.expires_at, next(self._pushed), order.order_id))
@@ -180,6 +209,7 @@ class Book:
     def _remove(self, order: BookedOrder) -> None:
         self._count(order, -1)
         del self._orders[order.order_id]
+        self._buys_unseen.pop(order.order_id, None)
 
     def _change(self, order: BookedOrder, **changes: object) -> None:
         self._count(order, -1)

@@ -67,6 +67,7 @@ class BookedOrder:
     filled_at_close: Decimal = _ZERO  # the gateway's cumulative filled qty then
     seen_qty: Decimal = _ZERO  # from the fills received
     seen_notional: Decimal = _ZERO
+    submitted_at: datetime | None = None  # when the broker took it (the gateway's OrderSubmitted)
 
     @property
     def open(self) -> bool:
@@ -75,6 +76,12 @@ class BookedOrder:
     def working(self) -> Decimal | None:
         """Shares still to come as fills (see the module docstring); None when the size was never known."""
         return remaining(self.shares if self.open else self.filled_at_close, self.seen_qty)
+
+    def open_cost(self) -> Decimal:
+        """What may still be paid for the order's unfilled part, at the estimate: nothing once it ended."""
+        if not self.open:
+            return _ZERO
+        return max(EXACT.subtract(self.committed(self.working()), self.seen_notional), _ZERO)
 
     def committed(self, working: Decimal | None) -> Decimal:
         """Against the daily caps, given ``working()``: what filled, at its prices, and what may still fill, at the

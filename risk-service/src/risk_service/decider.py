@@ -25,6 +25,7 @@ from .booking import Commitment
 from .checks import evaluate
 from .limits import Limits
 from .model import Account, Asset, DecisionEvent, Quote, RiskContext, Verdict
+from .pricing import reference_price
 
 PRODUCER = Service.RISK.value
 CHECK_FAILED = "CHECK_FAILED"  # a check raised on this input: rejected, and the error is logged for us
@@ -70,12 +71,13 @@ class Decider:
     def context(self, symbol: str, now: datetime) -> RiskContext:
         settled = self.refdata.position_qty(symbol)
         projection = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol))
+        account = self.refdata.account_view()
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
             asset=self.refdata.asset(symbol),
             quote=self.refdata.quote(symbol),
-            account=self.refdata.account_view(),
+            account=account,
             position_qty=settled,
             account_gross_exposure=self.refdata.gross_exposure(),
             open_orders=self.book.open_total,
@@ -85,7 +87,24 @@ class Decider:
             submissions_in_window=self.book.submissions_in_window(now),
             pending_buy_qty=projection.buying,
             pending_sell_qty=projection.selling,
+            other_symbols_gross_growth=self._gross_growth(exclude=symbol),
+            buys_not_in_account=Decimal(0) if account is None else self.book.buys_not_in_account(account.as_of),
         )
+
+    def _gross_growth(self, exclude: str) -> Decimal:
+        """What the open orders of every symbol but ``exclude`` may add to the account's gross exposure: per symbol,
+        how far its worst case on either side is from flat beyond the settled position, at its reference price (a
+        symbol with no price to value it at is left out: its own orders were checked when they were approved)."""
+        total = Decimal(0)
+        for symbol in self.book.working_symbols() - {exclude}:
+            price = reference_price(self.refdata.quote(symbol))
+            if price is None:
+                continue
+            settled = self.refdata.position_qty(symbol)
+            growth = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol)).gross_growth()
+            if growth:
+                total += growth * price
+        return total
 
     def decide(self, request: OrderRequested, now: datetime) -> tuple[DecisionEvent, Commitment | None]:
         """The decision event for ``request`` and what it commits (None when rejected)."""

@@ -31,6 +31,7 @@ __all__ = [
     "check_throttle",
     "check_buying_power",
     "buying_power_used",
+    "buying_power_left",
     "needs_buying_power",
     "working_story",
 ]
@@ -93,11 +94,13 @@ def check_position(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
         yield reason("POSITION_NOTIONAL_EXCEEDS_LIMIT", f"the {order.symbol} position could be worth {usd(value)} "
                      f"({shares(after)} shares at {quoted(ref)}){working_story(projection, order.side)}, over the "
                      f"limit of {usd(limits.max_position_notional)}", field)
-    gross = ctx.account_gross_exposure + (abs(after) - abs(settled)) * ref
+    others = ctx.other_symbols_gross_growth
+    gross = ctx.account_gross_exposure + others + (abs(after) - abs(settled)) * ref
     if gross > limits.max_account_gross_exposure:
+        elsewhere = f" and {usd(others)} more in other symbols' open orders" if others else ""
         yield reason("GROSS_EXPOSURE_EXCEEDS_LIMIT", f"account gross exposure could go from "
-                     f"{usd(ctx.account_gross_exposure)} to {usd(gross)}{working_story(projection, order.side)}, "
-                     f"over the limit of {usd(limits.max_account_gross_exposure)}", field)
+                     f"{usd(ctx.account_gross_exposure)} to {usd(gross)}{working_story(projection, order.side)}"
+                     f"{elsewhere}, over the limit of {usd(limits.max_account_gross_exposure)}", field)
 
 
 def check_open_orders(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
@@ -150,12 +153,23 @@ def needs_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> 
     return qty is None or qty > ctx.projection.covered(OrderSide.SELL)
 
 
+def buying_power_left(ctx: RiskContext) -> Decimal | None:
+    """The broker's buying power less what open buys it does not hold back yet may cost (``Book.buys_not_in_account``);
+    None when the account is unknown."""
+    if ctx.account is None:
+        return None
+    return ctx.account.buying_power - ctx.buys_not_in_account
+
+
 def check_buying_power(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
     account = ctx.account
     if account is None or is_stale(account.as_of, ctx.now, limits.max_account_age_s):
         return
     needed = buying_power_used(order, ctx, limits)
-    if needed is not None and needed > account.buying_power:
+    left = buying_power_left(ctx)
+    if needed is not None and left is not None and needed > left:
         what = "estimated cost" if order.side is OrderSide.BUY else "estimated value of the short sale"
+        pending = (f" less {usd(ctx.buys_not_in_account)} for open buys the broker has not counted yet"
+                   if ctx.buys_not_in_account else "")
         yield reason("INSUFFICIENT_BUYING_POWER", f"{what} {usd(needed)} exceeds the buying power of "
-                     f"{usd(account.buying_power)}", _size_field(order))
+                     f"{usd(account.buying_power)}{pending}", _size_field(order))

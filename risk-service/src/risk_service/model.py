@@ -53,6 +53,9 @@ class RiskContext:
     filled or may still fill, ``submissions_in_window`` the approvals issued within the throttle window.
     ``position_qty`` is the broker's settled position; ``pending_buy_qty`` / ``pending_sell_qty`` what open approved
     orders and fills not yet in it may still add or take away (None: unbounded), read together as ``projection``.
+    ``account_gross_exposure`` is the settled positions' value; ``other_symbols_gross_growth`` what the open orders
+    of every other symbol may add to it at their reference prices; ``buys_not_in_account`` what open buys may cost
+    that the account's buying power does not hold back yet (``Book.buys_not_in_account``).
     """
 
     now: datetime
@@ -69,6 +72,8 @@ class RiskContext:
     submissions_in_window: int
     pending_buy_qty: Decimal | None = Decimal(0)
     pending_sell_qty: Decimal | None = Decimal(0)
+    other_symbols_gross_growth: Decimal = Decimal(0)
+    buys_not_in_account: Decimal = Decimal(0)
 
     @property
     def projection(self) -> Projection:

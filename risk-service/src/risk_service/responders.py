@@ -26,7 +26,7 @@ from tradebus_contracts.rpc import FieldProblem, PreviewReply, PreviewRequest
 from .checks import evaluate
 from .collars import stop_advice
 from .decider import Decider
-from .limit_checks import buying_power_used
+from .limit_checks import buying_power_left, buying_power_used
 from .limits import Limits
 from .model import RiskContext
 
@@ -62,10 +62,11 @@ class RiskResponders:
 
 
 def preview_reply(order: OrderFields, ctx: RiskContext, limits: Limits) -> PreviewReply:
-    """The verdict of every check on ``order`` in ``ctx``, and the buying power before and after it."""
+    """The verdict of every check on ``order`` in ``ctx``, and the buying power before and after it (what is left
+    once open buys the broker has not counted yet are paid for)."""
     verdict = evaluate(order, ctx, limits)
     effective = limits.for_symbol(order.symbol)
-    buying_power = None if ctx.account is None else ctx.account.buying_power
+    buying_power = buying_power_left(ctx)
     used = buying_power_used(order, ctx, effective)
     after = None if buying_power is None or used is None else buying_power - used
     return PreviewReply(

@@ -96,7 +96,7 @@ class DecisionStore:
                     UNION SELECT order_id FROM decisions WHERE approved AND decided_at >= $2
                     UNION SELECT order_id FROM decisions WHERE approved AND closed_at >= $3)
                 SELECT d.order_id, d.symbol, d.side, d.shares, d.estimated_cost, d.expires_at,
-                       d.decided_at >= $2 AS today, d.submitted_at IS NOT NULL AS submitted,
+                       d.decided_at >= $2 AS today, d.submitted_at IS NOT NULL AS submitted, d.submitted_at,
                        d.closed_at IS NOT NULL AS closed, d.filled_at_close,
                        COALESCE(f.qty, 0) AS seen_qty, COALESCE(f.notional, 0) AS seen_notional
                 FROM chosen JOIN decisions d USING (order_id)
@@ -112,7 +112,8 @@ class DecisionStore:
             orders=tuple(BookedOrder(r["order_id"], r["symbol"], OrderSide(r["side"]), r["shares"],
                                      r["estimated_cost"], r["expires_at"], today=r["today"], submitted=r["submitted"],
                                      closed=r["closed"], filled_at_close=r["filled_at_close"],
-                                     seen_qty=r["seen_qty"], seen_notional=r["seen_notional"]) for r in orders),
+                                     seen_qty=r["seen_qty"], seen_notional=r["seen_notional"],
+                                     submitted_at=r["submitted_at"]) for r in orders),
             fills=tuple(FillSeen(r["execution_id"], r["order_id"], r["symbol"], OrderSide(r["side"]), r["qty"],
                                  r["price"], r["recorded_at"]) for r in fills),
         )
