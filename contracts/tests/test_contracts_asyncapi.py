@@ -270,6 +270,7 @@ def test_design_subjects_when_listed_then_each_is_an_address_with_its_message_sc
         "broker.activities.{activity_type}.{symbol}": "BrokerActivity",
         "rpc.risk-service.preview": "PreviewRequest", "rpc.risk-service.limits": "rpc.risk-service.limits.request",
         "rpc.order-gateway.positions": "rpc.order-gateway.positions.request",
+        "rpc.order-gateway.fills-history": "FillsHistoryRequest",
         "rpc.position-sync-service.positions": "LedgerPositionsRequest", "rpc.position-sync-service.sync": "SyncRequest",
         "health.{service}": "health.request",
     }

@@ -14,11 +14,10 @@ from uuid import uuid4
 import pytest
 
 from order_gateway.activities import UnpublishableActivity, activity_event, activity_event_id, resume_params
-from order_gateway.rpc import FILLS_HISTORY
 from tradebus_contracts import decode_event
 from tradebus_contracts.refdata import CALENDAR_KEY, CLOCK_KEY, REFDATA_BUCKET, CalendarRef, ClockRef
-from tradebus_contracts.rpc import BrokerPositionsReply
-from tradebus_contracts.subjects import GATEWAY_POSITIONS
+from tradebus_contracts.rpc import BrokerPositionsReply, FillsHistoryReply, FillsHistoryRequest
+from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS
 from tradebus_contracts.trading_day import NEW_YORK
 from tradebus_runtime.bus import ensure_kv
 
@@ -176,13 +175,13 @@ async def test_fills_history_when_paged_then_every_fill_once_oldest_first(feed):
 
     pages, token = [], None
     while True:
-        body = json.dumps({"page_token": token, "page_size": 2}).encode()
-        reply = json.loads((await feed.nc.request(FILLS_HISTORY, body, 5)).data)
-        pages.append(reply["activities"])
-        if reply["complete"]:
+        body = FillsHistoryRequest(page_token=token, page_size=2).model_dump_json().encode()
+        reply = FillsHistoryReply.model_validate_json((await feed.nc.request(GATEWAY_FILLS_HISTORY, body, 5)).data)
+        pages.append(reply.activities)
+        if reply.complete:
             break
-        token = reply["next_page_token"]
-    refused = json.loads((await feed.nc.request(FILLS_HISTORY, b'{"page_size": 0}', 5)).data)
+        token = reply.next_page_token
+    refused = json.loads((await feed.nc.request(GATEWAY_FILLS_HISTORY, b'{"page_size": 0}', 5)).data)
 
     fills = [a for page in pages for a in page]
     assert [a["cum_qty"] for a in fills] == ["1", "2", "3", "4", "5"] and {a["order_id"] for a in fills} == {order["id"]}

@@ -22,12 +22,11 @@ from typing import Any
 import nats
 import pytest
 
-from position_sync.history import FILLS_HISTORY
 from tradebus_contracts import FillReported, decode_event, encode_event, subject_for
 from tradebus_contracts import refdata as kv
 from tradebus_contracts.events import BrokerActivity
-from tradebus_contracts.rpc import LedgerPositionsReply, SyncReply
-from tradebus_contracts.subjects import GATEWAY_POSITIONS, LEDGER_POSITIONS, LEDGER_SYNC
+from tradebus_contracts.rpc import FillsHistoryReply, LedgerPositionsReply, SyncReply
+from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS, LEDGER_POSITIONS, LEDGER_SYNC
 from tradebus_runtime.bus import ensure_kv, ensure_streams
 from tradebus_runtime.health import NotHealthy, wait_until_healthy
 from tradectl.testing import exit_reason
@@ -70,7 +69,8 @@ class FakeGateway:
         start = int(request.get("page_token") or 0)
         end = start + min(self.page_size, int(request["page_size"]))
         token = str(end) if end < len(self.history) else None
-        await msg.respond(json.dumps({"activities": self.history[start:end], "next_page_token": token}).encode())
+        reply = FillsHistoryReply(activities=self.history[start:end], complete=token is None, next_page_token=token)
+        await msg.respond(reply.model_dump_json().encode())
 
 
 class Harness:
@@ -87,7 +87,7 @@ class Harness:
         await ensure_streams(self.js)
         self.kv = await ensure_kv(self.js, kv.REFDATA_BUCKET)
         await self.nc.subscribe(GATEWAY_POSITIONS, cb=self.gateway.answer_positions)
-        await self.nc.subscribe(FILLS_HISTORY, cb=self.gateway.answer_history)
+        await self.nc.subscribe(GATEWAY_FILLS_HISTORY, cb=self.gateway.answer_history)
 
         async def collect(msg) -> None:
             self.events.append(decode_event(msg.data))

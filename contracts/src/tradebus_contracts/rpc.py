@@ -3,6 +3,10 @@
 ``rpc.order-gateway.positions``: a fresh read of the broker's positions (`BrokerPositionsReply`); a failed read is
 ``{"error": ...}``, never an empty list: "the broker did not answer" must never read as "flat".
 
+``rpc.order-gateway.fills-history`` (`GATEWAY_FILLS_HISTORY`): the account's FILL activities, oldest first, a page at
+a time (`FillsHistoryRequest` → `FillsHistoryReply`), what position-sync rebuilds its ledger from. A failed read or a
+refused request (``page_size`` 0) is ``{"error": ...}`` like every other request, never an empty page.
+
 ``rpc.position-sync-service.positions`` / ``.sync``: the ledger, for people (`LedgerPositionsReply`), and a sync or
 a rebuild on demand (`SyncReply`).
 
@@ -17,9 +21,10 @@ answers ``{"error": "<what went wrong>"}`` instead (``tradebus_runtime.service``
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tradebus_contracts.decimal_types import Money, Quantity
 from tradebus_contracts.envelope import MODEL_CONFIG, UtcDatetime
@@ -39,6 +44,9 @@ __all__ = [
     "LedgerPositionsReply",
     "SyncRequest",
     "SyncReply",
+    "FILLS_HISTORY_MAX_PAGE_SIZE",
+    "FillsHistoryRequest",
+    "FillsHistoryReply",
 ]
 
 
@@ -181,3 +189,57 @@ class SyncReply(BaseModel):
     started_at: UtcDatetime
     finished_at: UtcDatetime
     message: str = ""
+
+
+# --- the broker's fill history ------------------------------------------------------------------------------------
+
+
+FILLS_HISTORY_MAX_PAGE_SIZE = 500
+"""The most activities one `FillsHistoryReply` carries (and the default ask): a page of 500 raw FILL activities
+stays far under NATS's 1 MB payload limit."""
+
+
+class FillsHistoryRequest(BaseModel):
+    """A page of the account's FILL activities: the first (``page_token`` null) or the one after the previous reply
+    (its ``next_page_token``). ``page_size`` below 1 is refused; above the cap (`FILLS_HISTORY_MAX_PAGE_SIZE`, 500)
+    it is served the cap: clamped, not refused, as the gateway has always done, so no requester breaks on it."""
+
+    model_config = MODEL_CONFIG
+
+    page_token: str | None = Field(
+        default=None, description="the previous reply's next_page_token (the id of its last activity); null: the first")
+    page_size: int = Field(
+        default=FILLS_HISTORY_MAX_PAGE_SIZE, ge=1,
+        description=f"activities wanted, at least 1; more than {FILLS_HISTORY_MAX_PAGE_SIZE} is served "
+        f"{FILLS_HISTORY_MAX_PAGE_SIZE}")
+
+    @field_validator("page_size")
+    @classmethod
+    def _clamped(cls, value: int) -> int:
+        return min(value, FILLS_HISTORY_MAX_PAGE_SIZE)
+
+
+class FillsHistoryReply(BaseModel):
+    """One page of the account's FILL activities, oldest first; ask again with ``next_page_token`` until
+    ``complete``.
+
+    ``activities`` are Alpaca's activity objects exactly as the broker sent them (``GET /v2/account/activities``,
+    REST v1: ``id``, ``order_id``, ``symbol``, ``side``, ``qty``, ``price``, ``cum_qty``, ``leaves_qty``, ``type``,
+    ``transaction_time``; numbers as the strings they were), so they are typed as plain JSON objects, as
+    `events.BrokerActivity.activity` is: the gateway passes them through unread, and the reader checks each one at
+    its edge (position-sync's ``history.fill_from_activity``), so a field Alpaca adds or one activity the reader
+    cannot use never makes a whole page undecodable."""
+
+    model_config = MODEL_CONFIG
+
+    activities: list[dict[str, Any]] = Field(description="raw Alpaca FILL activities, oldest first")
+    complete: bool = Field(description="true: the history ends with this page (next_page_token is then null)")
+    next_page_token: str | None = Field(
+        default=None, description="the page_token of the next page (the id of this page's last activity); null when "
+        "complete")
+
+    @model_validator(mode="after")
+    def _token_when_incomplete(self) -> Self:
+        if self.complete != (self.next_page_token is None):
+            raise ValueError("next_page_token is null exactly when the history is complete")
+        return self

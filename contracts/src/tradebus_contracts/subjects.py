@@ -48,6 +48,7 @@ __all__ = [
     "RISK_PREVIEW",
     "RISK_LIMITS",
     "GATEWAY_POSITIONS",
+    "GATEWAY_FILLS_HISTORY",
     "LEDGER_POSITIONS",
     "LEDGER_SYNC",
 ]
@@ -179,6 +180,9 @@ RISK_LIMITS = rpc_subject(Service.RISK, "limits")
 """The active risk limits, the trading state and today's usage (``tradectl risk limits``)."""
 GATEWAY_POSITIONS = rpc_subject(Service.GATEWAY, "positions")
 """A fresh read of the broker's positions, never a cached one (``rpc.BrokerPositionsReply``)."""
+GATEWAY_FILLS_HISTORY = rpc_subject(Service.GATEWAY, "fills-history")
+"""The account's FILL activities, a page at a time (``rpc.FillsHistoryRequest`` / ``rpc.FillsHistoryReply``):
+position-sync's rebuild reads the broker's history here, since only the gateway holds broker credentials."""
 LEDGER_POSITIONS = rpc_subject(Service.POSITION_SYNC, "positions")
 """The ledger's positions with cost basis and P&L (``rpc.LedgerPositionsRequest`` / ``rpc.LedgerPositionsReply``)."""
 LEDGER_SYNC = rpc_subject(Service.POSITION_SYNC, "sync")

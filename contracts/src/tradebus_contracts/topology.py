@@ -15,6 +15,8 @@ from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.rpc import (
     BrokerPositionsReply,
+    FillsHistoryReply,
+    FillsHistoryRequest,
     LedgerPositionsReply,
     LedgerPositionsRequest,
     PreviewReply,
@@ -28,6 +30,7 @@ from tradebus_contracts.subjects import (
     ACTIVITIES,
     AUDIT_CHECKPOINTS,
     DLQ,
+    GATEWAY_FILLS_HISTORY,
     GATEWAY_POSITIONS,
     HEALTH,
     KIND_BY_EVENT_TYPE,
@@ -121,6 +124,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(GATEWAY_POSITIONS, (Service.GATEWAY,), (Service.POSITION_SYNC,),
              "A fresh read of the broker's positions, never a cached one; a failed read answers an error.",
              None, BrokerPositionsReply),
+    Endpoint(GATEWAY_FILLS_HISTORY, (Service.GATEWAY,), (Service.POSITION_SYNC,),
+             "The account's FILL activities, oldest first, a page at a time, raw as the broker sent them.",
+             FillsHistoryRequest, FillsHistoryReply),
     Endpoint(LEDGER_POSITIONS, (Service.POSITION_SYNC,), (Service.TICKET_API, OPERATOR),
              "The ledger's positions with cost basis, prices and P&L, and account totals.",
              LedgerPositionsRequest, LedgerPositionsReply),

@@ -10,7 +10,7 @@ from pydantic import Field
 from tradebus_contracts.refdata import REFDATA_BUCKET
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
-from tradebus_contracts.subjects import GATEWAY_POSITIONS, subject_filter
+from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS, subject_filter
 from tradebus_runtime import (
     Connections,
     ConsumerSpec,
@@ -37,7 +37,7 @@ from .followers import Poller, StreamFeed, WebhookUpdates
 from .market_stream import MarketStream, QuotePacer, QuoteWriter, market_data_url
 from .positions import BrokerPositions
 from .refdata import RefDataPublisher
-from .rpc import FILLS_HISTORY, BrokerReads
+from .rpc import BrokerReads
 
 SERVICE = Service.GATEWAY
 log = get_logger(__name__)
@@ -102,7 +102,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     outbox = Outbox(io.pool, io.bus)
     ctx = Context(io.pool, broker, outbox, SystemClock())
     trading = TradingStateFollower()
-    await trading.start(io.bus.js)
+    await trading.start(io.bus.nc)
     positions = BrokerPositions()
     approvals = ApprovalHandler(ctx, trusted, trading, positions)
     cancels = CancelHandler(ctx)
@@ -138,7 +138,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     activities = ActivityFeed(io.pool, io.bus, broker, interval_s=s.activity_interval_s,
                               overlap_s=s.activity_overlap_s)
     reads = BrokerReads(broker)
-    wiring += Wiring(responders={GATEWAY_POSITIONS: reads.positions, FILLS_HISTORY: reads.fills_history},
+    wiring += Wiring(responders={GATEWAY_POSITIONS: reads.positions, GATEWAY_FILLS_HISTORY: reads.fills_history},
                      background={"activities": activities.run, "sessions": refdata.run_sessions})
     return wiring
 

@@ -4,11 +4,11 @@ without credentials ask here (DESIGN §5.5).
 * ``rpc.order-gateway.positions`` (`subjects.GATEWAY_POSITIONS`) → `rpc.BrokerPositionsReply`: the broker's
   positions read when asked, never the REFDATA copy. A failed read raises, and the service shell answers
   ``{"error": ...}``: "the broker did not answer" must never read as "flat".
-* ``rpc.order-gateway.fills-history`` (`FILLS_HISTORY`) → every FILL activity of the account, oldest first, a page
-  at a time, raw as Alpaca sent them: what position-sync rebuilds its ledger from. Request
-  ``{"page_token": str | null, "page_size": int}`` (page_size 1–500, default and cap 500, so a reply stays far
-  under NATS's 1 MB); reply ``{"activities": [...], "complete": bool, "next_page_token": str | null}``: ask again
-  with ``next_page_token`` until ``complete``.
+* ``rpc.order-gateway.fills-history`` (`rpc.GATEWAY_FILLS_HISTORY`): `rpc.FillsHistoryRequest` →
+  `rpc.FillsHistoryReply`, every FILL activity of the account, oldest first, a page at a time, raw as Alpaca sent
+  them: what position-sync rebuilds its ledger from. page_size 1–500 (default 500; more is served 500, so a reply
+  stays far under NATS's 1 MB); ask again with ``next_page_token`` until ``complete``. A refused request or a failed
+  read raises, and the shell answers ``{"error": ...}``.
 
 Every broker call takes a rate-limiter token (broker.py); a fills-history page of 500 is five broker calls.
 """
@@ -19,11 +19,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from tradebus_contracts.rpc import BrokerPosition, BrokerPositionsReply
-from tradebus_contracts.services import Service
-from tradebus_contracts.subjects import rpc_subject
+from tradebus_contracts.rpc import (
+    BrokerPosition,
+    BrokerPositionsReply,
+    FillsHistoryReply,
+    FillsHistoryRequest,
+)
 from tradebus_runtime import get_logger
 
 from .activities import PAGE_SIZE
@@ -31,15 +34,7 @@ from .broker import Broker, dec
 
 log = get_logger(__name__)
 
-FILLS_HISTORY = rpc_subject(Service.GATEWAY, "fills-history")
-FILLS_HISTORY_MAX = 500
 
-
-class FillsHistoryRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    page_token: str | None = Field(default=None, description="the id of the last activity of the previous page")
-    page_size: int = Field(default=FILLS_HISTORY_MAX, ge=1)
 
 
 class BrokerReads:
@@ -57,9 +52,9 @@ class BrokerReads:
                 log.warning("gateway.position_not_representable", symbol=str(p.get("symbol")), error=str(exc)[:300])
         return BrokerPositionsReply(positions=positions, as_of=as_of)
 
-    async def fills_history(self, data: bytes) -> dict[str, Any]:
-        request = FillsHistoryRequest.model_validate_json(data or b"{}")
-        size = min(request.page_size, FILLS_HISTORY_MAX)
+    async def fills_history(self, data: bytes) -> FillsHistoryReply:
+        request = FillsHistoryRequest.model_validate_json(data or b"{}")  # page_size 0 refused, > 500 served 500
+        size = request.page_size
         token, fills, complete = request.page_token, [], False
         while len(fills) < size:
             ask = min(PAGE_SIZE, size - len(fills))
@@ -70,7 +65,7 @@ class BrokerReads:
                 complete = True
                 break
             token = str(page[-1]["id"])
-        return {"activities": fills, "complete": complete, "next_page_token": None if complete else token}
+        return FillsHistoryReply(activities=fills, complete=complete, next_page_token=None if complete else token)
 
 
 def broker_position(p: dict[str, Any]) -> BrokerPosition:

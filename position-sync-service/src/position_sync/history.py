@@ -2,9 +2,9 @@
 as the same ``Fill`` the live path books.
 
 Only the gateway holds broker credentials, so it pages through Alpaca's ``/v2/account/activities/FILL`` for us:
-``rpc.order-gateway.fills-history`` with ``{"page_token": str|null, "page_size": int ≤ 500}`` answers
-``{"activities": [raw FILL activities], "next_page_token": str|null}`` (or ``{"error": ...}``). The shape is not in
-the contracts yet; ``read_page`` is the one place that knows it.
+``rpc.order-gateway.fills-history`` (`rpc.GATEWAY_FILLS_HISTORY`) takes a `rpc.FillsHistoryRequest` and answers a
+`rpc.FillsHistoryReply` (raw FILL activities and the next page's token) or ``{"error": ...}``; ``read_page`` is the
+one place here that asks.
 
 A FILL activity (REST v1): ``id`` ("<timestamp>::<uuid>"), ``order_id`` (the broker's), ``symbol``, ``side``
 (``buy``, ``sell``, ``sell_short``), ``qty`` (this execution), ``price``, ``cum_qty`` (the order's after it),
@@ -16,22 +16,23 @@ meet by the order's cumulative range (``coverage``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+from pydantic import ValidationError
 
 from tradebus_contracts.orders import OrderSide
-from tradebus_contracts.services import Service
-from tradebus_contracts.subjects import rpc_subject
+from tradebus_contracts.rpc import (
+    FILLS_HISTORY_MAX_PAGE_SIZE,
+    FillsHistoryReply,
+    FillsHistoryRequest,
+)
+from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY
 
 from .activities import InvalidActivity, to_decimal
 from .sequencer import Fill
-
-FILLS_HISTORY = rpc_subject(Service.GATEWAY, "fills-history")
-PAGE_SIZE = 500
 
 
 class HistoryUnavailable(Exception):
@@ -57,21 +58,22 @@ def fill_from_activity(raw: Mapping[str, Any]) -> Fill:
 
 
 async def read_page(nc: NatsClient, page_token: str | None, timeout: float,
-                    page_size: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], str | None]:
+                    page_size: int = FILLS_HISTORY_MAX_PAGE_SIZE) -> tuple[list[dict[str, Any]], str | None]:
     """One page of FILL activities and the token of the next (None: the last page)."""
     try:
-        reply = await nc.request(FILLS_HISTORY, json.dumps({"page_token": page_token, "page_size": page_size}).encode(),
-                                 timeout=timeout)
-        body = json.loads(reply.data)
+        request = FillsHistoryRequest(page_token=page_token, page_size=page_size)
+        reply = await nc.request(GATEWAY_FILLS_HISTORY, request.model_dump_json().encode(), timeout=timeout)
     except Exception as exc:
-        raise HistoryUnavailable(f"{FILLS_HISTORY}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(body, dict) or "error" in body or not isinstance(body.get("activities"), list):
-        raise HistoryUnavailable(f"{FILLS_HISTORY} answered {str(body)[:200]}")
-    token = body.get("next_page_token")
-    return body["activities"], (str(token) if token else None)
+        raise HistoryUnavailable(f"{GATEWAY_FILLS_HISTORY}: {type(exc).__name__}: {exc}") from exc
+    try:
+        body = FillsHistoryReply.model_validate_json(reply.data)
+    except ValidationError:  # {"error": ...}, or not a page at all
+        answer = reply.data[:200].decode(errors="replace")
+        raise HistoryUnavailable(f"{GATEWAY_FILLS_HISTORY} answered {answer}") from None
+    return body.activities, body.next_page_token or None
 
 
-async def read_history(nc: NatsClient, timeout: float, page_size: int = PAGE_SIZE) -> list[Fill]:
+async def read_history(nc: NatsClient, timeout: float, page_size: int = FILLS_HISTORY_MAX_PAGE_SIZE) -> list[Fill]:
     """Every FILL the broker has, each once (a page read twice repeats ids), as fills."""
     fills: dict[str, Fill] = {}
     token: str | None = None
@@ -84,5 +86,5 @@ async def read_history(nc: NatsClient, timeout: float, page_size: int = PAGE_SIZ
         if token is None:
             return list(fills.values())
         if token in seen_tokens:
-            raise HistoryUnavailable(f"{FILLS_HISTORY} handed out page token {token!r} twice")
+            raise HistoryUnavailable(f"{GATEWAY_FILLS_HISTORY} handed out page token {token!r} twice")
         seen_tokens.add(token)
