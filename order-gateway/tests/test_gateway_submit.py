@@ -156,19 +156,27 @@ async def test_submit_when_the_post_times_out_and_the_approval_expires_then_unse
     assert isinstance(result, Unsettled) and broker.calls == ["submit", "order_by_client_id"]
 
 
+def answers(*halted: bool):
+    """A ``halted`` check that answers these, one per call."""
+    states = iter(halted)
+
+    async def ask() -> bool:
+        return next(states)
+
+    return ask
+
+
 async def test_submit_when_halted_between_attempts_then_never_posted_again(broker, clock):
     broker.script("submit", BrokerUnavailable("HTTP 503", status=503))
     approved, audit = approval(), Audit()
-    states = iter([False, True])
-
-    result = await submit_at_broker(broker, approved, SUBMIT, clock, audit, halted=lambda: next(states))
+    result = await submit_at_broker(broker, approved, SUBMIT, clock, audit, halted=answers(False, True))
 
     assert isinstance(result, Unsettled) and HALTED_UNSENT in result.message
     assert broker.calls.count("submit") == 1
 
 
 async def test_submit_when_halted_before_the_first_post_then_not_placed_and_nothing_sent(broker, clock):
-    result = await submit_at_broker(broker, approval(), SUBMIT, clock, Audit(), halted=lambda: True)
+    result = await submit_at_broker(broker, approval(), SUBMIT, clock, Audit(), halted=answers(True))
 
     assert result == NotPlaced(None, None, HALTED_UNSENT) and broker.calls == []
 

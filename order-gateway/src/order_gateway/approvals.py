@@ -33,6 +33,7 @@ from tradebus_contracts import RiskApproved, TradingState, client_order_id_for, 
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.projection import SETTLE_MARGIN, Working, in_settled
 from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime.faults import DependencyUnavailable
 from tradebus_runtime.trading_state import TradingStateFollower
 
 from . import gate, store
@@ -81,6 +82,10 @@ class SubmitNotConfirmed(Exception):
     """The broker could not be reached or asked; the order stays pending and the approval is redelivered."""
 
 
+class OrderInHand(DependencyUnavailable):
+    """Another replica holds the order's broker lease (store.broker_lease): the approval waits and comes back."""
+
+
 class ApprovalHandler:
     def __init__(self, ctx: Context, trusted: Mapping[str, Ed25519PublicKey], trading: TradingStateFollower,
                  positions: BrokerPositions) -> None:
@@ -92,6 +97,14 @@ class ApprovalHandler:
     async def on_approval(self, event: Envelope, _: Msg) -> None:
         if not isinstance(event, RiskApproved):
             raise PoisonMessage(f"{event.event_type} on an approval subject")
+        ctx = self.ctx
+        await self.trading.current()  # the kill switch as it is now, read again after a reconnect (or wait)
+        async with store.broker_lease(ctx.pool, event.order_id) as held:
+            if not held:
+                raise OrderInHand(f"another replica is talking to the broker about order {event.order_id}")
+            await self._submit(event)
+
+    async def _submit(self, event: RiskApproved) -> None:
         ctx = self.ctx
         # 1-2. decide and record pending, under the row lock a cancel also takes
         async with ctx.pool.acquire() as conn, conn.transaction():
@@ -131,8 +144,8 @@ class ApprovalHandler:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
 
-    def _halted(self) -> bool:
-        return self.trading.state is TradingState.HALTED
+    async def _halted(self) -> bool:
+        return await self.trading.current() is TradingState.HALTED
 
 
     async def _gate(self, conn: Connection, event: RiskApproved) -> gate.Refusal | None:
@@ -147,12 +160,17 @@ class ApprovalHandler:
         return gate.check(event, self.trusted, self.ctx.clock.now(), state, position, working)
 
 
-async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan, clock: Clock,
-                           audit: Audit, halted: Callable[[], bool] = lambda: False) -> Placed | NotPlaced | Unsettled:
+async def _never_halted() -> bool:
+    return False
+
+
+async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan, clock: Clock, audit: Audit,
+                           halted: Callable[[], Awaitable[bool]] = _never_halted) -> Placed | NotPlaced | Unsettled:
     """Get the approved order to the broker exactly once, or learn for sure that it is not there.
 
     Every call the broker answers with an error or a 404 goes to ``audit`` as it happens. ``halted`` is asked
-    before every POST. Raises `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
+    before every POST (it raises when the state cannot be confirmed: the row stays pending, the approval comes
+    back). Raises `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
     """
     client_order_id = client_order_id_for(approval.order_id)
     order = signed_order(approval)  # exactly the signed fields, nothing else
@@ -169,7 +187,7 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
             if found is not None:
                 return Placed(BrokerOrder.of(found), call="lookup")
             await audit(BrokerCall("lookup", 404))
-        unsendable = _unsendable(decided, approval, clock, halted)
+        unsendable = await _unsendable(decided, approval, clock, halted)
         if unsendable is not None:
             return Unsettled(f"not found at the broker yet, and {unsendable}") if may_have_landed else \
                 NotPlaced(None, None, unsendable)
@@ -189,11 +207,12 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
     raise SubmitNotConfirmed(f"order {approval.order_id}: broker unreachable after {MAX_ATTEMPTS} attempts")
 
 
-def _unsendable(decided: Plan, approval: RiskApproved, clock: Clock, halted: Callable[[], bool]) -> str | None:
+async def _unsendable(decided: Plan, approval: RiskApproved, clock: Clock,
+                      halted: Callable[[], Awaitable[bool]]) -> str | None:
     """Why the order may not be POSTed now (None: it may)."""
     if not decided.may_post or clock.now() >= approval.expires_at:
         return EXPIRED_UNSENT if decided.may_post else f"{decided.reason or 'the gate refuses it now'}; nothing sent"
-    if halted():
+    if await halted():
         return HALTED_UNSENT
     return None
 

@@ -154,15 +154,21 @@ class Poller:
         found" a landing window after the last moment a POST for it could have been sent."""
         ctx = self.ctx
         for row, last_post_at in await store.pending_older_than(ctx.pool, self.sweep_after_s):
-            asked_at = ctx.clock.now()
-            found = await ctx.broker.order_by_client_id(row.client_order_id)
-            if found is not None:
-                await confirm_submitted(ctx, row.order_id, BrokerOrder.of(found), source="lookup")
-            elif _expired(row, asked_at) and last_post_at + self.landing_window <= asked_at:
-                await fail_pending(ctx, row.order_id, None, None,
-                                   f"not at the broker {(asked_at - last_post_at).total_seconds():.0f}s after the "
-                                   "last moment it could have been sent, and its approval has expired; nothing "
-                                   "was submitted")
+            async with store.broker_lease(ctx.pool, row.order_id) as held:
+                if held:  # else a submitter (here or in another replica) is talking to the broker about it
+                    await self._settle_pending(row, last_post_at)
+
+    async def _settle_pending(self, row: OrderRow, last_post_at: datetime) -> None:
+        ctx = self.ctx
+        asked_at = ctx.clock.now()
+        found = await ctx.broker.order_by_client_id(row.client_order_id)
+        if found is not None:
+            await confirm_submitted(ctx, row.order_id, BrokerOrder.of(found), source="lookup")
+        elif _expired(row, asked_at) and last_post_at + self.landing_window <= asked_at:
+            await fail_pending(ctx, row.order_id, None, None,
+                               f"not at the broker {(asked_at - last_post_at).total_seconds():.0f}s after the "
+                               "last moment it could have been sent, and its approval has expired; nothing "
+                               "was submitted")
 
 
 def _expired(row: OrderRow, now: datetime) -> bool:

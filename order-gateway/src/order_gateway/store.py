@@ -7,8 +7,9 @@ and the handlers (approvals.py, cancels.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -19,6 +20,25 @@ from tradebus_contracts.orders import FINAL_STATUSES, OrderSide
 from tradebus_contracts.projection import Working, remaining
 
 from .model import BrokerCall, OrderRow, SubmitState
+
+
+@contextlib.asynccontextmanager
+async def broker_lease(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[bool]:
+    """Whether this replica may talk to the broker about ``order_id`` now (True) or another one is (False).
+
+    A PostgreSQL session advisory lock on a connection of its own, held for as long as the talk lasts: a replica
+    that dies — or loses its database connection — lets go at once, without a timeout to wait out. (A database
+    restart mid-call also lets go; the next holder asks the broker before it sends anything, as on any redelivery.)
+    """
+    async with pool.acquire() as conn:
+        key = f"order-gateway-broker:{order_id}"
+        held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+        try:
+            yield held
+        finally:
+            if held:
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
 
 async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> OrderRow | None:
