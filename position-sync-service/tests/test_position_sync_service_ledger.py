@@ -130,6 +130,8 @@ async def test_split_when_it_arrives_after_fills_dated_after_it_then_the_ledger_
         await harness.activity(raw)
     reply = await harness.settled(lambda r: table(r)["AAPL"][0] == D(410))
 
+    await harness.until(lambda: harness.of_type("CorporateActionApplied"), what="the CorporateActionApplied")
+
     assert table(reply)["AAPL"][2] == D(41010)  # 40,000 split into 400 shares, then 10 @ 101
     assert [(e.qty_before, e.qty_after) for e in harness.of_type("CorporateActionApplied")] == [(D(100), D(400))]
     assert harness.log_events("positions.ledger_refolded")

@@ -60,7 +60,7 @@ class ActivityLeg:
     def role(self) -> LegRole:
         if self.activity_type.startswith("DIV") or self.net_amount or not self.qty:
             return LegRole.CASH
-        return LegRole.REMOVAL if self.qty < 0 else LegRole.ALLOCATION
+        return LegRole.REMOVAL if _removes(self.qty, self.details) else LegRole.ALLOCATION
 
     @property
     def action_id(self) -> str:
@@ -86,7 +86,7 @@ class ActivityLeg:
         if not leg_id or not activity_type:
             raise InvalidActivity("an activity needs an id (event_id, id or ref_id) and an activity_type")
         qty = to_decimal(raw.get("qty"), "qty")
-        keys = _REMOVAL_SYMBOL_KEYS if qty is not None and qty < 0 else _ALLOCATION_SYMBOL_KEYS
+        keys = _REMOVAL_SYMBOL_KEYS if qty is not None and _removes(qty, merged) else _ALLOCATION_SYMBOL_KEYS
         symbol = _text(raw.get("symbol")) or next((_text(details[k]) for k in keys if details.get(k)), None)
         return cls(
             leg_id=leg_id,
@@ -103,6 +103,15 @@ class ActivityLeg:
             effective=_first_date(merged),
             details=merged,
         )
+
+
+def _removes(qty: Decimal, values: Mapping[str, Any]) -> bool:
+    """Whether a leg of ``qty`` takes the old position away. A leg's quantity is the position's change, so it is
+    negative when it removes a long and positive when it removes a short (alpaca-sim books a short's legs with the
+    position's sign; Alpaca's samples are all long). The position before the action (``old_qty`` of a split,
+    ``position_qty`` of a symbol change), when the leg carries it, says which side it was on; without it, long."""
+    before = to_decimal(values.get("old_qty", values.get("position_qty")), "old_qty")
+    return qty > 0 if before is not None and before < 0 else qty < 0
 
 
 def to_decimal(value: Any, name: str) -> Decimal | None:

@@ -1,0 +1,360 @@
+"""The position ledger through the whole stack as `make up` runs it (real NATS, PostgreSQL, risk, the gateway talking
+to alpaca-sim through alpaca-py, position-sync-service): orders placed on the bus become FIFO lots and realized P&L
+equal to a table worked out by hand; a position opened at the broker behind tradebus's back is one PositionDrift
+within one sync, adopted, and the next sync is clean; splits and a reverse split at the simulator scale the lots with
+their basis kept and leave nothing to reconcile, a cash dividend lands in the income ledger, and a short position
+splits the same way, and a short position's symbol change moves its lots (issue 12, "Done when").
+
+One stack for the module (its start-up is the slow part), with short sync settings: syncs run only when a test asks
+(`rpc.position-sync-service.sync`), two mismatching reads 1 s apart make a drift, policy `adopt`, and the gateway reads
+the broker's activities every second. Each test trades its own symbol at prices it pins at the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.requests import MarketOrderRequest
+from nats.js.errors import NotFoundError
+
+from alpaca_sim.testing import wait_filled
+from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
+from tradebus_contracts.rpc import LedgerPosition, LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
+from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC, symbol_subject
+from tradectl.positions import ask
+from tradectl.testing import running_stack, wait_for_reference_data
+
+pytestmark = pytest.mark.integration
+D = Decimal
+STACK_ENV = {
+    "POSITION_SYNC_POLICY": "adopt",
+    "POSITION_SYNC_INTERVAL_S": "3600",  # no scheduled sync while the tests run: each test asks for its own
+    "POSITION_SYNC_MIN_GAP_S": "1",
+    "POSITION_SYNC_SETTLE_S": "0",
+    "POSITION_SYNC_TICK_S": "0.2",
+    "POSITION_HISTORY_RETRY_S": "1",
+    "GATEWAY_ACTIVITY_INTERVAL_S": "1",
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[dict[str, str]]:
+    """One `tradectl up` for the module, its services started with ``STACK_ENV``; yields endpoints.json."""
+    base = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
+    try:
+        with ExitStack() as running:
+            with pytest.MonkeyPatch.context() as env:  # `tradectl up` hands its environment to every child
+                for name, value in STACK_ENV.items():
+                    env.setenv(name, value)
+                running.enter_context(running_stack(base / "home"))
+            endpoints = json.loads((base / "home" / "endpoints.json").read_text())
+            asyncio.run(first_sync_done(endpoints["nats_url"]))
+            yield endpoints
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- talking to the stack ----------------------------------------------------------------------------------------
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
+    """Poll ``probe`` until it returns something truthy (returned); AssertionError after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def pin(broker_url: str, symbol: str, bid: str, ask_price: str) -> None:
+    """The simulator quotes ``symbol`` at exactly this bid/ask until reset: market orders fill at these prices."""
+    async with httpx.AsyncClient(base_url=broker_url) as http:
+        (await http.put(f"/admin/quotes/{symbol}", json={"bid": bid, "ask": ask_price})).raise_for_status()
+
+
+async def corporate_action(broker_url: str, **body: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=broker_url) as http:
+        response = await http.post("/admin/corporate_actions", json=body)
+        response.raise_for_status()
+        return response.json()
+
+
+async def trade(nats_url: str, symbol: str, side: str, qty: str, timeout: float = 20.0) -> list[Any]:
+    """Request a market order on the bus and follow it until its last fill; returns its FillReported events."""
+    order_id = uuid.uuid4()
+    request = OrderRequested(producer="test", order_id=order_id, correlation_id=str(order_id), symbol=symbol,
+                             side=side, type="market", time_in_force="day", qty=D(qty))
+    seen: list[Any] = []
+    done = asyncio.Event()
+
+    async def on(msg) -> None:
+        event = decode_event(msg.data)
+        if getattr(event, "order_id", None) != order_id:
+            return
+        seen.append(event)
+        if event.event_type in ("RiskRejected", "SubmissionFailed") or \
+                (event.event_type == "FillReported" and event.order_status == "filled"):
+            done.set()
+
+    nc = await nats.connect(nats_url)
+    try:
+        for subject in ("risk.>", "orders.>", "fills.>"):
+            await nc.subscribe(subject, cb=on)
+        await nc.jetstream().publish(subject_for(request), encode_event(request),
+                                     headers={"Nats-Msg-Id": str(request.event_id)})
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        pass  # the assertion below says what was seen
+    finally:
+        await nc.drain()
+    fills = [e for e in seen if e.event_type == "FillReported"]
+    assert fills and fills[-1].order_status == "filled", \
+        f"{side} {qty} {symbol} not filled within {timeout:g} s: {[e.model_dump(mode='json') for e in seen]}"
+    return fills
+
+
+async def ledger(nats_url: str) -> LedgerPositionsReply:
+    reply = await ask(nats_url, LEDGER_POSITIONS, LedgerPositionsRequest(lots=True), LedgerPositionsReply, 5)
+    assert isinstance(reply, LedgerPositionsReply)
+    return reply
+
+
+def position(reply: LedgerPositionsReply, symbol: str) -> LedgerPosition | None:
+    return next((p for p in reply.positions if p.symbol == symbol), None)
+
+
+async def ledger_holds(nats_url: str, symbol: str, qty: str, timeout: float = 20.0) -> LedgerPosition:
+    """The ledger's position in ``symbol`` once it holds ``qty`` shares (fills and activities arrive by consumers)."""
+    last: list[LedgerPositionsReply] = []
+
+    async def probe() -> LedgerPosition | None:
+        last[:] = [await ledger(nats_url)]
+        held = position(last[0], symbol)
+        return held if held is not None and held.qty == D(qty) else None
+
+    try:
+        return await eventually(probe, f"the ledger to hold {qty} {symbol}", timeout)
+    except AssertionError as exc:
+        held = {p.symbol: str(p.qty) for p in last[0].positions} if last else None
+        raise AssertionError(f"{exc}; the ledger holds {held}") from None
+
+
+async def first_sync_done(nats_url: str) -> None:
+    """Until position-sync has rebuilt its ledger from the broker's FILL history and synced once (it does both on
+    start): a rebuild takes in every FILL the broker has, so an order placed outside tradebus before it is no drift."""
+    async def synced() -> bool:
+        return (await ledger(nats_url)).last_sync_at is not None
+
+    await eventually(synced, "position-sync's first rebuild and sync", timeout=30)
+
+
+async def sync(nats_url: str) -> SyncReply:
+    reply = await ask(nats_url, LEDGER_SYNC, SyncRequest(), SyncReply, 30)
+    assert isinstance(reply, SyncReply)
+    return reply
+
+
+async def stored(nats_url: str, kind: str, symbol: str) -> list[Any]:
+    """Every event stored on the POSITIONS stream under ``<kind>.<SYMBOL>``, oldest first (read from the stream)."""
+    nc = await nats.connect(nats_url)
+    events, seq = [], 0
+    try:
+        js = nc.jetstream()
+        while True:
+            try:
+                msg = await js.get_msg("POSITIONS", seq=seq + 1, subject=symbol_subject(kind, symbol), next=True)
+            except NotFoundError:
+                return events
+            events.append(decode_event(msg.data))
+            seq = msg.seq
+    finally:
+        await nc.drain()
+
+
+async def stored_at_least(nats_url: str, kind: str, symbol: str, count: int) -> list[Any]:
+    """``stored`` once it holds at least ``count`` events (events are published just after the ledger changed)."""
+    async def probe() -> list[Any]:
+        events = await stored(nats_url, kind, symbol)
+        return events if len(events) >= count else []
+
+    return await eventually(probe, f"{count} event(s) on {symbol_subject(kind, symbol)}")
+
+
+def lots(held: LedgerPosition) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """(qty, cost per share, cost basis) of each open lot, oldest first."""
+    return [(lot.qty, lot.price, lot.cost_basis) for lot in held.lots]
+
+
+def clean(reply: SyncReply) -> bool:
+    return reply.ok and not reply.mismatched and not reply.drifts
+
+
+# --- the scenarios -----------------------------------------------------------------------------------------------
+
+
+async def test_ledger_when_buys_and_a_partial_sell_fill_at_the_broker_then_fifo_lots_and_realized_pl_match_the_table(
+        stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "JPM")
+
+    # order        fill                  FIFO lots after                      realized
+    # buy 10       10 @ 200.00 (ask)     10 @ 200                             0
+    # buy 5         5 @ 210.00 (ask)     10 @ 200, 5 @ 210                    0
+    # sell 12      12 @ 220.00 (bid)     3 @ 210 (the 10, then 2 of the 5)    10 × 20 + 2 × 10 = 220
+    # Alpaca's intraday average: (2000 + 1050) / 15 = 203.333…, kept by the sell.
+    for bid, ask_price, side, qty in (("199.98", "200.00", "buy", "10"), ("209.98", "210.00", "buy", "5"),
+                                      ("220.00", "220.02", "sell", "12")):
+        await pin(broker_url, "JPM", bid, ask_price)
+        fills = await trade(nats_url, "JPM", side, qty)
+        assert sum(f.qty for f in fills) == D(qty)
+        assert {f.price for f in fills} == {D(ask_price if side == "buy" else bid)}
+
+    held = await ledger_holds(nats_url, "JPM", "3")
+    reply = await sync(nats_url)
+
+    assert lots(held) == [(D(3), D(210), D(630))]
+    assert (held.avg_cost, held.cost_basis, held.realized_pl) == (D(210), D(630), D(220))
+    assert held.broker_avg_entry_price == D("203.333333")
+    assert clean(reply), reply
+    assert await stored(nats_url, "positions.drift", "JPM") == []
+
+
+async def test_sync_when_a_position_is_opened_at_the_broker_outside_tradebus_then_one_drift_is_adopted_and_next_is_clean(
+        stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await pin(broker_url, "KO", "59.98", "60.00")
+    broker = TradingClient("outside-key", "outside-secret", paper=True, url_override=broker_url)
+    order = await asyncio.to_thread(broker.submit_order, MarketOrderRequest(
+        symbol="KO", qty=7, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    await asyncio.to_thread(wait_filled, broker, order.id)
+
+    first = await sync(nats_url)
+    drifts = await stored_at_least(nats_url, "positions.drift", "KO", 1)
+    reconciled = await stored_at_least(nats_url, "positions.reconciled", "KO", 1)
+    second = await sync(nats_url)
+    held = position(await ledger(nats_url), "KO")
+
+    assert first.ok and first.drifts == ["KO"], first
+    assert first.started_at <= drifts[0].detected_at <= first.finished_at
+    assert [(d.ledger_qty, d.broker_qty, d.qty_diff, d.broker_cost_basis, d.policy, d.severity) for d in drifts] == \
+        [(D(0), D(7), D(7), D(420), "adopt", "critical")]
+    assert [(r.qty, r.cost_basis, r.resolution, r.drift_event_id) for r in reconciled] == \
+        [(D(7), D(420), "adopted_broker_qty", drifts[0].event_id)]
+    assert clean(second), second
+    assert await stored(nats_url, "positions.drift", "KO") == drifts  # still the one: the next sync found nothing
+    assert held is not None and (held.qty, held.cost_basis, held.realized_pl) == (D(7), D(420), D(0))
+
+
+async def test_ledger_when_split_4_for_1_then_reverse_1_for_20_then_lots_scale_with_basis_kept_and_sync_is_clean(
+        stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "XOM")
+    for bid, ask_price, qty in (("99.98", "100.00", "10"), ("119.98", "120.00", "6")):
+        await pin(broker_url, "XOM", bid, ask_price)
+        await trade(nats_url, "XOM", "buy", qty)
+    await ledger_holds(nats_url, "XOM", "16")
+
+    forward = await corporate_action(broker_url, type="split", symbol="XOM", new_rate="4", old_rate="1")
+    after_forward = await ledger_holds(nats_url, "XOM", "64")
+    reverse = await corporate_action(broker_url, type="split", symbol="XOM", new_rate="1", old_rate="20")
+    after_reverse = await ledger_holds(nats_url, "XOM", "3.2")
+    reply = await sync(nats_url)
+    applied = await stored_at_least(nats_url, "positions.corporate_action", "XOM", 2)
+
+    assert (forward["position_qty"], reverse["position_qty"]) == ("64", "3.2")
+    # 10 @ 100 and 6 @ 120 (basis 1000 + 720): × 4 → 40 @ 25 and 24 @ 30; ÷ 20 → 2 @ 500 and 1.2 @ 600
+    assert lots(after_forward) == [(D(40), D(25), D(1000)), (D(24), D(30), D(720))]
+    assert lots(after_reverse) == [(D(2), D(500), D(1000)), (D("1.2"), D(600), D(720))]
+    assert (after_reverse.cost_basis, after_reverse.broker_avg_entry_price) == (D(1720), D("537.5"))
+    assert [(a.action, a.ratio, a.qty_before, a.qty_after, a.cost_basis_before, a.cost_basis_after) for a in applied] \
+        == [("split", D(4), D(16), D(64), D(1720), D(1720)), ("split", D("0.05"), D(64), D("3.2"), D(1720), D(1720))]
+    assert clean(reply), reply
+    assert await stored(nats_url, "positions.drift", "XOM") == []
+
+
+async def test_income_when_a_cash_dividend_is_paid_at_the_broker_then_it_lands_in_the_income_ledger(stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "PFE")
+    await pin(broker_url, "PFE", "27.98", "28.00")
+    await trade(nats_url, "PFE", "buy", "40")
+    await ledger_holds(nats_url, "PFE", "40")
+    dividends_before = (await ledger(nats_url)).totals.dividends
+
+    paid = await corporate_action(broker_url, type="dividend", symbol="PFE", rate="0.43")
+
+    async def dividend_booked() -> LedgerPositionsReply | None:
+        reply = await ledger(nats_url)
+        return reply if reply.totals.dividends != dividends_before else None
+
+    after = await eventually(dividend_booked, "the dividend in the income ledger")
+    applied = await stored_at_least(nats_url, "positions.corporate_action", "PFE", 1)
+    held = position(after, "PFE")
+
+    assert D(paid["net_amount"]) == D("17.20")  # 40 × 0.43
+    assert after.totals.dividends - dividends_before == D("17.20")
+    assert [(a.action, a.cash_per_share, a.cash_amount, a.qty_before, a.qty_after) for a in applied] == \
+        [("dividend", D("0.43"), D("17.20"), D(40), D(40))]
+    assert held is not None and (held.qty, held.cost_basis, held.realized_pl) == (D(40), D(1120), D(0))
+    assert clean(await sync(nats_url))
+
+
+async def test_ledger_when_a_short_position_splits_2_for_1_then_its_lots_scale_with_basis_kept_and_sync_is_clean(
+        stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "F")
+    await pin(broker_url, "F", "11.00", "11.02")
+    await trade(nats_url, "F", "sell", "10")
+    await ledger_holds(nats_url, "F", "-10")
+
+    await corporate_action(broker_url, type="split", symbol="F", new_rate="2", old_rate="1")
+    after = await ledger_holds(nats_url, "F", "-20")
+    reply = await sync(nats_url)
+    applied = await stored_at_least(nats_url, "positions.corporate_action", "F", 1)
+
+    # short 10 @ 11.00 (basis −110) → short 20 @ 5.50, basis −110
+    assert lots(after) == [(D(-20), D("5.5"), D(-110))]
+    assert [(a.ratio, a.qty_before, a.qty_after, a.cost_basis_before, a.cost_basis_after) for a in applied] == \
+        [(D(2), D(-10), D(-20), D(-110), D(-110))]
+    assert clean(reply), reply
+    assert await stored(nats_url, "positions.drift", "F") == []
+
+
+async def test_ledger_when_a_short_position_changes_its_symbol_then_its_lots_move_to_the_new_symbol_and_sync_is_clean(
+        stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "BAC")
+    await pin(broker_url, "BAC", "40.00", "40.02")
+    await trade(nats_url, "BAC", "sell", "10")
+    await ledger_holds(nats_url, "BAC", "-10")
+
+    await corporate_action(broker_url, type="name_change", symbol="BAC", new_symbol="BACX")
+
+    async def applied_on_either() -> list[Any]:  # the event is published once the ledger has changed
+        return [e for s in ("BAC", "BACX") for e in await stored(nats_url, "positions.corporate_action", s)]
+
+    applied = await eventually(applied_on_either, "the CorporateActionApplied of the symbol change")
+    after = await ledger(nats_url)
+    reply = await sync(nats_url)
+
+    assert [(a.symbol, a.new_symbol, a.qty_before, a.qty_after) for a in applied] == [("BAC", "BACX", D(-10), D(-10))]
+    assert position(after, "BAC") is None
+    moved = position(after, "BACX")
+    assert moved is not None and lots(moved) == [(D(-10), D(40), D(-400))]
+    assert clean(reply), reply
