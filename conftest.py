@@ -180,6 +180,7 @@ def stack_home() -> Iterator[Path]:
     """A throw-away $TRADEBUS_HOME outside pytest's tmp dirs: pytest re-locks its base dir to 0700 whenever a test
     session starts, which would cut off the unprivileged PostgreSQL user (as root) in the middle of a run."""
     path = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
+    path.chmod(0o711)  # mkdtemp: 0700. As root PostgreSQL's user must pass; `up` never widens what it did not create
     yield path / "home"
     shutil.rmtree(path, ignore_errors=True)
 

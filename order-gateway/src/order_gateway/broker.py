@@ -6,8 +6,11 @@ blocks on the broker. Three things alpaca-py does by default that an exactly-onc
 * it retries every request, POSTs included, on 429 and 504 (3 times, 3 s apart) — a blind resubmit. We turn
   that off (``_retry = 0``); on an ambiguous outcome `approvals.submit_at_broker` asks by client_order_id first;
 * it has no timeout (requests' default waits forever) — every call here has one;
-* its request models send quantities as JSON floats — we answer with ``raw_data=True`` and convert every number
-  we read at this edge with ``Decimal(str(x))`` (`BrokerOrder` is an order as the rest of the gateway reads it).
+* its order request models hold quantities and prices as floats, which round what does not fit in 16 digits and
+  send ``1`` as ``1.0`` — we build the body of ``POST /v2/orders`` ourselves (`order_body`: the approved decimals as
+  strings, which Alpaca accepts) and post it through the client's own ``post`` (same session, headers, timeout and
+  ``_retry = 0``); we answer with ``raw_data=True`` and convert every number we read at this edge with
+  ``Decimal(str(x))`` (`BrokerOrder` is an order as the rest of the gateway reads it).
 
 Every call takes a token from the client-side rate limiter first (ratelimit.py, ``GATEWAY_RATE_LIMIT_PER_MIN``), so
 a burst waits here instead of drawing 429s; callers never pace themselves.
@@ -36,18 +39,12 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide as AlpacaOrderSide
+from alpaca.trading.enums import OrderType as AlpacaOrderType
 from alpaca.trading.enums import QueryOrderStatus, TimeInForce
-from alpaca.trading.requests import (
-    GetAssetsRequest,
-    GetCalendarRequest,
-    GetOrdersRequest,
-    LimitOrderRequest,
-    MarketOrderRequest,
-    StopLimitOrderRequest,
-    StopOrderRequest,
-)
+from alpaca.trading.requests import GetAssetsRequest, GetCalendarRequest, GetOrdersRequest
 
-from tradebus_contracts import OrderFields, OrderSide, OrderStatus, OrderType
+from tradebus_contracts import OrderFields, OrderSide, OrderStatus
+from tradebus_contracts.decimal_types import decimal_to_str
 
 from .ratelimit import RateLimiter
 
@@ -193,7 +190,8 @@ class Broker:
 
     # ---- orders ----------------------------------------------------------------------------------------------
     async def submit(self, order: OrderFields, client_order_id: str) -> dict[str, Any]:
-        return await self._call(self._client.submit_order, _request(order, client_order_id))
+        """``POST /v2/orders`` with exactly the signed fields (`order_body`); the broker's order as it answered."""
+        return await self._call(self._client.post, "/orders", order_body(order, client_order_id))
 
     async def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
         try:
@@ -244,24 +242,24 @@ class Broker:
         return dict(raw.get("quotes", raw)) if isinstance(raw, dict) else {}
 
 
-def _request(order: OrderFields, client_order_id: str) -> Any:
-    """The alpaca-py request for exactly the signed order fields."""
-    common: dict[str, Any] = {
+DECIMAL_FIELDS = ("qty", "notional", "limit_price", "stop_price")
+
+
+def order_body(order: OrderFields, client_order_id: str) -> dict[str, Any]:
+    """The JSON body of ``POST /v2/orders`` for exactly the signed order fields. Quantities and prices go as decimal
+    strings, digit for digit as approved (``decimal_to_str``: plain notation, never a float); the names and enum
+    values are alpaca-py's (its enums refuse a value Alpaca does not know)."""
+    body: dict[str, Any] = {
         "symbol": order.symbol,
-        "side": AlpacaOrderSide(order.side.value),
-        "time_in_force": TimeInForce(order.time_in_force.value),
+        "side": AlpacaOrderSide(order.side.value).value,
+        "type": AlpacaOrderType(order.type.value).value,
+        "time_in_force": TimeInForce(order.time_in_force.value).value,
         "client_order_id": client_order_id,
-        "extended_hours": order.extended_hours or None,
     }
-    if order.qty is not None:
-        common["qty"] = float(order.qty)
-    if order.notional is not None:
-        common["notional"] = float(order.notional)
-    if order.type == OrderType.MARKET:
-        return MarketOrderRequest(**common)
-    if order.type == OrderType.LIMIT:
-        return LimitOrderRequest(limit_price=float(order.limit_price), **common)  # type: ignore[arg-type]
-    if order.type == OrderType.STOP:
-        return StopOrderRequest(stop_price=float(order.stop_price), **common)  # type: ignore[arg-type]
-    return StopLimitOrderRequest(limit_price=float(order.limit_price), stop_price=float(order.stop_price),  # type: ignore[arg-type]
-                                 **common)
+    for name in DECIMAL_FIELDS:
+        value = getattr(order, name)
+        if value is not None:
+            body[name] = decimal_to_str(value)
+    if order.extended_hours:
+        body["extended_hours"] = True
+    return body

@@ -4,8 +4,9 @@ The trade_updates stream, polling, targeted lookups and the answer to a submit a
 our row (as locked by the caller), what the broker says about the order, and which execution ids are already
 recorded, it decides
 
-* the new fills — the stream's execution first (by its execution id), then whatever the order's cumulative
-  ``filled_qty`` says beyond that (fills.py: each share counted once, whichever source saw it first);
+* the new fills — the stream's execution first (by its execution id; an earlier execution it shows we missed is
+  priced from the order's average), then whatever the order's cumulative ``filled_qty`` says beyond that (fills.py:
+  each share counted once, whichever source saw it first);
 * the status — through the (from, to) transition table (lifecycle.py): applied, same, stale or illegal;
 * the events to publish — one ``FillReported`` per new fill, then ``OrderStatusChanged`` if the status moved;
 * the cumulative quantity and notional to record.
@@ -25,7 +26,7 @@ from tradebus_contracts.events import StatusSource
 from tradebus_contracts.services import Service
 
 from .broker import BrokerOrder
-from .fills import ExecutionReport, NewFill, Recorded, after, reconcile
+from .fills import ExecutionReport, NewFill, Recorded, after, new_fills
 from .lifecycle import Change, StatusUpdate, apply_status
 from .model import OrderRow
 
@@ -64,14 +65,14 @@ def apply_report(row: OrderRow, order: BrokerOrder, source: StatusSource, *, now
     events: list[Envelope] = []
     for report in reports:
         seen = report.execution_id is not None and report.execution_id in recorded_execution_ids
-        fill = reconcile(recorded, report, seen, row.client_order_id)
-        if fill is None:
-            continue
-        recorded = after(recorded, fill)
-        executed_at = report.timestamp or order.updated_at or now
-        fills.append(FillToRecord(fill, report.source, executed_at))
-        events.append(_fill_reported(row, order, fill, executed_at, source,
-                                     position_qty if report is execution else None))
+        # the order's average belongs to its filled_qty: it prices an execution we missed before this one
+        avg_price = order.filled_avg_price if report.cum_qty == order.filled_qty else None
+        for fill in new_fills(recorded, report, seen, row.client_order_id, avg_price):
+            recorded = after(recorded, fill)
+            executed_at = report.timestamp or order.updated_at or now
+            fills.append(FillToRecord(fill, report.source, executed_at))
+            position_after = position_qty if report is execution and fill.cum_qty == report.cum_qty else None
+            events.append(_fill_reported(row, order, fill, executed_at, source, position_after))
     current = OrderStatus(row.broker_status) if row.broker_status else None
     status = apply_status(current, order.status, more_filled=recorded.cum_qty > row.filled_qty)
     if status.change is Change.APPLIED:

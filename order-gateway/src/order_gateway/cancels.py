@@ -5,7 +5,11 @@ locks the row (a submit takes the same lock):
 
 * not submitted yet (no row): the order is recorded ``canceled_before_submit`` so that an approval arriving
   later is never submitted, and the answer is ``canceled_before_submit``;
-* being submitted right now (``pending``): wait for the submit to resolve (the message is retried shortly);
+* being submitted right now (``pending``): wait for the submit to resolve. The message is retried as a transient
+  wait (`SubmitInFlight` is a ``DependencyUnavailable``: the submit waits on the broker), never counted toward
+  dead-lettering, so the request still ends with a CancelResult once the submit resolves (submitted: the cancel
+  goes to the broker; failed: ``not_cancelable``). The contract has no outcome for "not yet, will be cancelled once
+  the broker has it", so no interim result is published;
 * at the broker: DELETE, then follow the order (lookups, each applied like any broker report; the stream also
   updates it) until it is final. What that came to is `decisions.cancel_outcome`: ``canceled``,
   ``too_late_partially_filled``, ``too_late_filled``, ``not_cancelable`` or ``failed``.
@@ -22,6 +26,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import CancelOutcome, CancelRequested, CancelResult, client_order_id_for
 from tradebus_contracts.envelope import Envelope
 from tradebus_runtime import PoisonMessage, get_logger, outbox
+from tradebus_runtime.faults import DependencyUnavailable
 
 from . import store
 from .broker import BrokerError, BrokerOrder, BrokerRejected
@@ -43,8 +48,9 @@ log = get_logger(__name__)
 LOOKUP_EVERY_S = 0.25
 
 
-class SubmitInFlight(Exception):
-    """The order is being submitted: answer the cancel once the broker has it (the message is retried)."""
+class SubmitInFlight(DependencyUnavailable):
+    """The order is being submitted: answer the cancel once the submit has resolved. A wait, not a failure: the
+    runtime retries it for as long as the submit takes and never dead-letters it (`faults.is_transient`)."""
 
 
 class CancelHandler:

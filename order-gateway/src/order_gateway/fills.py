@@ -10,7 +10,12 @@ cumulative quantity, and only by the part that is new:
 * a report whose cumulative quantity is not above what we recorded was already counted (e.g. polling saw it
   first): dropped, even with a new execution id;
 * otherwise the fill is ``cum_qty - recorded_cum``, priced at the execution price (stream) or at the price
-  implied by the change of the average (poll: ``(cum * avg - recorded_notional) / delta``).
+  implied by the change of the average (poll: ``(cum * avg - recorded_notional) / delta``);
+* an execution that leaves a gap (it covers ``(cum_qty - qty, cum_qty]`` and we had counted less than
+  ``cum_qty - qty``: an earlier execution never reached us) is two fills (`new_fills`): the gap, priced from the
+  order's cumulative average (``(cum * avg - recorded_notional - qty * price) / gap``, with the id polling would
+  give it), then the execution itself at its own price. So the fills of an order add up to ``filled_qty ×
+  filled_avg_price`` whichever reports were missed; without the average the gap is priced at the execution's price.
 
 State is per order and lives in PostgreSQL (the recorded cumulative quantity and notional), so a restart
 forgets nothing.
@@ -65,6 +70,33 @@ def reconcile(recorded: Recorded, report: ExecutionReport, seen_execution: bool,
         return None  # a cumulative change without any price: wait for a report that has one
     execution_id = report.execution_id or f"{order_key}:cum:{report.cum_qty.normalize()}"
     return NewFill(execution_id=execution_id, qty=delta, price=price, cum_qty=report.cum_qty)
+
+
+def new_fills(recorded: Recorded, report: ExecutionReport, seen_execution: bool, order_key: str,
+              avg_price: Decimal | None = None) -> tuple[NewFill, ...]:
+    """The fills this report adds: `reconcile`'s, preceded by the gap an execution report leaves when an earlier
+    execution never reached us, priced from ``avg_price`` (the order's average at ``report.cum_qty``)."""
+    if seen_execution:
+        return ()
+    gap = _missed_before(recorded, report, order_key, avg_price)
+    if gap is not None:
+        recorded = after(recorded, gap)
+    fill = reconcile(recorded, report, False, order_key)
+    return tuple(f for f in (gap, fill) if f is not None)
+
+
+def _missed_before(recorded: Recorded, report: ExecutionReport, order_key: str,
+                   avg_price: Decimal | None) -> NewFill | None:
+    if report.qty is None or report.price is None or avg_price is None:
+        return None
+    missed_to = report.cum_qty - report.qty  # this execution covers (missed_to, cum_qty]
+    gap = missed_to - recorded.cum_qty
+    if gap <= 0:
+        return None
+    price = ((report.cum_qty * avg_price - report.qty * report.price - recorded.notional) / gap).quantize(PRICE_PLACES)
+    if price <= 0:  # an average that does not fit the fills we counted: better the execution's price than nonsense
+        return None
+    return NewFill(execution_id=f"{order_key}:cum:{missed_to.normalize()}", qty=gap, price=price, cum_qty=missed_to)
 
 
 def after(recorded: Recorded, fill: NewFill) -> Recorded:

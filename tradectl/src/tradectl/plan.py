@@ -17,6 +17,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from tradebus_contracts.services import Service
+from tradebus_runtime.vault import ENV_MASTER_KEY
 
 from .keys import SigningKeyFiles
 
@@ -32,6 +33,9 @@ SIMULATOR_STOP_S = 2.0
 # Services stop first: they still talk to the broker while they drain.
 SERVICES_STOP_GROUP = 0
 SIMULATOR_STOP_GROUP = 1
+# The children that may inherit the credential vault's master key (TRADEBUS_MASTER_KEY) from the runner: only the
+# order gateway decrypts broker credentials (order_gateway.credentials.resolve_credentials); no other child gets it.
+MASTER_KEY_READERS = frozenset({Service.GATEWAY.value})
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class StackFacts:
     audit_key: SigningKeyFiles  # the audit recorder's checkpoint key pair (tradectl audit verify trusts its .pub)
     webhook_secret_path: Path  # the 0600 file of webhook-ingest's whsec_ secret (the simulator signs with it too)
     bin_dir: Path  # where the console scripts of the services and the simulator are installed
-    base_env: Mapping[str, str]  # the runner's own environment, which every child inherits
+    base_env: Mapping[str, str]  # the runner's own environment, which every child inherits (the master key: one)
 
 
 @dataclass(frozen=True)
@@ -174,10 +178,11 @@ def _simulator_state(home: Path) -> Path:
 
 def _child(facts: StackFacts, name: str, args: list[str], env: dict[str, str], health: NatsHealth | HttpHealth,
            stop_group: int, stop_timeout_s: float) -> ChildPlan:
+    inherited = {k: v for k, v in facts.base_env.items() if k != ENV_MASTER_KEY or name in MASTER_KEY_READERS}
     return ChildPlan(
         name=name,
         argv=(str(facts.bin_dir / name), *args),
-        env=MappingProxyType({**facts.base_env, **env}),
+        env=MappingProxyType({**inherited, **env}),
         log_path=logs_dir(facts.home) / f"{name}.log",
         health=health,
         stop_group=stop_group,

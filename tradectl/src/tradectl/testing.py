@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -50,7 +51,13 @@ def read_lines_until(proc: subprocess.Popen[str], marker: str, timeout: float) -
 
 @contextmanager
 def running_stack(home: Path, *args: str, timeout: float = 120) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """`tradectl up --ticket-port 0` in ``home``; yields (process, output so far); kills whatever is left after."""
+    """`tradectl up --ticket-port 0` in ``home``; yields (process, output so far); kills whatever is left after.
+
+    ``home``'s parent is the caller's throw-away directory (``mkdtemp``: 0700). As root, PostgreSQL runs as an
+    unprivileged user who must pass through it, and `up` never widens a directory it did not create: so it is
+    opened here for passing through (o+x), and nothing above it."""
+    if os.geteuid() == 0:
+        home.parent.chmod(stat.S_IMODE(home.parent.stat().st_mode) | stat.S_IXOTH)
     proc = subprocess.Popen([TRADECTL, "up", "--ticket-port", "0", *args], env=stack_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

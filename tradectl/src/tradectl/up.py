@@ -38,9 +38,10 @@ from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import NotHealthy
+from tradebus_runtime.keys import KeyFileError
 
 from .credentials import SCHEMA as CREDENTIALS_SCHEMA
-from .embedded import EmbeddedNats, EmbeddedPostgres, port_open
+from .embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, port_open
 from .home import endpoints_path, write_endpoints
 from .keys import AUDIT_KEY_NAME, ensure_signing_key
 from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, WebhookSubscription, plan_stack
@@ -200,9 +201,13 @@ class Stack:
             shown = _hide_password(self.opts.database_url)
             self.say(f"  ✓ postgres               {shown} (external, from DATABASE_URL)")
             return self.opts.database_url
-        server = EmbeddedPostgres(self.home / "postgres")
+        # never widen a directory above the home (or the virtualenv): refuse, naming it, if PostgreSQL cannot pass
+        server = EmbeddedPostgres(self.home / "postgres", widen_ancestors=False)
         self.servers.append(server)
-        url = await asyncio.to_thread(server.start)
+        try:
+            url = await asyncio.to_thread(server.start)
+        except EmbeddedServerError as exc:
+            raise UpError(str(exc)) from None
         self.say(f"  ✓ postgres               {url} (embedded)")
         return url
 
@@ -304,7 +309,7 @@ async def run_up(opts: UpOptions) -> int:
             start.result()
             await stack.supervisor.supervise()
         return 0
-    except (UpError, StartFailed) as exc:
+    except (UpError, StartFailed, KeyFileError) as exc:
         print(f"tradectl up: {exc}", file=sys.stderr, flush=True)
         return 2
     finally:
