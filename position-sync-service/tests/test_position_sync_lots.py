@@ -68,6 +68,17 @@ def test_book_when_not_recording_then_totals_are_the_same_without_relief_values(
         recorded.lots, recorded.qty, recorded.cost, recorded.realized)
 
 
+def test_lots_when_read_before_a_partial_relief_then_the_values_read_stay_as_they_were():
+    lots, _ = book_all([("b1", "10", "5"), ("b2", "5", "6")])
+    before = lots.lots
+
+    lots.book("s1", at(2), D(-4), D(-28), D(7))
+
+    assert before == (Lot("b1", at(2), D(10), D(50)), Lot("b2", at(2), D(5), D(30)))
+    assert lots.lots == (Lot("b1", at(2), D(6), D(30)), Lot("b2", at(2), D(5), D(30)))
+    assert all(type(lot) is Lot for lot in lots.lots)
+
+
 @pytest.mark.parametrize(("target", "left", "removed"), [
     ("4", [("b2", "4", "48")], "62"),  # 10 @ 5 closes (50), 1 of b2 at its basis (12)
     ("20", [("b1", "10", "50"), ("b2", "5", "60"), ("adj", "5", "65")], "0"),  # new shares at the given price

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from position_sync.corporate_actions import ActionKind, CorporateAction
 from position_sync.ledger import Ledger
-from position_sync.lots import scaled_qty
-from position_sync.testing import D, buy, fill, on, sell
+from position_sync.lots import FifoLots, scaled_qty
+from position_sync.testing import D, at, buy, fill, on, sell
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -119,12 +119,29 @@ def test_fifo_when_random_fills_then_lots_and_realized_equal_the_one_share_refer
     assert ledger_fifo(script) == reference_fifo(script)
 
 
+@SETTINGS
+@given(st.lists(st.tuples(sides, fractional_qty, whole_price), max_size=40))
+def test_lots_when_booked_with_or_without_the_price_then_lots_and_totals_are_the_same(trades):
+    """Without a price (a merger's moved lots, Alpaca's day lots) each closed part is a share of the value: the
+    same numbers, as long as the per-share price terminates."""
+    priced, shared = FifoLots(), FifoLots()
+    for n, (side, qty, price) in enumerate(trades):
+        q, p = D(qty) if side == "buy" else -D(qty), D(price)
+        assert priced.book(f"e{n}", at(2), q, q * p, p) == shared.book(f"e{n}", at(2), q, q * p)
+
+    assert (priced.lots, priced.qty, priced.cost, priced.realized) == (shared.lots, shared.qty, shared.cost,
+                                                                       shared.realized)
+    assert priced.qty == sum((lot.qty for lot in priced.lots), Decimal(0))
+    assert priced.cost == sum((lot.cost for lot in priced.lots), Decimal(0))
+
+
 @st.composite
 def fills_with_a_few_splits(draw: st.DrawFn) -> list[tuple]:
     """Up to three forward splits among the fills: the reference multiplies its shares at each one."""
     script = draw(st.lists(whole_fills, max_size=30))
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
-        script.insert(draw(st.integers(min_value=0, max_value=len(script))), ("split", draw(st.sampled_from([2, 3, 4]))))
+        where, ratio = draw(st.integers(min_value=0, max_value=len(script))), draw(st.sampled_from([2, 3, 4]))
+        script.insert(where, ("split", ratio))
     return script
 
 

@@ -1,8 +1,8 @@
 """Properties of the shell's path over random inputs: every execution arriving more than once and by two doors
 (its own id, and a merged polling fill under a synthetic id), shuffled, with splits among them — the ledger's quantity
 is the sum of the signed executions adjusted by the splits, and re-folding the journal gives exactly the ledger built
-live. FIFO relief against an independent oracle: the ``coinbasis`` package (a Decimal FIFO tax-lot engine; long
-positions only, no splits) when it is installed, and always against the deliberately naive one-share-at-a-time
+live. FIFO relief against an independent oracle: the ``coinbasis`` package (0.1.0, a dev dependency: a Decimal FIFO
+tax-lot engine; long positions only, no splits), and against the deliberately naive one-share-at-a-time
 reference of ``test_position_sync_properties``."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
+import coinbasis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +89,6 @@ long_only = st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.integers(min
 @SETTINGS
 @given(long_only)
 def test_fifo_when_random_long_trades_then_each_sells_realized_and_the_lots_left_equal_coinbasis(trades):
-    coinbasis = pytest.importorskip("coinbasis")
     start = datetime(2026, 3, 2, 15, tzinfo=UTC)
     ledger, txs, held, ours = Ledger(), [], 0, []
     for n, (side, qty, price) in enumerate(trades):

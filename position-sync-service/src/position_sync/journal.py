@@ -1,6 +1,6 @@
 """The journal: every input the ledger took, in booking order, as plain rows; and the fold that turns them back
 into a ledger. The journal is the ledger's only durable state: on start (and after any failed write) the ledger is
-rebuilt by folding it, so a crash anywhere changes nothing (``fold_fills`` runs about 4 µs a fill).
+rebuilt by folding it, so a crash anywhere changes nothing (``fold_fills`` runs about 3 µs a fill).
 
 Inputs, each applied once by the ledger: a ``Fill`` (taken through ``coverage``: what is already covered is not an
 input), a ``CorporateAction`` (whole, from ``corporate_actions``), an ``Adjustment`` (a reconciliation under
