@@ -131,6 +131,9 @@ class Admin:
     def corporate_action(self, **body: Any) -> dict:
         return self._ok(self.http.post("/admin/corporate_actions", json=body))
 
+    def requests(self) -> dict:
+        return self._ok(self.http.get("/admin/requests"))
+
     def webhook(self, url: str, secret: str) -> dict:
         return self._ok(self.http.post("/admin/webhooks", json={"url": url, "secret": secret}))
 

@@ -48,6 +48,16 @@ async def list_faults(request: Request, sim):
     return [f.to_json() for f in sim.faults.faults]
 
 
+async def list_requests(request: Request, sim):
+    """Every request of the Alpaca API served since the start (or the last DELETE), by route."""
+    return {"total": sum(sim.requests.values()), "by_route": dict(sorted(sim.requests.items()))}
+
+
+async def clear_requests(request: Request, sim):
+    sim.requests.clear()
+    return Response(status_code=204)
+
+
 async def clear_faults(request: Request, sim):
     sim.faults.clear()
     return Response(status_code=204)
@@ -104,6 +114,8 @@ ROUTES = [
     Route("/admin/faults", admin_route(add_fault), methods=["POST"]),
     Route("/admin/faults", admin_route(list_faults), methods=["GET"]),
     Route("/admin/faults", admin_route(clear_faults), methods=["DELETE"]),
+    Route("/admin/requests", admin_route(list_requests), methods=["GET"]),
+    Route("/admin/requests", admin_route(clear_requests), methods=["DELETE"]),
     Route("/admin/liquidity", admin_route(set_liquidity), methods=["POST"]),
     Route("/admin/clock", admin_route(set_clock), methods=["POST"]),
     Route("/admin/corporate_actions", admin_route(post_corporate_action), methods=["POST"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +48,7 @@ class Simulator:
         self.settings = settings
         self.credentials = Credentials(settings.key_id, settings.secret_key)
         self.rate_limiter = RateLimiter(settings.rate_limit)
+        self.requests: Counter[str] = Counter()  # "GET /v2/orders/{order_id}" -> calls: what a client costs
         self.faults = FaultBook()
         self.hub = StreamHub()
         self.marketdata = MarketDataHub(self.faults)  # outlives /admin/reset, like open sockets do
@@ -79,6 +81,7 @@ class Simulator:
         self.broker = self._new_broker()
         self.faults.clear()
         self.rate_limiter.reset()
+        self.requests.clear()
         self.webhooks.clear()
         self.clock_overridden = False
         self.cancel_delay_ms = self.settings.cancel_delay_ms

@@ -41,12 +41,23 @@ def as_response(result: Any) -> Response:
     return result if isinstance(result, Response) else JSONResponse(result)
 
 
+def route_of(request: Request) -> str:
+    """The request as its route: method and path with each path parameter's value replaced by its name
+    ("GET /v2/orders/{order_id}"), so calls about different orders count as one kind."""
+    path = request.url.path
+    for name, value in request.path_params.items():
+        if value:
+            path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return f"{request.method} {path}"
+
+
 def alpaca_route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Injected faults (latency, failure before or after the effect), then credentials, then the rate limit."""
 
     @wraps(handler)
     async def endpoint(request: Request) -> Response:
         sim = request.app.state.sim
+        sim.requests[route_of(request)] += 1
         fault = sim.faults.take(request.method, request.url.path)
         if fault is not None and fault.delay_ms:
             await asyncio.sleep(fault.delay_ms / 1000)

@@ -52,10 +52,16 @@ class GatewaySettings(ServiceSettings):
     trusted_keys: str = Field(default="", validation_alias="GATEWAY_TRUSTED_KEYS",
                               description="comma-separated base64 Ed25519 public keys of the risk service")
     poll_interval_s: float = Field(default=2.0, gt=0, validation_alias="GATEWAY_POLL_INTERVAL_S")
-    silent_after_s: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_SILENT_AFTER_S")
+    silent_after_s: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_SILENT_AFTER_S",
+                                  description="an order submitted longer ago than this is resting: polled at the "
+                                              "resting interval")
+    resting_poll_interval_s: float = Field(default=15.0, gt=0, validation_alias="GATEWAY_RESTING_POLL_INTERVAL_S",
+                                           description="how often the open orders are listed when all are resting")
+    clock_interval_s: float = Field(default=60.0, gt=0, validation_alias="GATEWAY_CLOCK_INTERVAL_S",
+                                    description="how often the broker's clock is read into REFDATA")
     sweep_after_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_SWEEP_AFTER_S")
     quote_interval_s: float = Field(default=2.0, gt=0, validation_alias="GATEWAY_QUOTE_INTERVAL_S")
-    account_interval_s: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_ACCOUNT_INTERVAL_S")
+    account_interval_s: float = Field(default=15.0, gt=0, validation_alias="GATEWAY_ACCOUNT_INTERVAL_S")
     quote_symbols: str = Field(default="", validation_alias="GATEWAY_QUOTE_SYMBOLS")
     rate_limit_per_min: int = Field(default=200, gt=0, validation_alias="GATEWAY_RATE_LIMIT_PER_MIN")
     broker_timeout_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_BROKER_TIMEOUT_S")
@@ -113,10 +119,12 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     market = MarketStream(quotes, key_id, secret, feed=s.quote_feed, url=market_data_url(s.broker_url, s.quote_feed)) \
         if s.quote_stream else None
     refdata = RefDataPublisher(broker, kv, positions, watch=watch, quote_interval_s=s.quote_interval_s,
-                               account_interval_s=s.account_interval_s, quotes=quotes, live=market)
+                               account_interval_s=s.account_interval_s, clock_interval_s=s.clock_interval_s,
+                               quotes=quotes, live=market)
     await refdata.start(io.bus.nc)
     poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s,
-                    landing_window_s=s.broker_timeout_s + s.landing_margin_s)
+                    landing_window_s=s.broker_timeout_s + s.landing_margin_s,
+                    resting_interval_s=s.resting_poll_interval_s)
     await outbox.flush()  # whatever a crash left unpublished
     log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
                 account=s.account, trusted_key_ids=sorted(trusted), live=live)

@@ -13,7 +13,9 @@ blocks on the broker. Three things alpaca-py does by default that an exactly-onc
   ``Decimal(str(x))`` (`BrokerOrder` is an order as the rest of the gateway reads it).
 
 Every call takes a token from the client-side rate limiter first (ratelimit.py, ``GATEWAY_RATE_LIMIT_PER_MIN``), so
-a burst waits here instead of drawing 429s; callers never pace themselves.
+a burst waits here instead of drawing 429s; callers never pace themselves. Submits, cancels and lookups by
+client_order_id are urgent (they may use the reserve that polling and reference data leave); market-data calls
+have a bucket of their own, as Alpaca counts them apart.
 
 Errors are classified for the caller: `BrokerRejected` (a definitive 4xx: the order is not there),
 `BrokerRateLimited` (429, with the wait the headers ask for), `BrokerUnavailable` (timeout, connection error,
@@ -175,10 +177,12 @@ class Broker:
         self._data._retry = 0
         self._data._session = _TimeoutSession(timeout_s)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
-        self._limiter = RateLimiter(requests_per_min)
+        self._limiter = RateLimiter(requests_per_min)  # the trading API's budget (submits and cancels first)
+        self._data_limiter = RateLimiter(requests_per_min)  # the market-data API counts its own
 
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        await self._limiter.acquire()
+    async def _call(self, fn: Callable[..., T], *args: Any, urgent: bool = False,
+                    limiter: RateLimiter | None = None) -> T:
+        await (limiter or self._limiter).acquire(urgent=urgent)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
@@ -191,11 +195,11 @@ class Broker:
     # ---- orders ----------------------------------------------------------------------------------------------
     async def submit(self, order: OrderFields, client_order_id: str) -> dict[str, Any]:
         """``POST /v2/orders`` with exactly the signed fields (`order_body`); the broker's order as it answered."""
-        return await self._call(self._client.post, "/orders", order_body(order, client_order_id))
+        return await self._call(self._client.post, "/orders", order_body(order, client_order_id), urgent=True)
 
     async def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
         try:
-            return await self._call(self._client.get_order_by_client_id, client_order_id)
+            return await self._call(self._client.get_order_by_client_id, client_order_id, urgent=True)
         except BrokerRejected as exc:
             if exc.status == 404:
                 return None
@@ -209,7 +213,7 @@ class Broker:
         return list(await self._call(self._client.get_orders, request))
 
     async def cancel(self, broker_order_id: str) -> None:
-        await self._call(self._client.cancel_order_by_id, broker_order_id)
+        await self._call(self._client.cancel_order_by_id, broker_order_id, urgent=True)
 
     # ---- reference data ------------------------------------------------------------------------------------
     async def account(self) -> dict[str, Any]:
@@ -238,7 +242,8 @@ class Broker:
     async def latest_quotes(self, symbols: list[str]) -> dict[str, dict[str, Any]]:
         if not symbols:
             return {}
-        raw = await self._call(self._data.get_stock_latest_quote, StockLatestQuoteRequest(symbol_or_symbols=symbols))
+        raw = await self._call(self._data.get_stock_latest_quote, StockLatestQuoteRequest(symbol_or_symbols=symbols),
+                               limiter=self._data_limiter)
         return dict(raw.get("quotes", raw)) if isinstance(raw, dict) else {}
 
 

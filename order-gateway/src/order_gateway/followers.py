@@ -6,9 +6,9 @@
   ``broker.trade_updates.<SYMBOL>``, stream BROKER) and applies each the same way, source ``webhook``. One it cannot
   apply — unreadable, or about an order that is not ours or that we do not know — is kept: logged and dead-lettered
   on ``dlq.order-gateway`` with the reason (`PoisonMessage`), never dropped;
-* `Poller` asks for the open orders every ``interval`` seconds (one call), and looks up by id every tracked order
-  that is no longer open (it became final while we were not told) and every order silent for too long. This is
-  what catches everything a silent or dropped websocket misses. It also sweeps the ``pending`` rows a crash, or an
+* `Poller` asks for the open orders in one call — every ``interval`` seconds while an order is fresh, less often
+  once all are resting — and looks up by id only a tracked order that is no longer open (it became final while we
+  were not told). This is what catches everything a silent or dropped websocket misses. It also sweeps the ``pending`` rows a crash, or an
   ambiguous submit that could not be retried, left between the pending write and the broker's answer: the broker
   decides whether they exist, and "not found" counts only once the landing window has passed since the last moment
   a POST for the order could have been sent (``landing_window_s``: the broker timeout plus a margin).
@@ -113,13 +113,21 @@ class WebhookUpdates:
 
 
 class Poller:
-    def __init__(self, ctx: Context, interval_s: float, silent_after_s: float, sweep_after_s: float,
-                 landing_window_s: float) -> None:
+    """Polling within a budget: one list call covers every open order; a lookup by id only for a tracked order the
+    list no longer holds (it ended while we were not told). While an order is fresh (submitted within
+    ``fresh_for_s``) the list is read every ``interval_s``; once every tracked order is resting, every
+    ``resting_interval_s`` — the stream and webhooks report at once, polling is the net under them. With nothing to
+    track, no call at all. So the cost at rest does not grow with the number of resting orders."""
+
+    def __init__(self, ctx: Context, interval_s: float, fresh_for_s: float, sweep_after_s: float,
+                 landing_window_s: float, resting_interval_s: float) -> None:
         self.ctx = ctx
         self.interval_s = interval_s
-        self.silent_after = timedelta(seconds=silent_after_s)
+        self.fresh_for = timedelta(seconds=fresh_for_s)
+        self.resting_interval = timedelta(seconds=resting_interval_s)
         self.sweep_after_s = sweep_after_s
         self.landing_window = timedelta(seconds=landing_window_s)
+        self._listed_at: datetime | None = None
 
     async def run(self) -> None:
         while True:
@@ -135,12 +143,16 @@ class Poller:
         tracked = await store.orders_to_track(ctx.pool)
         if not tracked:
             return
+        now = ctx.clock.now()
+        fresh = any(row.created_at > now - self.fresh_for for row in tracked)
+        if not fresh and self._listed_at is not None and now - self._listed_at < self.resting_interval:
+            return
+        self._listed_at = now
         open_orders = {str(o.get("client_order_id")): o for o in await ctx.broker.open_orders()}
-        silent_since = ctx.clock.now() - self.silent_after
         for row in tracked:
             order = open_orders.get(row.client_order_id)
-            if row.broker_order_id and (order is None or row.created_at < silent_since):
-                try:  # no longer open (we missed its end) or silent too long: ask for it by id
+            if order is None and row.broker_order_id:
+                try:  # no longer open: we missed its end; ask for it by id
                     order = await ctx.broker.order(row.broker_order_id)
                 except BrokerError as exc:
                     log.warning("gateway.lookup_failed", order_id=str(row.order_id), error=exc.message)

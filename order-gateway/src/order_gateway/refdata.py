@@ -1,6 +1,7 @@
 """Keeping the ``REFDATA`` KV bucket current: the other services' only view of the broker (DESIGN §5.5).
 
-Assets on start and hourly; account and positions every ``account_interval_s``. Quotes of the watched symbols —
+Assets on start and hourly; account and positions every ``account_interval_s`` and shortly after any fill (so the
+settled position catches up with a trade within a tick, while an idle account costs few calls). Quotes of the watched symbols —
 the configured ones, those with a position, and any symbol someone asks an order for (we listen to
 ``orders.requested.*`` and fetch its quote at once, so risk sees it in time) — come live from the market-data stream
 (`market_stream.MarketStream`, which follows the watch set); the REST poll every ``quote_interval_s`` covers only the
@@ -8,7 +9,7 @@ watched symbols the stream does not deliver now (all of them while it is down, o
 one `market_stream.QuoteWriter`. The positions also go to `BrokerPositions`, for the gateway's own REDUCING gate.
 Every broker REST call here takes its token from the adapter's rate limiter, like any other.
 
-The market's sessions (`run_sessions`, its own loop): the broker's clock every ``account_interval_s`` and its
+The market's sessions (`run_sessions`, its own loop): the broker's clock every ``clock_interval_s`` and its
 calendar (today −7 … +30 days, New York open/close as UTC datetimes) on start and hourly, sooner after a failure.
 """
 
@@ -51,6 +52,7 @@ from .positions import BrokerPositions
 
 log = get_logger(__name__)
 ASSET_REFRESH_S = 3600.0
+FILL_READ_DELAY_S = 0.5  # after a fill, the account and positions are read this soon (fills of a burst share it)
 
 
 class LiveQuotes(Protocol):
@@ -63,8 +65,8 @@ class LiveQuotes(Protocol):
 
 class RefDataPublisher:
     def __init__(self, broker: Broker, kv: KeyValue, positions: BrokerPositions, *, watch: set[str],
-                 quote_interval_s: float, account_interval_s: float, max_auto_watch: int = 100,
-                 quotes: QuoteWriter | None = None, live: LiveQuotes | None = None) -> None:
+                 quote_interval_s: float, account_interval_s: float, clock_interval_s: float = 60.0,
+                 max_auto_watch: int = 100, quotes: QuoteWriter | None = None, live: LiveQuotes | None = None) -> None:
         self.broker = broker
         self.kv = kv
         self.positions = positions  # written here only; the approval handler reads it
@@ -74,12 +76,16 @@ class RefDataPublisher:
         self.watch = set(watch)
         self.quote_interval_s = quote_interval_s
         self.account_interval_s = account_interval_s
+        self.clock_interval_s = clock_interval_s
+        self._next_account = 0.0  # monotonic time of the next account and positions read
         self.max_auto_watch = max_auto_watch
         self.tradable: set[str] = set()
 
     async def start(self, nc: NATS) -> None:
-        """Follow order requests (to watch their symbols), then load everything once."""
+        """Follow order requests (to watch their symbols) and fills (to read the account soon after), then load
+        everything once."""
         await nc.subscribe(subject_filter("orders.requested"), cb=self._on_request)
+        await nc.subscribe(subject_filter("fills"), cb=self._on_fill)
         try:
             await self.refresh_assets()
             await self.refresh_account()
@@ -87,6 +93,11 @@ class RefDataPublisher:
         except BrokerError as exc:  # the loops retry; risk rejects on missing data meanwhile
             log.warning("refdata.initial_load_failed", error=exc.message)
         await self._follow()
+
+    async def _on_fill(self, _: Msg) -> None:
+        """A fill changes the account and the positions: read them at the next tick, not a whole interval later
+        (one read covers every fill of the tick)."""
+        self._next_account = min(self._next_account, time.monotonic() + FILL_READ_DELAY_S)
 
     async def _on_request(self, msg: Msg) -> None:
         try:
@@ -103,14 +114,17 @@ class RefDataPublisher:
 
     async def run(self) -> None:
         next_assets = time.monotonic() + ASSET_REFRESH_S
-        next_account = 0.0
         while True:
-            await asyncio.sleep(self.quote_interval_s)
+            await asyncio.sleep(min(self.quote_interval_s, max(self._next_account - time.monotonic(), 0.05)))
             try:
                 await self.refresh_quotes()
-                if time.monotonic() >= next_account:
-                    await self.refresh_account()
-                    next_account = time.monotonic() + self.account_interval_s
+                if time.monotonic() >= self._next_account:
+                    self._next_account = time.monotonic() + self.account_interval_s
+                    try:
+                        await self.refresh_account()
+                    except BrokerError:  # try again at the next tick
+                        self._next_account = time.monotonic() + self.quote_interval_s
+                        raise
                 if time.monotonic() >= next_assets:
                     await self.refresh_assets()
                     next_assets = time.monotonic() + ASSET_REFRESH_S
@@ -213,12 +227,12 @@ class RefDataPublisher:
             try:
                 await self.refresh_clock()
                 if time.monotonic() >= calendar_due:
-                    calendar_due = time.monotonic() + self.account_interval_s  # retried soon if this fails
+                    calendar_due = time.monotonic() + self.clock_interval_s  # retried soon if this fails
                     await self.refresh_calendar()
                     calendar_due = time.monotonic() + ASSET_REFRESH_S
             except BrokerError as exc:
                 log.warning("refdata.sessions_failed", error=exc.message)
-            await asyncio.sleep(self.account_interval_s)
+            await asyncio.sleep(self.clock_interval_s)
 
     async def refresh_clock(self) -> None:
         now = datetime.now(UTC)
