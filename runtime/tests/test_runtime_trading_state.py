@@ -3,10 +3,12 @@ after the reconnect a halt published meanwhile is what `current` answers — not
 which the ordered consumer would keep for seconds."""
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
 
-from tradebus_contracts import TradingState
+from tradebus_contracts import TradingState, TradingStateChanged, encode_event
 from tradebus_runtime.bus import connect, ensure_streams
 from tradebus_runtime.faults import is_transient
 from tradebus_runtime.trading_state import TradingStateFollower, TradingStateUnknown
@@ -54,3 +56,36 @@ async def test_current_when_nats_restarts_then_unknown_while_away_and_a_halt_sen
     finally:
         await follower.stop()
         await nc.close()
+
+
+async def test_follower_when_a_halt_is_published_just_after_the_reconnect_then_it_is_applied_at_once(own_nats):
+    nc = await connect(own_nats.url, "follower")
+    await ensure_streams(nc.jetstream())
+    follower = TradingStateFollower()
+    await follower.start(nc)
+    own_nats.stop()
+    await wait_until(lambda: not nc.is_connected)
+    own_nats.start()
+    await wait_until(lambda: nc.is_connected)
+    assert await follower.current() is TradingState.ACTIVE  # read again after the reconnect: still active
+
+    await asyncio.sleep(1.0)
+    await set_trading_state(own_nats.url, TradingState.HALTED, "halted after the restart")
+    try:
+        # the ordered consumer took ~18 s to notice the restart and would have answered ACTIVE all that time
+        await wait_until(lambda: follower.state is TradingState.HALTED, timeout=3.0)
+        assert await follower.current() is TradingState.HALTED
+    finally:
+        await follower.stop()
+        await nc.close()
+
+
+def test_apply_when_an_older_change_arrives_after_a_newer_one_then_the_newer_stands():
+    halt = TradingStateChanged(producer="tradectl", correlation_id="c", state=TradingState.HALTED, reason="halt",
+                               changed_by="op")
+    older = halt.model_copy(update={"event_id": uuid.uuid4(), "state": TradingState.ACTIVE,
+                                    "occurred_at": halt.occurred_at - timedelta(seconds=1)})
+    follower = TradingStateFollower()
+    follower.apply(encode_event(halt))
+    follower.apply(encode_event(older))  # e.g. a stream read answered after the subscription delivered the halt
+    assert follower.state is TradingState.HALTED

@@ -2,21 +2,24 @@
 
 Shared by the risk service (which decides) and the order gateway (which refuses to submit while HALTED, as
 defence in depth). On start we read the last state back from the CONTROL stream (it keeps everything), so a
-halt survives restarts of both the service and the bus; then an ordered consumer follows every later change.
-With no state ever published, trading is ACTIVE.
+halt survives restarts of both the service and the bus; a core-NATS subscription to the subject, made before that
+read, delivers every later change. With no state ever published, trading is ACTIVE.
 
-Fail closed across reconnects: after NATS drops and comes back, the ordered consumer may take many seconds to notice
-it missed something and catch up, while the durable consumers resume at once. So a caller about to act on the state
-(risk deciding, the gateway before each POST) first awaits `current`: unless the state has been read from the
-stream since the last (re)connect, it reads it again — and while NATS is away, or that read fails, it raises
-`TradingStateUnknown` (a `DependencyUnavailable`: the message waits, nothing is decided or sent on an old state).
+Fail closed across reconnects. The subscription is a plain core one on purpose: nats-py sends it again as part of
+every reconnect, before anything else goes out, so it is live again the moment the connection is. (A JetStream
+ordered consumer, which we used before, notices a server restart only after missed heartbeats — ~18 s in which a
+halt went unseen while the durable consumers had long resumed.) What was published while we were away is read
+from the stream: a caller about to act on the state (risk deciding, the gateway before each POST) first awaits
+`current`, which reads the state again unless it has been read since the last (re)connect — and while NATS is
+away, or that read fails, raises `TradingStateUnknown` (a `DependencyUnavailable`: the message waits, nothing is
+decided or sent on an old state). The subscription is in place before that read, so nothing falls between.
 """
 
 from __future__ import annotations
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from tradebus_contracts import InvalidEvent, TradingState, TradingStateChanged, decode
@@ -47,8 +50,8 @@ class TradingStateFollower:
         except InvalidEvent as exc:
             log.error("trading_state.invalid", error=str(exc)[:300])
             return
-        if self.last is not None and event.event_id == self.last.event_id:
-            return
+        if self.last is not None and (event.event_id == self.last.event_id or event.occurred_at < self.last.occurred_at):
+            return  # a copy, or an older change arriving after a newer one (a stream read racing the subscription)
         self.last = event
         if event.state != self.state:
             log.warning("trading_state.changed", state=event.state.value, previous=self.state.value,
@@ -56,17 +59,14 @@ class TradingStateFollower:
         self.state = event.state
 
     async def start(self, nc: NatsClient) -> None:
-        """Follow the subject from its last message on; subscribing first means no change can slip between."""
-        js = self._js = nc.jetstream()
+        """Follow the subject, then read its last message: subscribing first means no change can slip between."""
+        self._js = nc.jetstream()
         self._nc = nc
 
         async def on_msg(msg: Msg) -> None:
             self.apply(msg.data)
 
-        self._sub = await js.subscribe(
-            TRADING_STATE, stream="CONTROL", cb=on_msg, ordered_consumer=True,
-            deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-        )
+        self._sub = await nc.subscribe(TRADING_STATE, cb=on_msg)
         await self._read()
         log.info("trading_state.loaded", state=self.state.value, source="stream" if self.last else "default (never set)")
 
@@ -87,7 +87,7 @@ class TradingStateFollower:
         return self.state
 
     async def _read(self) -> None:
-        """Read the last state from the stream (the subscription delivers it too; apply() ignores the copy)."""
+        """Read the last state from the stream (a change the subscription delivered too is ignored as a copy)."""
         assert self._js is not None and self._nc is not None
         reconnects = self._nc.stats["reconnects"]
         try:
