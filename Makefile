@@ -15,7 +15,7 @@ endif
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: up test install frontend check-tools clean
+.PHONY: up test chaos install frontend check-tools clean
 
 up: install
 	.venv/bin/tradectl up
@@ -23,6 +23,11 @@ up: install
 test: install
 	cd $(FRONTEND) && npm test
 	.venv/bin/python -m pytest
+
+# The long chaos run (README): every storm with CHAOS_ORDERS orders; `make test` runs them small.
+CHAOS_ORDERS ?= 350
+chaos: install
+	CHAOS_ORDERS=$(CHAOS_ORDERS) .venv/bin/python -m pytest tests/chaos
 
 install: check-tools $(UV) frontend
 	$(UV) sync --frozen

@@ -33,6 +33,7 @@ from tradebus_contracts import OrderRequested, decode_event, encode_event, subje
 from tradectl.testing import running_stack, wait_for_reference_data
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "META")
+PACE_S = 0.15  # between order requests: under risk's default throttle (10 approvals a second)
 FRESH_FOR_S = 30.0  # GATEWAY_SILENT_AFTER_S's default: older orders are polled as resting
 
 
@@ -85,6 +86,7 @@ async def place_resting(nats_url: str, broker_url: str, count: int) -> None:
                                      symbol=symbol, side="buy", type="limit", time_in_force="gtc", qty=Decimal(1),
                                      limit_price=(asks[symbol] * Decimal("0.6")).quantize(Decimal("0.01")))
             await js.publish(subject_for(request), encode_event(request), headers={"Nats-Msg-Id": str(request.event_id)})
+            await asyncio.sleep(PACE_S)
         await asyncio.wait_for(all_in.wait(), 60)
     finally:
         await nc.drain()

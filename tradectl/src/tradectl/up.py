@@ -4,8 +4,9 @@ Order of start: embedded NATS (JetStream, fsync always) and PostgreSQL unless NA
 elsewhere; the streams; the broker (alpaca-sim unless Alpaca credentials are configured); then every service; then,
 with the simulator, its signed fill webhooks to webhook-ingest (the secret: ``$TRADEBUS_HOME/keys/webhook.secret``,
 0600, made once). ``endpoints.json`` is written only once every child reports healthy and the webhooks are wired.
-A child that dies is restarted with exponential backoff (logged). SIGTERM / Ctrl-C stops the services, then the broker, NATS and PostgreSQL, in
-that order, within 15 s, and removes ``endpoints.json``. One ``up`` per home: a second one is refused.
+A child that dies is restarted (logged): within half a second for its first crashes in a row, with a growing
+delay only if it keeps crashing (supervisor.py). SIGTERM / Ctrl-C stops the services, then the broker, NATS and
+PostgreSQL, in that order, within 15 s, and removes ``endpoints.json``. One ``up`` per home: a second one is refused.
 
 This module does the I/O around the plan and tells the operator how it goes: it takes the home lock, starts the
 embedded servers, gathers the facts (`StackFacts`), asks ``plan.py`` what to run and has ``supervisor.py`` run it.
