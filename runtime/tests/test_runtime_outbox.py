@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from tradebus_contracts import decode_event
+from tradebus_contracts import decode_event, encode_event, subject_for
 from tradebus_runtime import outbox as outbox_mod
 from tradebus_runtime.bus import Bus, connect, ensure_streams
 from tradebus_runtime.db import open_database
@@ -177,3 +177,46 @@ async def test_ensure_outbox_when_the_table_is_from_before_claims_then_columns_a
 
     assert published == 1
     assert await stream_order_ids(bus) == [event.order_id]
+
+
+async def test_outbox_when_a_publish_hangs_then_a_handler_does_not_wait_behind_it_and_its_rows_go_out_after(
+    parts, order_requested
+):
+    """A publish in flight when NATS restarts is never answered and holds the lock until its timeout: the handler
+    that commits next must not wait that long (the gateway's submits stalled for 5 s after a NATS restart)."""
+    bus, pool = parts
+    stuck, mine = order_requested(), order_requested()
+    release = asyncio.Event()
+
+    class HangsOnce:
+        service = "svc"
+
+        def __init__(self):
+            self.hung = False
+
+        async def publish_encoded(self, subject, payload, event_id, **_):
+            if not self.hung:
+                self.hung = True
+                await release.wait()  # e.g. the PubAck of a publish lost in a NATS restart
+            return await bus.publish_encoded(subject, payload, event_id)
+
+        async def publish(self, event, **_):
+            return await self.publish_encoded(subject_for(event), encode_event(event), event.event_id)
+
+    box = Outbox(pool, HangsOnce())
+    await add_committed(pool, [stuck])
+    relay = asyncio.create_task(box.flush(patient=True))  # the relay, now stuck on its publish
+    await asyncio.sleep(0.1)
+    await add_committed(pool, [mine])
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(box.publish_now([mine]), 2)  # the handler's publish: handed off, not waited out
+    handed_off_after = loop.time() - started
+    release.set()
+    await relay
+    await box.flush(patient=True)  # the relay's next round
+
+    assert handed_off_after < 1.0
+    assert await stream_order_ids(bus) == [stuck.order_id, mine.order_id]  # in commit order, each once
+    assert await unpublished(pool) == 0

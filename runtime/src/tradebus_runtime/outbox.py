@@ -15,6 +15,11 @@ row. A publisher that dies holding claims leaves them to expire: after ``lease_s
 publish that fails releases its remaining claims at once; the ones already published are marked. One way a row
 still goes out twice: its publish succeeded and marking it failed (PostgreSQL gone at that instant).
 
+A handler never waits long behind another publisher: `publish_now` and `flush` wait at most ``handoff_s`` (0.25 s)
+for the publishing lock, then leave their rows to the table — the publisher at work or the relay takes them, in
+order. A publish in flight when NATS restarts is never answered and holds the lock until its timeout (5 s); the
+handlers (the gateway's submit path) must not stall behind it. The relay itself always waits its turn.
+
 `ensure_outbox` creates the table, or adds the claim columns to an outbox made by an older version (additive: old
 rows keep working, a NULL claim is no claim).
 """
@@ -107,11 +112,13 @@ def _publisher_id(service: str) -> str:
 
 
 class Outbox:
-    def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 200, lease_s: float = 30.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 200, lease_s: float = 30.0,
+                 handoff_s: float = 0.25) -> None:
         self._pool = pool
         self._bus = bus
         self._batch = batch
         self._lease_s = lease_s
+        self._handoff_s = handoff_s
         self._me = _publisher_id(bus.service)
         self._lock = asyncio.Lock()
         self._clean = False  # True once a flush found nothing left: then new events need not be read back
@@ -123,7 +130,9 @@ class Outbox:
         otherwise, or if a publish fails, the table decides: `flush` now, or the relay later. Only the events this
         call could claim are published: one another publisher holds, or has published, is left to it.
         """
-        async with self._lock:
+        if not await self._take_lock(self._handoff_s):
+            return
+        try:
             if self._clean:
                 try:
                     await self._publish_claimed(events)
@@ -131,7 +140,21 @@ class Outbox:
                     self._clean = False
                     log.warning("outbox.publish_failed", error=f"{type(exc).__name__}: {exc}")
                 return
+        finally:
+            self._lock.release()
         await self.flush()
+
+    async def _take_lock(self, wait_s: float | None) -> bool:
+        """The publishing lock within ``wait_s`` (None: however long). Not taken: the rows just committed stay
+        for the publisher at work or the relay, and until a flush finds the table empty nothing newer may jump
+        them (``_clean`` off)."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), wait_s)
+        except TimeoutError:
+            self._clean = False
+            log.info("outbox.handed_off", waited_s=wait_s)
+            return False
+        return True
 
     async def _publish_claimed(self, events: Sequence[Envelope]) -> None:
         ids = [e.event_id for e in events]
@@ -145,10 +168,14 @@ class Outbox:
         finally:
             await self._settle(_MARK_EVENTS_PUBLISHED, published, _RELEASE_EVENTS, claimed - set(published))
 
-    async def flush(self) -> int:
-        """Publish every unpublished event no one else holds, in order; returns how many were published."""
+    async def flush(self, *, patient: bool = False) -> int:
+        """Publish every unpublished event no one else holds, in order; returns how many were published. Waits for
+        the lock at most ``handoff_s`` (then 0: the rows are left to the publisher at work or the relay), or as long
+        as it takes when ``patient``."""
         published = 0
-        async with self._lock:
+        if not await self._take_lock(None if patient else self._handoff_s):
+            return 0
+        try:
             self._clean = False
             while True:
                 rows = sorted(await self._pool.fetch(_CLAIM_NEXT, self._batch, self._lease_s, self._me),
@@ -158,6 +185,8 @@ class Outbox:
                     self._clean = not await self._pool.fetchval(_ANY_UNPUBLISHED)
                     return published
                 published += await self._publish_rows(rows)
+        finally:
+            self._lock.release()
 
     async def _publish_rows(self, rows: list[asyncpg.Record]) -> int:
         deadline = asyncio.get_running_loop().time() + self._lease_s / 2  # stop well before the claim expires
@@ -185,7 +214,7 @@ class Outbox:
     async def relay_forever(self, interval: float = 1.0) -> None:
         while True:
             try:
-                await self.flush()
+                await self.flush(patient=True)
             except Exception as exc:  # NATS or PostgreSQL away: try again later, the rows wait
                 log.warning("outbox.flush_failed", error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(interval)
