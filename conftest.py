@@ -15,13 +15,15 @@ database of its own, dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,6 +185,41 @@ def stack_home() -> Iterator[Path]:
     path.chmod(0o711)  # mkdtemp: 0700. As root PostgreSQL's user must pass; `up` never widens what it did not create
     yield path / "home"
     shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _own_server(prefix: str, make: Callable[[Path], Any]) -> Iterator[Any]:
+    """A server made in a temp dir outside pytest's tmp dirs (re-locked 0700 by each session; 0711 here, so that
+    PostgreSQL's unprivileged user passes), started, and stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o711)
+    server = make(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def own_nats():
+    """A NATS server of this test's own, to stop and start again on the same port and store (JetStream on disk, so
+    streams and consumers outlive a restart). Never the session's server: restarting that would disturb others."""
+    from tradectl.embedded import EmbeddedNats
+
+    with _own_server("tradebus-own-nats-", lambda root: EmbeddedNats(root / "nats", fsync_always=False)) as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of this test's own (database ``tradebus``), to stop and start again on the same port and
+    data directory. Never the session's server."""
+    from tradectl.embedded import EmbeddedPostgres
+
+    with _own_server("tradebus-own-pg-", lambda root: EmbeddedPostgres(root / "postgres", durable=False)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from tradebus_contracts.signing import generate_private_key, public_key_to_b64
 from tradebus_contracts.subjects import subject_for
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import wait_until_healthy
-from tradectl.embedded import EmbeddedNats, free_port
+from tradectl.embedded import free_port
 from tradectl.testing import exit_reason
 from webhook_ingest.testing import WebhookIngestProcess, new_secret, raw_post, send_all, signed_headers
 
@@ -166,14 +166,6 @@ async def test_webhooks_when_200_arrive_concurrently_for_200_executions_then_exa
     assert len({f.execution_id for f in reported}) == 200 and {f.source for f in reported} == {"webhook"}
     assert await stack.stored("BROKER") == 200 and await stack.stored("FILLS") == 200
 
-
-@pytest.fixture
-def own_nats(tmp_path):
-    """A NATS server of this test's own, so it can be stopped and started again on the same port and store."""
-    server = EmbeddedNats(tmp_path / "nats", fsync_always=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_webhook_when_nats_is_down_then_503_and_after_it_returns_the_senders_retry_lands_exactly_once(

@@ -8,18 +8,9 @@ import asyncio
 import pytest
 
 from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, connect, ensure_streams
-from tradectl.embedded import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_nats(tmp_path):
-    """A NATS server of this test's own, to restart."""
-    server = EmbeddedNats(tmp_path / "nats", fsync_always=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def wait_for(predicate, timeout):

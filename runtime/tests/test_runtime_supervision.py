@@ -5,9 +5,7 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
-from pathlib import Path
 
 import nats
 import pytest
@@ -200,20 +198,6 @@ def test_run_when_the_service_gives_up_then_the_process_exits_non_zero_for_its_s
     assert '"event": "service.gave_up"' in done.stdout + done.stderr
 
 
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL of this test's own, so that restarting it disturbs no other test."""
-    from tradectl.embedded import EmbeddedPostgres
-
-    root = Path(tempfile.mkdtemp(prefix="tradebus-pg-restart-"))
-    server = EmbeddedPostgres(root / "pg", durable=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        subprocess.run(["rm", "-rf", str(root)], check=False)
-
 
 async def wait_for_report(nc, service, predicate, timeout=30.0):
     deadline = asyncio.get_running_loop().time() + timeout
@@ -262,20 +246,6 @@ async def test_service_when_postgres_restarts_under_it_then_its_task_resumes_and
     assert len(polls) > polls_before  # it polls again: restarted by the shell, not by an operator
     assert app.gave_up is None
 
-
-@pytest.fixture
-def own_nats():
-    """A NATS of this test's own (JetStream on disk, so streams and consumers outlive a restart)."""
-    from tradectl.embedded import EmbeddedNats
-
-    root = Path(tempfile.mkdtemp(prefix="tradebus-nats-restart-"))
-    server = EmbeddedNats(root / "nats", fsync_always=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 @pytest.mark.integration

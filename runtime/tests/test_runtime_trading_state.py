@@ -13,18 +13,9 @@ from tradebus_runtime.bus import connect, ensure_streams
 from tradebus_runtime.faults import is_transient
 from tradebus_runtime.trading_state import TradingStateFollower, TradingStateUnknown
 from tradectl.control import set_trading_state
-from tradectl.embedded import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_nats(tmp_path):
-    """A NATS server of this test's own, to restart."""
-    server = EmbeddedNats(tmp_path / "nats", fsync_always=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def wait_until(predicate, timeout=10.0):

@@ -33,6 +33,7 @@ from tradebus_contracts import RiskApproved, TradingState, client_order_id_for, 
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.projection import SETTLE_MARGIN, Working, in_settled
 from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime.crashpoints import crash_point
 from tradebus_runtime.faults import DependencyUnavailable
 from tradebus_runtime.trading_state import TradingStateFollower
 
@@ -138,6 +139,7 @@ class ApprovalHandler:
         result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit, self._halted)
         if isinstance(result, Placed):
             await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call)
+            crash_point("gateway.before_ack")  # recorded, the approval not acked yet: redelivered, seen as done
         elif isinstance(result, Unsettled):
             log.warning("gateway.submit_unsettled", order_id=str(event.order_id), reason=result.message)
         else:
@@ -193,6 +195,7 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
                 NotPlaced(None, None, unsendable)
         try:
             may_have_landed = True
+            crash_point("gateway.before_post")  # pending is committed, nothing sent: the redelivery looks up, posts
             placed = await broker.submit(order, client_order_id)
         except BrokerError as exc:
             await audit(BrokerCall.failed("submit", exc))
@@ -203,6 +206,7 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
             if wait_s:
                 await clock.sleep(wait_s)
             continue
+        crash_point("gateway.after_post")  # the broker has it, we have not recorded it: the redelivery finds it
         return Placed(BrokerOrder.of(placed), call="submit")
     raise SubmitNotConfirmed(f"order {approval.order_id}: broker unreachable after {MAX_ATTEMPTS} attempts")
 

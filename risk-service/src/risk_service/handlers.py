@@ -23,6 +23,7 @@ from tradebus_contracts import FillReported, OrderSubmitted, RiskApproved
 from tradebus_contracts.envelope import Envelope, utc_now
 from tradebus_contracts.trading_day import trading_day_start
 from tradebus_runtime import Bus, PoisonMessage, get_logger
+from tradebus_runtime.crashpoints import crash_point
 
 from .batch import Outcome, Poison, Publish, Retry, plan_batch, take_back
 from .booking import FillSeen, closes_approval, filled_at_close
@@ -67,6 +68,7 @@ class RiskHandlers:
             await self._confirm_state()
         async with self._lock:
             outcomes = await self._decide_and_store([event for event, _ in items])
+            crash_point("risk.before_publish")  # decided and stored, nothing published: the redelivery sends the same
             return await self._publish(outcomes)
 
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
