@@ -20,7 +20,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
-POSITION_SYNC = ROOT / "position-sync-service" / "src" / "position_sync"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -184,10 +183,6 @@ def test_review_when_the_person_backs_out_then_nothing_is_sent(page, stack):
     assert {o["order_id"] for o in api(stack, "/api/orders?status=all")["orders"]} == before
 
 
-def position_sync_answers_the_ledger() -> bool:
-    """Whether position-sync-service's code answers LEDGER_POSITIONS at all (it is being built)."""
-    return any("LEDGER_POSITIONS" in source.read_text() for source in POSITION_SYNC.glob("*.py"))
-
 
 def dollars(amount: str, signed: bool = False) -> str:
     """The panel's spelling of an API amount: "$1,245.30", "-$12.30"; signed: "+$5.00"."""
@@ -196,8 +191,6 @@ def dollars(amount: str, signed: bool = False) -> str:
     return f"{sign}${abs(value):,.2f}"
 
 
-@pytest.mark.skipif(not position_sync_answers_the_ledger(),
-                    reason="position-sync-service registers no responder on LEDGER_POSITIONS yet (being built)")
 def test_positions_when_a_buy_and_a_sell_fill_then_the_panel_shows_the_ledger_with_pnl(page, stack):
     set_quote(stack, "MSFT", "415.00", "415.10")  # MSFT: no other test here trades it
     fill_ticket(page, symbol="MSFT", type_="market", qty="3")

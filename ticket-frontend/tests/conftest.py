@@ -171,12 +171,6 @@ class TicketServer:
         return httpx.Client(base_url=self.base_url, timeout=10)
 
 
-def position_sync_answers_the_ledger() -> bool:
-    """Whether position-sync-service's code answers LEDGER_POSITIONS at all (it is being built): tests of the ledger
-    in a whole stack skip, saying so, until it does; once it does they must pass."""
-    package = Path(__file__).resolve().parents[2] / "position-sync-service" / "src" / "position_sync"
-    return any("LEDGER_POSITIONS" in source.read_text() for source in package.glob("*.py"))
-
 
 def eventually(probe: Callable[[], Any], timeout: float = 10, interval: float = 0.05) -> Any:
     """Poll until ``probe`` returns something truthy; the read model and the mirror are eventually consistent."""

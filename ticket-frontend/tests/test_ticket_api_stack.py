@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 
 from tradectl.testing import wait_for_reference_data
 
-from .conftest import eventually, position_sync_answers_the_ledger
+from .conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +53,6 @@ def test_place_order_when_the_whole_stack_runs_then_risk_previews_and_the_order_
     assert any(r["code"] == "QTY_NOT_POSITIVE" for r in rejected["reject_reasons"])
 
 
-@pytest.mark.skipif(not position_sync_answers_the_ledger(),
-                    reason="position-sync-service registers no responder on LEDGER_POSITIONS yet")
 def test_positions_when_an_order_fills_then_the_ledger_holds_it_with_its_cost(stack_ticket):
     order_id = stack_ticket.post("/api/orders", json=MARKET_BUY).json()["order_id"]
     eventually(lambda: stack_ticket.get(f"/api/orders/{order_id}").json().get("status") == "filled", timeout=30,
