@@ -17,7 +17,8 @@ Buying power is the broker's, and the broker already holds back what its open bu
 hold back yet is a buy it has not taken, or took after the account was read. So the book keeps the open buys that
 the account snapshot does not provably include (``buys_not_in_account``): never submitted, or submitted later than
 the settle margin before the snapshot. Like a settled fill, a buy the snapshot provably includes leaves that set for
-good (snapshots only move forward).
+good (snapshots only move forward). Its total is kept running like the others, and the submitted ones wait in a
+heap by submission time, so a decision reads it in constant time however many buys are open.
 """
 
 from __future__ import annotations
@@ -78,10 +79,13 @@ class Book:
     _recent: deque[datetime] = field(default_factory=deque)
     _already_booked: set[UUID] = field(default_factory=set)  # approvals of order_ids the book holds: taken back
     _buys_unseen: dict[UUID, BookedOrder] = field(default_factory=dict)  # buys the account may not hold back yet
+    _unseen_cost: Decimal = _ZERO  # what those may still cost: the sum of their open_cost(), kept by _count
+    _unseen_submitted: list[tuple[datetime, int, UUID]] = field(default_factory=list)  # heap of the submitted ones
 
     def load(self, state: BookState, day_start: datetime, now: datetime) -> None:
         self.open_by_symbol, self.daily_by_symbol, self._sides = Counter(), {}, {}
         self._orders, self._fills, self._expiring, self._buys_unseen = {}, {}, [], {}
+        self._unseen_cost, self._unseen_submitted = _ZERO, []
         self.day_start = day_start
         for fill in state.fills:
             self._fills.setdefault(fill.symbol, {})[fill.execution_id] = fill
@@ -124,14 +128,13 @@ class Book:
     def buys_not_in_account(self, account_as_of: datetime) -> Decimal:
         """What open buys may still cost that an account snapshot taken at ``account_as_of`` does not provably hold
         back (see the module docstring)."""
-        total = _ZERO
         horizon = account_as_of - self.settle_margin
-        for order_id, order in list(self._buys_unseen.items()):
-            if order.closed or (order.submitted_at is not None and order.submitted_at <= horizon):
-                del self._buys_unseen[order_id]
-            else:
-                total = EXACT.add(total, order.open_cost())
-        return total
+        while self._unseen_submitted and self._unseen_submitted[0][0] <= horizon:
+            order = self._buys_unseen.get(heapq.heappop(self._unseen_submitted)[2])
+            if order is not None:
+                self._unseen_cost = EXACT.subtract(self._unseen_cost, order.open_cost())
+                del self._buys_unseen[order.order_id]
+        return self._unseen_cost
 
     def advance(self, now: datetime) -> None:
         """Move the book to ``now``: a new trading day resets today's notional; approvals that expired unsubmitted
@@ -179,12 +182,15 @@ class Book:
         order = self._orders.get(order_id)
         if order is not None and not order.submitted:
             self._change(order, submitted=True, submitted_at=at)
+            if order_id in self._buys_unseen:
+                heapq.heappush(self._unseen_submitted, (at, next(self._pushed), order_id))
 
     def record_closed(self, order_id: UUID, filled_qty: Decimal) -> None:
         """The order ended with ``filled_qty`` filled: its unfilled part stops counting. Idempotent."""
         order = self._orders.get(order_id)
         if order is not None and not order.closed:
             self._change(order, closed=True, filled_at_close=filled_qty)
+            self._buys_unseen.pop(order_id, None)  # an ended order may cost nothing more (its open_cost is 0)
 
     def record_fill(self, fill: FillSeen) -> None:
         """A fill new to the store: it leaves its order's remainder and is in flight until the settled position has
@@ -202,6 +208,8 @@ class Book:
         self._orders[order.order_id] = order
         if order.side is OrderSide.BUY and not order.closed:
             self._buys_unseen[order.order_id] = order
+            if order.submitted_at is not None:
+                heapq.heappush(self._unseen_submitted, (order.submitted_at, next(self._pushed), order.order_id))
         self._count(order, 1)
         if not order.submitted and not order.lapsed:
             heapq.heappush(self._expiring, (order.expires_at, next(self._pushed), order.order_id))
@@ -222,6 +230,10 @@ class Book:
         symbol, working = order.symbol, order.working()
         if order.open:
             self.open_by_symbol[symbol] += sign
+        if order.order_id in self._buys_unseen:
+            cost = order.open_cost()
+            self._unseen_cost = EXACT.add(self._unseen_cost, cost) if sign > 0 else EXACT.subtract(self._unseen_cost,
+                                                                                                   cost)
         sides = self._sides.get(symbol)
         if sides is None:
             sides = self._sides[symbol] = _Sides()
