@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import shutil
 import statistics
@@ -53,9 +54,14 @@ UNLIMITED = {  # the bench measures the pipeline, not the limits
 }
 
 
+SYMBOLS = ["AAPL"]  # --symbols N: the orders go round N symbols (a rebalance across a book, not one name)
+_next_symbol = itertools.count()
+
+
 def order() -> OrderRequested:
     order_id = uuid.uuid4()
-    return OrderRequested(producer="bench", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
+    symbol = SYMBOLS[next(_next_symbol) % len(SYMBOLS)]
+    return OrderRequested(producer="bench", order_id=order_id, correlation_id=str(order_id), symbol=symbol,
                           side="buy", type="limit", time_in_force="day", qty=Decimal("1"),
                           limit_price=Decimal("187.25"))
 
@@ -63,11 +69,12 @@ def order() -> OrderRequested:
 async def seed(js) -> None:  # type: ignore[no-untyped-def]
     kv = await ensure_kv(js, REFDATA_BUCKET)
     now = datetime.now(UTC)
-    await kv.put(asset_key("AAPL"), AssetRef(symbol="AAPL", tradable=True, fractionable=True, shortable=True,
-                                             as_of=now).model_dump_json().encode())
-    await kv.put(quote_key("AAPL"), QuoteRef(symbol="AAPL", bid=Decimal("187.20"), ask=Decimal("187.30"),
-                                             last=Decimal("187.25"), as_of=now.replace(year=now.year + 1))
-                 .model_dump_json().encode())  # as_of in the future: never stale during the run
+    for symbol in SYMBOLS:
+        await kv.put(asset_key(symbol), AssetRef(symbol=symbol, tradable=True, fractionable=True, shortable=True,
+                                                 as_of=now).model_dump_json().encode())
+        await kv.put(quote_key(symbol), QuoteRef(symbol=symbol, bid=Decimal("187.20"), ask=Decimal("187.30"),
+                                                 last=Decimal("187.25"), as_of=now.replace(year=now.year + 1))
+                     .model_dump_json().encode())  # as_of in the future: never stale during the run
     await kv.put(ACCOUNT_KEY, AccountRef(buying_power=Decimal("1000000000000"), equity=Decimal("1"),
                                          cash=Decimal("1"), as_of=now.replace(year=now.year + 1))
                  .model_dump_json().encode())
@@ -251,4 +258,8 @@ if __name__ == "__main__":
     parser.add_argument("--pg-no-fsync", action="store_true", help="PostgreSQL with fsync off (to see its share)")
     parser.add_argument("--baseline", metavar="REF", help="also run the risk service as of git commit REF")
     parser.add_argument("--rounds", type=int, default=1, help="the stages take turns this many times; medians")
-    run(parser.parse_args())
+    parser.add_argument("--symbols", type=int, default=1, help="orders go round this many symbols (1: AAPL only)")
+    parsed = parser.parse_args()
+    if parsed.symbols > 1:
+        SYMBOLS[:] = [f"S{i:04d}" for i in range(parsed.symbols)]
+    run(parsed)

@@ -68,6 +68,9 @@ class FakeRefData:
     def gross_exposure(self) -> Decimal:
         return Decimal(0)
 
+    def take_changed(self) -> None:
+        return None  # tests change the fields directly: any symbol may have changed
+
 
 @dataclass
 class FakeTradingState:

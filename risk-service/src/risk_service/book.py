@@ -81,11 +81,13 @@ class Book:
     _buys_unseen: dict[UUID, BookedOrder] = field(default_factory=dict)  # buys the account may not hold back yet
     _unseen_cost: Decimal = _ZERO  # what those may still cost: the sum of their open_cost(), kept by _count
     _unseen_submitted: list[tuple[datetime, int, UUID]] = field(default_factory=list)  # heap of the submitted ones
+    _changed: set[str] | None = None  # symbols whose projection may have moved since take_changed; None: any
 
     def load(self, state: BookState, day_start: datetime, now: datetime) -> None:
         self.open_by_symbol, self.daily_by_symbol, self._sides = Counter(), {}, {}
         self._orders, self._fills, self._expiring, self._buys_unseen = {}, {}, [], {}
         self._unseen_cost, self._unseen_submitted = _ZERO, []
+        self._changed = None
         self.day_start = day_start
         for fill in state.fills:
             self._fills.setdefault(fill.symbol, {})[fill.execution_id] = fill
@@ -117,6 +119,12 @@ class Book:
             else:
                 selling = None if selling is None else EXACT.add(selling, fill.qty)
         return Projection(settled, buying, selling)
+
+    def take_changed(self) -> set[str] | None:
+        """The symbols whose projection may have changed since the last call (None: any of them, after a load), for
+        a reader that keeps something derived per symbol (decider.Decider's gross growth)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def working_symbols(self) -> set[str]:
         """The symbols with open orders or fills in flight: those whose projection may differ from the settled
@@ -199,6 +207,8 @@ class Book:
         if fill.execution_id in in_flight:
             return
         in_flight[fill.execution_id] = fill
+        if self._changed is not None:
+            self._changed.add(fill.symbol)
         order = self._orders.get(fill.order_id)
         if order is not None:
             self._change(order, seen_qty=EXACT.add(order.seen_qty, fill.qty),
@@ -228,6 +238,8 @@ class Book:
     def _count(self, order: BookedOrder, sign: int) -> None:
         """Add (``sign`` 1) or take away (-1) what one order contributes to the totals."""
         symbol, working = order.symbol, order.working()
+        if self._changed is not None:
+            self._changed.add(symbol)
         if order.open:
             self.open_by_symbol[symbol] += sign
         if order.order_id in self._buys_unseen:

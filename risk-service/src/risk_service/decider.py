@@ -16,6 +16,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tradebus_contracts import OrderRequested, RejectionReason, RiskRejected, TradingState, sign_approval
+from tradebus_contracts.projection import EXACT
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import key_id_for
 from tradebus_runtime import get_logger
@@ -41,6 +42,7 @@ class ReferenceData(Protocol):
     def position_qty(self, symbol: str) -> Decimal: ...
     def settled_as_of(self, symbol: str) -> datetime | None: ...
     def gross_exposure(self) -> Decimal: ...
+    def take_changed(self) -> set[str] | None: ...  # symbols whose quote or position changed; None: any
 
 
 class TradingStateSource(Protocol):
@@ -67,6 +69,8 @@ class Decider:
         self.book = book
         self.signer = signer
         self.trading_state = trading_state
+        self._growth: dict[str, Decimal] = {}  # per symbol with open orders: what they may add to gross exposure
+        self._growth_total = Decimal(0)
 
     def context(self, symbol: str, now: datetime) -> RiskContext:
         settled = self.refdata.position_qty(symbol)
@@ -94,17 +98,31 @@ class Decider:
     def _gross_growth(self, exclude: str) -> Decimal:
         """What the open orders of every symbol but ``exclude`` may add to the account's gross exposure: per symbol,
         how far its worst case on either side is from flat beyond the settled position, at its reference price (a
-        symbol with no price to value it at is left out: its own orders were checked when they were approved)."""
-        total = Decimal(0)
-        for symbol in self.book.working_symbols() - {exclude}:
-            price = reference_price(self.refdata.quote(symbol))
-            if price is None:
-                continue
-            settled = self.refdata.position_qty(symbol)
-            growth = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol)).gross_growth()
-            if growth:
-                total += growth * price
-        return total
+        symbol with no price to value it at is left out: its own orders were checked when they were approved).
+
+        Kept per symbol and summed as it goes: only the symbols whose book, quote or position changed since the last
+        decision are valued again (all of them after a reload or a new account entry), so a decision costs the same
+        with 1 or 500 symbols working."""
+        book_changed, refdata_changed = self.book.take_changed(), self.refdata.take_changed()
+        if book_changed is None or refdata_changed is None:
+            self._growth, self._growth_total = {}, Decimal(0)
+            stale: set[str] = self.book.working_symbols()
+        else:
+            stale = book_changed | refdata_changed
+        for symbol in stale:
+            before, now = self._growth.pop(symbol, Decimal(0)), self._growth_of(symbol)
+            if now:
+                self._growth[symbol] = now
+            self._growth_total = EXACT.add(EXACT.subtract(self._growth_total, before), now)
+        return EXACT.subtract(self._growth_total, self._growth.get(exclude, Decimal(0)))
+
+    def _growth_of(self, symbol: str) -> Decimal:
+        price = reference_price(self.refdata.quote(symbol))
+        if price is None:
+            return Decimal(0)
+        settled = self.refdata.position_qty(symbol)
+        growth = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol)).gross_growth()
+        return EXACT.multiply(growth, price) if growth else Decimal(0)
 
     def decide(self, request: OrderRequested, now: datetime) -> tuple[DecisionEvent, Commitment | None]:
         """The decision event for ``request`` and what it commits (None when rejected)."""

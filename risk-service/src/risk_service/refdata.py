@@ -8,13 +8,17 @@ position entry is flat as of the gateway's last *complete* refresh: the gateway 
 held position, then deletes the ones no longer held, each refresh stamped alike; so when the next account entry
 arrives, the previous refresh's deletes are all in. Flat is therefore known as of the account entry before the
 latest one (None until two have been seen: nothing is proved settled before that).
+
+`take_changed` tells a reader that keeps something per symbol (the decider's gross growth) which symbols' quote or
+settled position changed since it last asked: a new account entry may change every flat symbol's ``settled_as_of``,
+so it reads as "any".
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from tradebus_contracts.refdata import ACCOUNT_KEY
+from tradebus_contracts.refdata import ACCOUNT_KEY, parse_key
 from tradebus_runtime.refdata import RefDataMirror
 
 from .model import Account, Asset, Quote
@@ -24,12 +28,24 @@ class RefData(RefDataMirror):
     def __init__(self) -> None:
         super().__init__()
         self._flat_as_of: datetime | None = None
+        self._changed: set[str] | None = None  # None: any symbol may have changed
 
     def apply(self, key: str, value: bytes | None) -> None:
         before = self.account
         super().apply(key, value)
         if key == ACCOUNT_KEY and before is not None and self.account is not before:
             self._flat_as_of = before.as_of
+            self._changed = None
+        elif self._changed is not None and key.startswith(("quotes.", "positions.")):
+            try:
+                self._changed.add(parse_key(key)[1] or "")
+            except ValueError:
+                pass  # the mirror logged it and ignored it
+
+    def take_changed(self) -> set[str] | None:
+        """The symbols whose quote or settled position changed since the last call (None: any of them)."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def settled_as_of(self, symbol: str) -> datetime | None:
         """When the broker's position for ``symbol`` (``position_qty``) was last known to be what it says."""

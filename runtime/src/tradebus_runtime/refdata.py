@@ -16,6 +16,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import ValidationError
 
+from tradebus_contracts.projection import EXACT
 from tradebus_contracts.refdata import (
     REFDATA_BUCKET,
     AccountRef,
@@ -45,13 +46,15 @@ class RefDataMirror:
         self.calendar: CalendarRef | None = None
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._gross = Decimal(0)  # the sum of |market value| over self.positions, kept as entries come and go
 
     def position_qty(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)
         return position.qty if position is not None else Decimal(0)
 
     def gross_exposure(self) -> Decimal:
-        return sum((abs(p.market_value) for p in self.positions.values()), Decimal(0))
+        """The settled positions' gross value (constant time: risk asks once per decision)."""
+        return self._gross
 
     def apply(self, key: str, value: bytes | None) -> None:
         """Apply one KV entry (``None`` = deleted). Bad entries are logged and ignored, never fatal."""
@@ -65,10 +68,13 @@ class RefDataMirror:
                 setattr(self, kind, None if value is None else _SINGLES[kind].model_validate_json(value))
                 return
             table: dict[str, Any] = getattr(self, kind)
-            if value is None:
-                table.pop(symbol, None)
-            else:
-                table[symbol] = _MODELS[kind].model_validate_json(value)
+            entry = None if value is None else _MODELS[kind].model_validate_json(value)
+            before = table.pop(symbol, None) if entry is None else table.get(symbol)
+            if entry is not None:
+                table[symbol] = entry
+            if kind == "positions":
+                self._gross = EXACT.add(EXACT.subtract(self._gross, abs(before.market_value) if before else 0),
+                                        abs(entry.market_value) if entry else 0)
         except ValidationError as exc:
             log.warning("refdata.invalid_entry", key=key, error=str(exc)[:300])
 
