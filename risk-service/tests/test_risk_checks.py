@@ -128,6 +128,13 @@ TRIGGERED: list[tuple[str, OrderFields, RiskContext, Limits]] = [
     ("FRACTIONAL_SHORT_NOT_ALLOWED", an_order(side="sell", qty=D("0.5")), a_context(), Limits()),
     ("FRACTIONAL_SHORT_NOT_ALLOWED", an_order(side="sell", qty=D("1")), a_context(position_qty=D("0.5")),
      Limits()),
+    # a stop-loss resting on the whole long holds every share; and no sell flips a long into a short
+    ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("3")),
+     a_context(position_qty=D("10"), pending_sell_qty=D("10"), open_sell_qty=D("10")), Limits()),
+    ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("15")), LONG_10, Limits()),
+    # a buy of 10 filled a moment ago (the settled position lacks it): the broker has the 10 all the same
+    ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("15")),
+     a_context(pending_buy_qty=D("10"), open_buy_qty=D("0")), Limits()),
     ("FRACTIONAL_SHORT_NOT_ALLOWED", a_market(side="sell", qty=None, notional=D("50")), a_context(), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(quote=None), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(account=None), Limits()),
@@ -193,6 +200,11 @@ PASSING: list[tuple[str, OrderFields, RiskContext, Limits]] = [
      Limits()),
     ("FRACTIONAL_SHORT_NOT_ALLOWED", an_order(side="sell", qty=D("0.5")), a_context(position_qty=D("0.5")),
      Limits()),
+    ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("6")),
+     a_context(position_qty=D("10"), pending_sell_qty=D("4"), open_sell_qty=D("4")), Limits()),
+    # 10 sold in a fill the settled position lacks: flat at the broker, nothing held, so a plain short sale
+    ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("5")),
+     a_context(position_qty=D("10"), pending_sell_qty=D("10"), open_sell_qty=D("0")), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(side="sell"), a_context(account=None, position_qty=D("10")), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(quote=a_quote("0", "0", "100")), Limits()),
     ("QUOTE_STALE", an_order(), a_context(quote=a_quote(age_s=60)), Limits()),
@@ -306,14 +318,22 @@ def test_evaluate_when_quote_is_stale_then_market_order_cost_is_unknown():
 
 
 @pytest.mark.parametrize(("buying_power", "approved"), [("499.99", False), ("500", True)])
-def test_evaluate_when_a_sell_goes_past_the_long_then_only_the_short_part_needs_buying_power(buying_power,
-                                                                                              approved):
-    ctx = a_context(position_qty=D("10"), account=an_account(buying_power))
+def test_evaluate_when_a_sell_opens_a_short_from_flat_then_it_needs_buying_power(buying_power, approved):
+    ctx = a_context(account=an_account(buying_power))
 
-    decision = evaluate(an_order(side="sell", qty=D("15")), ctx, Limits())
+    decision = evaluate(an_order(side="sell", qty=D("5")), ctx, Limits())
 
     assert decision.approved is approved
-    assert decision.estimated_cost == D("1500.00")
+    assert decision.estimated_cost == D("500.00")
+
+
+def test_evaluate_when_a_sell_goes_past_the_long_then_refused_as_the_broker_would_with_what_is_available():
+    ctx = a_context(position_qty=D("10"), pending_sell_qty=D("4"), open_sell_qty=D("4"))
+
+    decision = evaluate(an_order(side="sell", qty=D("7")), ctx, Limits())
+
+    assert [r.code for r in decision.reasons] == ["SELL_EXCEEDS_AVAILABLE"]
+    assert "the position is 10; open sell orders hold 4, so 6 are available" in decision.reasons[0].message
 
 
 # --- estimated cost -----------------------------------------------------------------------------------------

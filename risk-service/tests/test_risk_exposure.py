@@ -40,7 +40,7 @@ def test_reducing_when_a_long_of_100_is_sold_twice_then_the_second_sell_is_refus
     second = decide(decider, now, order_requested, side="sell", qty="100")
 
     assert isinstance(first, RiskApproved)
-    assert codes(second) == {"TRADING_REDUCING_ONLY"}
+    assert codes(second) == {"TRADING_REDUCING_ONLY", "SELL_EXCEEDS_AVAILABLE"}  # the broker would refuse it too
     assert "100 shares of open sells working" in second.message
 
 
@@ -104,7 +104,8 @@ def test_order_end_when_it_arrives_before_the_fill_events_then_the_filled_part_s
     decider.book.record_closed(sell.order_id, D(60))  # filled 60 of 100, the rest cancelled; no fill seen yet
 
     assert decider.book.projection("AAPL", D(100), now).short_worst == D(40)
-    assert codes(decide(decider, now, order_requested, side="sell", qty="41")) == {"TRADING_REDUCING_ONLY"}
+    assert codes(decide(decider, now, order_requested, side="sell", qty="41")) == {"TRADING_REDUCING_ONLY",
+                                                                                  "SELL_EXCEEDS_AVAILABLE"}
     assert isinstance(decide(decider, now, order_requested, side="sell", qty="40"), RiskApproved)
 
 

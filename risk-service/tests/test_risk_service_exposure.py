@@ -81,7 +81,7 @@ async def test_reducing_when_a_long_is_sold_twice_then_refused_kept_over_a_resta
     released = await eventually_approved(risk, order_requested, side="sell", qty="100")
 
     assert isinstance(first, RiskApproved)
-    assert codes(second) == codes(after_restart) == {"TRADING_REDUCING_ONLY"}
+    assert codes(second) == codes(after_restart) == {"TRADING_REDUCING_ONLY", "SELL_EXCEEDS_AVAILABLE"}
     assert "100 shares of open sells working" in second.message
     assert isinstance(released, RiskApproved)
 

@@ -120,6 +120,14 @@ class Book:
                 selling = None if selling is None else EXACT.add(selling, fill.qty)
         return Projection(settled, buying, selling)
 
+    def open_qty(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """What the symbol's open orders may still buy and sell (their remainders, without the fills in flight that
+        `projection` adds); None on a side where one's size was never known."""
+        sides = self._sides.get(symbol)
+        if sides is None:
+            return _ZERO, _ZERO
+        return (None if sides.unknown_buys else sides.buying), (None if sides.unknown_sells else sides.selling)
+
     def take_changed(self) -> set[str] | None:
         """The symbols whose projection may have changed since the last call (None: any of them, after a load), for
         a reader that keeps something derived per symbol (decider.Decider's gross growth)."""

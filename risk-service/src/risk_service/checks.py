@@ -180,6 +180,26 @@ def check_short(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterato
         yield reason("SHORT_NOT_ALLOWED", f"{story}: {order.symbol} is not shortable", "qty")
 
 
+def check_sell_available(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
+    """The broker's own rule for a sell (Alpaca; alpaca-sim models it): it may sell what the position holds beyond
+    what open sell orders already hold back; more than that — flipping a long into a short in one order, or adding
+    a sell while others hold the shares (a stop-loss resting on the whole position) — it refuses ("insufficient qty
+    available"). Only from flat, with no sell open, does a sell open a short (`check_short`). Refused here, with the
+    numbers, rather than approved and then refused by the broker."""
+    qty = order_shares(order, usable_quote(ctx, limits))
+    at_broker, held = ctx.position_at_broker, ctx.open_sell_qty
+    if order.side is not OrderSide.SELL or qty is None or qty <= 0 or at_broker is None or held is None:
+        return  # sizes never known: the position check already refuses what cannot be bounded
+    available = max(at_broker, Decimal(0)) - held
+    if qty <= available or (at_broker <= 0 and held == 0):
+        return
+    holds = f"; open sell orders hold {shares(held)}" if held else ""
+    yield reason("SELL_EXCEEDS_AVAILABLE",
+                 f"selling {shares(qty)} {order.symbol}: the position is {shares(at_broker)}{holds}, so "
+                 f"{shares(max(available, Decimal(0)))} are available; the broker refuses a sell beyond that (it "
+                 f"neither turns a long into a short in one order nor sells shares other orders hold)", "qty")
+
+
 def check_reference_data(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
     quote = ctx.quote
     if quote is None:
@@ -209,6 +229,7 @@ CHECKS: tuple[Check, ...] = (
     check_extended_hours,
     check_symbol,
     check_short,
+    check_sell_available,
     check_reference_data,
     check_order_size,
     check_position,

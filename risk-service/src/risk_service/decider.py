@@ -76,6 +76,7 @@ class Decider:
         settled = self.refdata.position_qty(symbol)
         projection = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol))
         account = self.refdata.account_view()
+        open_buys, open_sells = self.book.open_qty(symbol)
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
@@ -93,6 +94,8 @@ class Decider:
             pending_sell_qty=projection.selling,
             other_symbols_gross_growth=self._gross_growth(exclude=symbol),
             buys_not_in_account=Decimal(0) if account is None else self.book.buys_not_in_account(account.as_of),
+            open_buy_qty=open_buys,
+            open_sell_qty=open_sells,
         )
 
     def _gross_growth(self, exclude: str) -> Decimal:

@@ -49,6 +49,8 @@ REASON_CODES: dict[str, str] = {
     "SYMBOL_UNKNOWN": "no asset is known for the symbol",
     "SYMBOL_NOT_TRADABLE": "the asset is not tradable",
     "SHORT_NOT_ALLOWED": "the sell would open or increase a short in an asset that is not shortable",
+    "SELL_EXCEEDS_AVAILABLE": "the sell is larger than the position less what open sell orders hold: the broker "
+                              "refuses it (it neither flips a long into a short in one order nor sells held shares)",
     "FRACTIONAL_SHORT_NOT_ALLOWED": "the sell would leave a fractional short position",
     # reference data
     "REFERENCE_DATA_MISSING": "a quote, the account or a price needed to check the order is missing",
