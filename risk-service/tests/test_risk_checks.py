@@ -134,7 +134,7 @@ TRIGGERED: list[tuple[str, OrderFields, RiskContext, Limits]] = [
     ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("15")), LONG_10, Limits()),
     # a buy of 10 filled a moment ago (the settled position lacks it): the broker has the 10 all the same
     ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("15")),
-     a_context(pending_buy_qty=D("10"), open_buy_qty=D("0")), Limits()),
+     a_context(pending_buy_qty=D("10"), position_at_broker=D("10")), Limits()),
     ("FRACTIONAL_SHORT_NOT_ALLOWED", a_market(side="sell", qty=None, notional=D("50")), a_context(), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(quote=None), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(account=None), Limits()),
@@ -204,7 +204,7 @@ PASSING: list[tuple[str, OrderFields, RiskContext, Limits]] = [
      a_context(position_qty=D("10"), pending_sell_qty=D("4"), open_sell_qty=D("4")), Limits()),
     # 10 sold in a fill the settled position lacks: flat at the broker, nothing held, so a plain short sale
     ("SELL_EXCEEDS_AVAILABLE", an_order(side="sell", qty=D("5")),
-     a_context(position_qty=D("10"), pending_sell_qty=D("10"), open_sell_qty=D("0")), Limits()),
+     a_context(position_qty=D("10"), pending_sell_qty=D("10"), position_at_broker=D("0")), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(side="sell"), a_context(account=None, position_qty=D("10")), Limits()),
     ("REFERENCE_DATA_MISSING", an_order(), a_context(quote=a_quote("0", "0", "100")), Limits()),
     ("QUOTE_STALE", an_order(), a_context(quote=a_quote(age_s=60)), Limits()),

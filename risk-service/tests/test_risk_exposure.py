@@ -197,3 +197,22 @@ def test_buying_power_when_the_account_read_holds_the_open_buys_back_then_they_a
     assert codes(too_much) == {"INSUFFICIENT_BUYING_POWER"}
     assert "open buys" not in too_much.message
     assert isinstance(fits, RiskApproved)
+
+
+def test_sell_when_the_settled_long_already_has_the_buy_and_a_stop_loss_holds_it_then_more_is_refused(
+        decider, refdata, now, order_requested):
+    """Bought 10 a moment ago: the fill is still in flight for the projection (inside the settle margin), but the
+    position read after it already has it. A stop-loss on the 10, then a sell of 3: the broker would refuse it, and
+    risk must not count the 10 twice and approve it."""
+    buy = decide(decider, now, order_requested, side="buy", qty="10")
+    decider.book.record_fill(a_fill(buy, "10", "187.30", now - timedelta(seconds=1)))
+    refdata.position, refdata.position_as_of = D(10), now  # read after the fill was recorded
+    stop_loss = decide(decider, now, order_requested, side="sell", qty="10", type="stop", limit_price=None,
+                       stop_price=D("160.00"), time_in_force="gtc")
+    more = decide(decider, now, order_requested, side="sell", qty="3")
+
+    assert isinstance(stop_loss, RiskApproved)
+    assert codes(more) == {"SELL_EXCEEDS_AVAILABLE"}
+    assert "the position is 10; open sell orders hold 10, so 0 are available" in more.message
+    assert decider.book.position_now("AAPL", D(10), now) == D(10)  # the fill is in the settled 10
+    assert decider.book.position_now("AAPL", D(0), now - timedelta(seconds=2)) == D(10)  # read before the fill

@@ -120,13 +120,23 @@ class Book:
                 selling = None if selling is None else EXACT.add(selling, fill.qty)
         return Projection(settled, buying, selling)
 
-    def open_qty(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
-        """What the symbol's open orders may still buy and sell (their remainders, without the fills in flight that
-        `projection` adds); None on a side where one's size was never known."""
+    def open_sell_qty(self, symbol: str) -> Decimal | None:
+        """What the symbol's open sell orders may still sell (their remainders, without fills): what the broker holds
+        back from the position for them. None when one's size was never known."""
         sides = self._sides.get(symbol)
         if sides is None:
-            return _ZERO, _ZERO
-        return (None if sides.unknown_buys else sides.buying), (None if sides.unknown_sells else sides.selling)
+            return _ZERO
+        return None if sides.unknown_sells else sides.selling
+
+    def position_now(self, symbol: str, settled: Decimal, settled_as_of: datetime | None) -> Decimal:
+        """The best estimate of the position at the broker now: the settled one, with the fills recorded after it
+        was read (those recorded before it are taken to be in it — the projection waits for the settle margin to
+        be sure, this estimate does not)."""
+        position = settled
+        for fill in (self._fills.get(symbol) or {}).values():
+            if settled_as_of is None or fill.recorded_at > settled_as_of:
+                position += fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        return position
 
     def take_changed(self) -> set[str] | None:
         """The symbols whose projection may have changed since the last call (None: any of them, after a load), for

@@ -185,11 +185,13 @@ def check_sell_available(order: OrderFields, ctx: RiskContext, limits: Limits) -
     what open sell orders already hold back; more than that — flipping a long into a short in one order, or adding
     a sell while others hold the shares (a stop-loss resting on the whole position) — it refuses ("insufficient qty
     available"). Only from flat, with no sell open, does a sell open a short (`check_short`). Refused here, with the
-    numbers, rather than approved and then refused by the broker."""
+    numbers, rather than approved and then refused by the broker. The position is the best estimate of the broker's
+    now (`Book.position_now`), not the projection's worst case: a check that refuses must not count a fill twice."""
     qty = order_shares(order, usable_quote(ctx, limits))
-    at_broker, held = ctx.position_at_broker, ctx.open_sell_qty
-    if order.side is not OrderSide.SELL or qty is None or qty <= 0 or at_broker is None or held is None:
-        return  # sizes never known: the position check already refuses what cannot be bounded
+    held = ctx.open_sell_qty
+    at_broker = ctx.position_qty if ctx.position_at_broker is None else ctx.position_at_broker
+    if order.side is not OrderSide.SELL or qty is None or qty <= 0 or held is None:
+        return  # open sells of unknown size: the position check already refuses what cannot be bounded
     available = max(at_broker, Decimal(0)) - held
     if qty <= available or (at_broker <= 0 and held == 0):
         return

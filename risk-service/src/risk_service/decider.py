@@ -73,10 +73,9 @@ class Decider:
         self._growth_total = Decimal(0)
 
     def context(self, symbol: str, now: datetime) -> RiskContext:
-        settled = self.refdata.position_qty(symbol)
-        projection = self.book.projection(symbol, settled, self.refdata.settled_as_of(symbol))
+        settled, settled_as_of = self.refdata.position_qty(symbol), self.refdata.settled_as_of(symbol)
+        projection = self.book.projection(symbol, settled, settled_as_of)
         account = self.refdata.account_view()
-        open_buys, open_sells = self.book.open_qty(symbol)
         return RiskContext(
             now=now,
             trading_state=self.trading_state.state,
@@ -94,8 +93,8 @@ class Decider:
             pending_sell_qty=projection.selling,
             other_symbols_gross_growth=self._gross_growth(exclude=symbol),
             buys_not_in_account=Decimal(0) if account is None else self.book.buys_not_in_account(account.as_of),
-            open_buy_qty=open_buys,
-            open_sell_qty=open_sells,
+            position_at_broker=self.book.position_now(symbol, settled, settled_as_of),
+            open_sell_qty=self.book.open_sell_qty(symbol),
         )
 
     def _gross_growth(self, exclude: str) -> Decimal:

@@ -55,10 +55,9 @@ class RiskContext:
     orders and fills not yet in it may still add or take away (None: unbounded), read together as ``projection``.
     ``account_gross_exposure`` is the settled positions' value; ``other_symbols_gross_growth`` what the open orders
     of every other symbol may add to it at their reference prices; ``buys_not_in_account`` what open buys may cost
-    that the account's buying power does not hold back yet (``Book.buys_not_in_account``). ``open_buy_qty`` /
-    ``open_sell_qty`` are the parts of ``pending_buy_qty`` / ``pending_sell_qty`` that are open orders (approved and
-    not ended; open sells are what the broker holds back from the position), the rest being fills in flight (None:
-    a size never known).
+    that the account's buying power does not hold back yet (``Book.buys_not_in_account``). ``position_at_broker``
+    is the best estimate of the broker's position now (``Book.position_now``: the settled one with the fills recorded
+    after it was read); ``open_sell_qty`` what open sell orders hold back from it (None: a size never known).
     """
 
     now: datetime
@@ -77,17 +76,8 @@ class RiskContext:
     pending_sell_qty: Decimal | None = Decimal(0)
     other_symbols_gross_growth: Decimal = Decimal(0)
     buys_not_in_account: Decimal = Decimal(0)
-    open_buy_qty: Decimal | None = Decimal(0)
+    position_at_broker: Decimal | None = None  # None: the settled position
     open_sell_qty: Decimal | None = Decimal(0)
-
-    @property
-    def position_at_broker(self) -> Decimal | None:
-        """The position as the broker has it now: the settled one with the fills in flight (the broker reported
-        them, so it has them). None when an open order's size was never known."""
-        p = self.projection
-        if p.buying is None or p.selling is None or self.open_buy_qty is None or self.open_sell_qty is None:
-            return None
-        return p.settled + (p.buying - self.open_buy_qty) - (p.selling - self.open_sell_qty)
 
     @property
     def projection(self) -> Projection:
