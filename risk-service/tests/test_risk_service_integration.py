@@ -137,7 +137,7 @@ async def test_garbage_when_published_on_the_request_subject_then_dead_lettered_
 
 
 async def test_limits_when_asked_through_tradectl_then_active_limits_and_state_are_shown(risk):
-    out = json.loads(await risk.tradectl("risk", "limits"))
+    out = json.loads(await risk.tradectl("risk", "limits", "--json"))
 
     assert out["trading_state"] == "active"
     assert out["signing_key_id"] == risk.keys.key_id

@@ -8,7 +8,8 @@
     tradectl resume [--reason TEXT]
     tradectl positions [--lots] [--json]                      the position ledger: cost basis, P&L, drift (positions.py)
     tradectl sync [--rebuild] [--json] [--timeout S]          ledger vs broker now (exit 0 agree, 1 differ, 2 n/a)
-    tradectl risk limits                                      the risk service's active limits and state
+    tradectl status [--json]                                  health, consumers, trading state, mode, broker, audit
+    tradectl risk limits [--json]                             the risk service's active limits, state and usage
     tradectl dlq list [--service S] [--json]                  dead letters (ID = DLQ stream sequence), see dlq.py
     tradectl dlq replay (ID... | --all) [--service S] [--force]   republish dead letters to their original subject
     tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
@@ -34,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="run the whole stack locally until Ctrl-C / SIGTERM")
-    up.add_argument("--home", help="state directory (default $TRADEBUS_HOME or ./.tradebus)")
+    up.add_argument("--home", help="state directory (default $TRADEBUS_HOME, else the nearest .tradebus/ from here "
+                                   "up, else a new ./.tradebus)")
     up.add_argument(
         "--ticket-port",
         type=int,
@@ -95,7 +97,13 @@ def _parser() -> argparse.ArgumentParser:
 
     risk = sub.add_parser("risk", help="ask the risk service")
     risk.add_argument("what", choices=["limits"], help="limits: the active limits, trading state and usage")
+    risk.add_argument("--json", action="store_true", help="the service's reply as JSON")
     risk.add_argument("--home")
+
+    status = sub.add_parser("status", help="the stack at a glance: health, consumers' backlog, trading state, mode, "
+                                           "broker, newest audit checkpoint (exit 0 all healthy, 1 not, 2 no NATS)")
+    status.add_argument("--json", action="store_true", help="the same as one JSON object")
+    status.add_argument("--home")
 
     dlq = sub.add_parser("dlq", help="dead letters: list them, replay them")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="DLQ_COMMAND")
@@ -180,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "risk":
         from .control import run_risk_limits
 
-        sys.exit(run_risk_limits(nats_url_for_cli(args.home)))
+        sys.exit(run_risk_limits(nats_url_for_cli(args.home), args.json))
+    if args.command == "status":
+        _status(args)
     if args.command == "dlq":
         _dlq(args)
     if args.command == "keys" and args.keys_command == "gen-signing":
@@ -216,6 +226,15 @@ def _dlq(args: argparse.Namespace) -> None:
     if bool(args.ids) == args.all:
         sys.exit("tradectl dlq replay: give the IDs to replay, or --all")
     sys.exit(dlq.run_replay(url, args.ids, args.all, args.service, args.force))
+
+
+def _status(args: argparse.Namespace) -> None:
+    from .home import locate_home, read_endpoints
+    from .status import run_status
+
+    url = nats_url_for_cli(args.home)
+    home = locate_home(args.home)
+    sys.exit(run_status(url, bool(os.environ.get("NATS_URL")), home, read_endpoints(home.path), args.json))
 
 
 def _database_url_if_any(home_arg: str | None) -> str | None:

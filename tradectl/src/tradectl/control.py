@@ -1,4 +1,4 @@
-"""``tradectl halt`` / ``tradectl resume``: the kill switch, and ``tradectl risk limits``.
+"""``tradectl halt`` / ``tradectl resume``: the kill switch, and ``tradectl risk limits`` (table: risk_limits.py).
 
 The state is a ``TradingStateChanged`` event on ``control.trading_state`` (stream CONTROL, kept forever), so the
 risk service reads it back after a restart and the AUDIT stream records who changed it, when and why.
@@ -65,7 +65,7 @@ async def fetch_risk_limits(url: str) -> dict[str, object]:
     return dict(json.loads(reply.data))
 
 
-def run_risk_limits(url: str) -> int:
+def run_risk_limits(url: str, as_json: bool = False) -> int:
     try:
         limits = asyncio.run(fetch_risk_limits(url))
     except nats.errors.NoRespondersError:
@@ -74,5 +74,10 @@ def run_risk_limits(url: str) -> int:
     except Exception as exc:
         print(f"tradectl: no answer from risk-service ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 1
-    print(json.dumps(limits, indent=2, sort_keys=True))
+    if as_json:
+        print(json.dumps(limits, indent=2, sort_keys=True))
+    else:
+        from .risk_limits import limits_table
+
+        print(limits_table(limits))
     return 0

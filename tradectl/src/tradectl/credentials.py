@@ -27,6 +27,7 @@ from tradebus_runtime.vault import (
 )
 
 from .home import database_url_for_cli, resolve_home
+from .tables import text_table
 
 SCHEMA = "order_gateway"  # the gateway owns the table; tradectl writes it on the operator's behalf
 T = TypeVar("T")
@@ -89,9 +90,7 @@ def run_keys_list(home_arg: str | None) -> int:
     header = ("ACCOUNT", "MODE", "MASTER KEY", "CREATED", "UPDATED")
     rows = [(e.account, e.mode, e.master_key_id, f"{e.created_at:%Y-%m-%d %H:%M:%S%z}",
              f"{e.updated_at:%Y-%m-%d %H:%M:%S%z}") for e in entries]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\n".join(text_table(header, rows)))
     return 0
 
 

@@ -44,6 +44,7 @@ from tradebus_contracts.streams import DLQ
 from tradebus_runtime.bus import ensure_kv
 
 from .control import operator
+from .tables import text_table
 
 REPLAYS_BUCKET = "DLQ_REPLAYS"
 REPLAY_OF_HEADER = "Tradebus-Replay-Of"
@@ -133,9 +134,7 @@ def table(items: Sequence[Letter]) -> list[str]:
             reason = reason[:_REASON_WIDTH - 1] + "…"
         rows.append((str(item.id), when, item.letter.service, item.letter.original_subject,
                      _replay_cell(item.replay), reason))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip()
-            for row in rows]
+    return text_table(rows[0], rows[1:])
 
 
 def as_json(item: Letter) -> dict[str, object]:

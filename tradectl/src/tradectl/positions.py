@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TextIO
 
@@ -22,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from tradebus_contracts.rpc import LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
 from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC
+
+from .tables import text_table
 
 CENT = Decimal("0.01")
 SERVICE = "position-sync-service"
@@ -59,13 +60,7 @@ def positions_table(reply: LedgerPositionsReply, with_lots: bool = False) -> str
     t = reply.totals
     rows.append(("TOTAL", "", "", cents(t.cost_basis), "", "", cents(t.market_value), cents(t.unrealized_pl),
                  cents(t.realized_pl), cents(t.day_pl), ""))
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:]))]).rstrip()
-
-    out = [line(COLUMNS), *(line(r) for r in rows)]
+    out = text_table(COLUMNS, rows, right=range(1, len(COLUMNS)))
     sync = "never" if reply.last_sync_at is None else \
         f"{reply.last_sync_at:%Y-%m-%d %H:%M:%S} UTC ({'ok' if reply.last_sync_ok else 'FAILED: broker not read'})"
     out.append(f"dividends {cents(t.dividends)}   last sync {sync}   as of {reply.as_of:%Y-%m-%d %H:%M:%S} UTC")
