@@ -216,3 +216,73 @@ def test_consumer_when_given_both_or_neither_handler_then_refused(bus):
         Consumer(bus, spec())
     with pytest.raises(ValueError):
         Consumer(bus, spec(), h, batch_handler=h)
+
+
+async def test_consumer_when_concurrency_is_4_then_four_handlers_overlap_and_every_message_is_acked(
+        bus, order_requested):
+    running, most = 0, 0
+    done = []
+
+    async def slow(event, msg):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+        done.append(event.order_id)
+
+    consumer = Consumer(bus, spec(concurrency=4), slow)
+    events = [order_requested() for _ in range(10)]
+    for event in events:
+        await bus.publish(event)
+    await consumer.start()
+    try:
+        await wait_for(lambda: len(done) == 10)
+    finally:
+        await consumer.stop()
+    for _ in range(100):  # acks are sent without waiting for the server: let them land
+        info = await bus.js.consumer_info("ORDERS", "test-consumer")
+        if info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+
+    assert most == 4  # never more than the bound, and really at once
+    assert sorted(map(str, done)) == sorted(str(e.order_id) for e in events)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_consumer_when_concurrent_and_one_message_is_slow_then_later_ones_are_handled_meanwhile(
+        bus, order_requested):
+    release = asyncio.Event()
+    slow_one, later = order_requested(), [order_requested() for _ in range(5)]
+    done = []
+
+    async def handler(event, msg):
+        if event.order_id == slow_one.order_id:
+            await release.wait()  # e.g. a broker call held for seconds
+        done.append(event.order_id)
+
+    consumer = Consumer(bus, spec(concurrency=2), handler)
+    await consumer.start()
+    try:
+        await bus.publish(slow_one)
+        await asyncio.sleep(0.3)
+        for event in later:  # each fetched into the free slot while the slow one still runs
+            await bus.publish(event)
+        await wait_for(lambda: len(done) == 5)
+        handled_while_slow = list(done)
+        release.set()
+        await wait_for(lambda: len(done) == 6)
+    finally:
+        await consumer.stop()
+
+    assert set(handled_while_slow) == {e.order_id for e in later}
+    assert done[-1] == slow_one.order_id
+
+
+def test_consumer_when_concurrent_with_a_batch_handler_then_refused(bus):
+    async def batch(items):
+        return [None] * len(items)
+
+    with pytest.raises(ValueError, match="concurrency"):
+        Consumer(bus, spec(concurrency=2), batch_handler=batch)

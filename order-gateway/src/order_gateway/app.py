@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -40,6 +41,8 @@ from .refdata import RefDataPublisher
 from .rpc import BrokerReads
 
 SERVICE = Service.GATEWAY
+BACKGROUND_BROKER_CALLS = 4  # broker threads beyond the submits: polling, reference data, activities, cancels
+BACKGROUND_DB_USERS = 6  # cancels, trade updates, outbox relay, activities, reference data, responders
 log = get_logger(__name__)
 
 
@@ -65,6 +68,8 @@ class GatewaySettings(ServiceSettings):
     quote_symbols: str = Field(default="", validation_alias="GATEWAY_QUOTE_SYMBOLS")
     rate_limit_per_min: int = Field(default=200, gt=0, validation_alias="GATEWAY_RATE_LIMIT_PER_MIN")
     broker_timeout_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_BROKER_TIMEOUT_S")
+    submit_concurrency: int = Field(default=8, ge=1, le=64, validation_alias="GATEWAY_SUBMIT_CONCURRENCY",
+                                    description="approvals worked on at once (each order still one at a time)")
     landing_margin_s: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_LANDING_MARGIN_S",
                                     description="after the broker timeout, how long a POST we gave up on may still "
                                                 "land: a pending order is failed only after both")
@@ -104,7 +109,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     register_secret(secret)
     paper = s.mode == "paper"
     broker = Broker(key_id, secret, s.broker_url, paper=paper, requests_per_min=s.rate_limit_per_min,
-                    timeout_s=s.broker_timeout_s)
+                    timeout_s=s.broker_timeout_s, workers=s.submit_concurrency + BACKGROUND_BROKER_CALLS)
     outbox = Outbox(io.pool, io.bus)
     ctx = Context(io.pool, broker, outbox, SystemClock())
     trading = TradingStateFollower()
@@ -133,7 +138,8 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         broker.close()
 
     wiring = Wiring(
-        consumers=[Subscription(APPROVALS, approvals.on_approval), Subscription(CANCELS, cancels.on_cancel),
+        consumers=[Subscription(replace(APPROVALS, concurrency=s.submit_concurrency), approvals.on_approval),
+                   Subscription(CANCELS, cancels.on_cancel),
                    Subscription(WEBHOOK_UPDATES, webhook_updates.on_update)],
         background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},
         on_stop=[close_broker, quotes.close],
@@ -188,4 +194,12 @@ def build_app(settings: GatewaySettings | None = None, *, live: bool = False) ->
     async def wire(io: Connections) -> Wiring:
         return await bootstrap(io, settings, live)
 
-    return ServiceApp(SERVICE, settings, wire, migrations_package="order_gateway")
+    return ServiceApp(SERVICE, settings, wire, migrations_package="order_gateway",
+                      pool_size=pool_size_for(settings.submit_concurrency))
+
+
+def pool_size_for(concurrency: int) -> int:
+    """PostgreSQL connections for ``concurrency`` approvals at once: each holds its broker lease's connection and
+    may take one more; the sweeper likewise; the other loops one each. Sized so that lease holders can never take
+    every connection and wait on each other."""
+    return 2 * (concurrency + 1) + BACKGROUND_DB_USERS

@@ -76,9 +76,13 @@ class BrokerUnavailable(BrokerError):
 
 
 class _TimeoutSession(requests.Session):
-    def __init__(self, timeout_s: float) -> None:
+    """A timeout on every request, and as many kept-alive connections per host as there are worker threads."""
+
+    def __init__(self, timeout_s: float, connections: int = 10) -> None:
         super().__init__()
         self._timeout_s = timeout_s
+        for prefix in ("http://", "https://"):
+            self.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=connections, pool_maxsize=connections))
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout_s)
@@ -168,15 +172,16 @@ def _retry_after(exc: APIError) -> float:
 
 class Broker:
     def __init__(self, key_id: str, secret: str, base_url: str | None, *, paper: bool, requests_per_min: int,
-                 timeout_s: float = 10.0, data_url: str | None = None) -> None:
+                 timeout_s: float = 10.0, data_url: str | None = None, workers: int = 4) -> None:
+        """``workers``: broker calls at once (threads, and kept-alive connections to match)."""
         self._client = TradingClient(key_id, secret, paper=paper, raw_data=True, url_override=base_url)
         self._client._retry = 0  # never let the SDK resubmit: see the module docstring
-        self._client._session = _TimeoutSession(timeout_s)
+        self._client._session = _TimeoutSession(timeout_s, workers)
         self._data = StockHistoricalDataClient(key_id, secret, raw_data=True,
                                                url_override=data_url if data_url is not None else base_url)
         self._data._retry = 0
-        self._data._session = _TimeoutSession(timeout_s)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="broker")
+        self._data._session = _TimeoutSession(timeout_s, workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="broker")
         self._limiter = RateLimiter(requests_per_min)  # the trading API's budget (submits and cancels first)
         self._data_limiter = RateLimiter(requests_per_min)  # the market-data API counts its own
 

@@ -142,6 +142,9 @@ class ConsumerSpec:
     dead-lettered (the runtime counts; the server's own limit is off, see the module docstring). ``backoff_s`` is
     the delay before each retry (the last one repeats); a transient failure waits at most ``transient_retry_max_s``.
     ``ack_wait_s`` is how long after a process stops answering for a message the server redelivers it.
+    ``concurrency`` is how many messages a one-by-one handler works on at once (1: one after the other, in order).
+    Above 1 the consumer fetches again whenever a slot is free, so one slow message never holds up the others, and
+    the handler must serialise what needs it itself (the gateway: a row lock and a broker lease per order).
     """
 
     stream: str
@@ -154,6 +157,7 @@ class ConsumerSpec:
     description: str = ""
     transient_retry_max_s: float = 5.0
     ack_wait_s: float = 5.0
+    concurrency: int = 1
 
     def config(self) -> api.ConsumerConfig:
         return api.ConsumerConfig(
@@ -293,6 +297,10 @@ class Consumer:
     ) -> None:
         self._bus = bus
         self._spec = spec
+        if spec.concurrency > 1 and handler is None:
+            raise ValueError(f"{spec.durable}: concurrency needs a one-by-one handler, not a batch handler")
+        self._handler = handler
+        self._working: set[asyncio.Task[None]] = set()  # handlers under way (concurrency > 1)
         if handler is not None and batch_handler is None:
             self._deliver = functools.partial(self._one_by_one, handler)
         elif batch_handler is not None and handler is None:
@@ -302,7 +310,7 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tallies: OrderedDict[int, Tally] = OrderedDict()
-        self._in_hand: dict[int, Msg] = {}  # the fetched batch's messages not yet settled (stream sequence -> msg)
+        self._in_hand: dict[int, Msg] = {}  # fetched messages not yet settled (stream sequence -> msg)
         self._waiting_for: str | None = None  # the last transient error, until a message is settled for good
         self._waiting_logged_at = 0.0
         self._waiting_unlogged = 0
@@ -340,9 +348,19 @@ class Consumer:
     async def _run(self, sub: JetStreamContext.PullSubscription) -> None:
         fetch_task: asyncio.Task[list[Msg]] | None = None
         stop_wait = asyncio.create_task(self._stopping.wait())
+        concurrent = self._spec.concurrency > 1
+        keepalive = asyncio.create_task(self._keep_in_hand(), name=f"keepalive:{self._spec.durable}") \
+            if concurrent else None
         try:
             while not self._stopping.is_set():
-                fetch_task = asyncio.create_task(sub.fetch(self._spec.batch, timeout=FETCH_TIMEOUT_S))
+                size = self._spec.batch
+                if concurrent:  # fetch only for the free slots, as soon as there is one
+                    while len(self._working) >= self._spec.concurrency and not self._stopping.is_set():
+                        await asyncio.wait({*self._working, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                    if self._stopping.is_set():
+                        break
+                    size = min(size, self._spec.concurrency - len(self._working))
+                fetch_task = asyncio.create_task(sub.fetch(size, timeout=FETCH_TIMEOUT_S))
                 await asyncio.wait({fetch_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch_task.done():
                     fetch_task.cancel()
@@ -355,6 +373,9 @@ class Consumer:
                     log.warning("consumer.fetch_failed", durable=self._spec.durable, error=str(exc))
                     await asyncio.sleep(0.5)
                     continue
+                if concurrent:
+                    await self._start_each(messages)
+                    continue
                 try:
                     await self._process(messages)
                 except Exception as exc:  # e.g. an ack on a lost connection: what is not settled comes back
@@ -362,6 +383,10 @@ class Consumer:
                                 error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(0.5)
         finally:
+            if self._working:  # finish what is in hand (stop, or the loop failing)
+                await asyncio.gather(*self._working, return_exceptions=True)
+            if keepalive is not None:
+                keepalive.cancel()
             stop_wait.cancel()
             if fetch_task is not None and not fetch_task.done():
                 fetch_task.cancel()
@@ -383,6 +408,27 @@ class Consumer:
         finally:
             keepalive.cancel()
             self._in_hand = {}
+
+    async def _start_each(self, messages: list[Msg]) -> None:
+        """concurrency > 1: each message to its own handler task, settled when it is done."""
+        assert self._handler is not None
+        for msg in messages:
+            self._in_hand[msg.metadata.sequence.stream] = msg
+            try:
+                event = decode_event(msg.data)
+            except InvalidEvent as exc:
+                await self._dead_letter(msg, f"undecodable: {exc}")
+                continue
+            task = asyncio.create_task(self._handle_one(self._handler, event, msg),
+                                       name=f"{self._spec.durable}:{msg.metadata.sequence.stream}")
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
+
+    async def _handle_one(self, handler: Handler, event: Event, msg: Msg) -> None:
+        try:
+            await self._one_by_one(handler, [(event, msg)])
+        except Exception as exc:  # e.g. an ack on a lost connection: the server redelivers it
+            log.warning("consumer.settle_failed", durable=self._spec.durable, error=f"{type(exc).__name__}: {exc}")
 
     async def _keep_in_hand(self) -> None:
         """Every third of ack_wait, mark each message of the batch not yet settled as still in progress."""

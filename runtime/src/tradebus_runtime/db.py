@@ -116,10 +116,11 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     )
 
 
-async def open_database(dsn: str, service: str, migrations_package: str | None) -> asyncpg.Pool:
-    """Create the service's pool and bring its schema up to date."""
+async def open_database(dsn: str, service: str, migrations_package: str | None, *,
+                        max_size: int = 5) -> asyncpg.Pool:
+    """Create the service's pool (at most ``max_size`` connections) and bring its schema up to date."""
     schema = schema_for(service)
-    pool = await create_pool(dsn, schema)
+    pool = await create_pool(dsn, schema, max_size=max_size)
     migrations = load_migrations(migrations_package) if migrations_package else []
     async with pool.acquire() as conn:
         await migrate(conn, schema, migrations)

@@ -116,11 +116,13 @@ class _Running:
 
 class ServiceApp:
     def __init__(self, name: str, settings: ServiceSettings, bootstrap: Bootstrap, *,
-                 migrations_package: str | None = None, restart_policy: RestartPolicy | None = None) -> None:
+                 migrations_package: str | None = None, restart_policy: RestartPolicy | None = None,
+                 pool_size: int = 5) -> None:
         self.name = name
         self.settings = settings
         self._bootstrap = bootstrap
         self._migrations_package = migrations_package
+        self._pool_size = pool_size  # PostgreSQL connections at most (a service handling messages at once needs more)
         self._restart_policy = restart_policy or RestartPolicy()
         self._stop = asyncio.Event()
         self._running: _Running | None = None
@@ -143,7 +145,8 @@ class ServiceApp:
         health = HealthReporter(self.name, nc)
         health.add_check("nats", _nats_connected(bus))
         await busmod.ensure_streams(bus.js)
-        pool = await open_database(self.settings.database_url, self.name, self._migrations_package)
+        pool = await open_database(self.settings.database_url, self.name, self._migrations_package,
+                                   max_size=self._pool_size)
         async with pool.acquire() as conn:
             await ensure_inbox(conn)
             await ensure_outbox(conn)
