@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 import urllib.request
 from decimal import Decimal
@@ -26,7 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 
 @pytest.fixture(scope="module")
 def stack():
-    """One stack for the module (a person uses one running system); endpoints as written by `tradectl up`."""
+    """One stack for the module (a person uses one running system); endpoints as written by `tradectl up`, and its
+    ``home`` (for `tradectl --home`)."""
     from tradectl.testing import running_stack
 
     if not (ROOT / "ticket-frontend" / "dist" / "index.html").exists():
@@ -34,7 +36,7 @@ def stack():
     base = Path(tempfile.mkdtemp(prefix="tradebus-browser-"))
     try:
         with running_stack(base / "home") as (proc, _):
-            yield json.loads((base / "home" / "endpoints.json").read_text())
+            yield {**json.loads((base / "home" / "endpoints.json").read_text()), "home": str(base / "home")}
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -86,12 +88,24 @@ def fill_ticket(page: Page, *, symbol="AAPL", side="buy", type_="market", qty="1
     page.get_by_label("Time in force").select_option("day")
 
 
+def tradectl(stack, *args: str) -> None:
+    """The operator's console against this stack, as an operator runs it."""
+    from tradectl.testing import TRADECTL
+
+    subprocess.run([TRADECTL, *args, "--home", stack["home"]], check=True, capture_output=True, timeout=30)
+
+
+CONFIRM = re.compile(r"^(Buy|Sell) ")  # the dialog's confirm button says the order: "Buy 10 AAPL"
+
+
 def review_and_confirm(page: Page) -> str:
     page.get_by_role("button", name="Review order").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("PAPER")
-    dialog.get_by_role("button", name="Confirm").click()
+    confirm = dialog.get_by_role("button", name=CONFIRM)
+    expect(confirm).to_be_enabled()  # once the server's preview has accepted the order
+    confirm.click()
     expect(dialog).to_be_hidden()
     tracker = page.locator("article.tracker").first
     expect(tracker).to_be_visible()
@@ -155,15 +169,38 @@ def test_stop_limit_order_when_triggered_then_it_rests_as_a_limit_and_fills_at_i
     expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
 
 
-def test_order_when_risk_rejects_it_then_the_person_sees_the_reason(page, stack):
+def test_review_when_risk_would_reject_the_order_then_its_reasons_are_listed_and_confirm_is_disabled(page, stack):
     set_quote(stack, "AAPL", "187.20", "187.30")
     fill_ticket(page, type_="market", qty="400")  # $74,920: over the $50,000 per-order notional limit
 
-    order_id = review_and_confirm(page)
-    tracker = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
+    page.get_by_role("button", name="Review order").click()
+    dialog = page.get_by_role("dialog")
 
-    expect(tracker.get_by_label("Reasons")).to_contain_text("ORDER_NOTIONAL_EXCEEDS_LIMIT", timeout=20_000)
-    expect(tracker).to_contain_text("Rejected by risk")
+    expect(dialog.get_by_role("list", name="Reasons")).to_contain_text("ORDER_NOTIONAL_EXCEEDS_LIMIT")
+    expect(dialog.locator("code", has_text="ORDER_NOTIONAL_EXCEEDS_LIMIT")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Buy 400 AAPL")).to_be_disabled()
+    expect(dialog.get_by_test_id("confirm-why")).to_contain_text("would refuse this order")
+
+
+def test_order_when_the_market_moves_after_review_and_risk_rejects_it_then_the_person_sees_the_reason(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, type_="limit", qty="1", limit="187.00")
+    page.get_by_role("button", name="Review order").click()
+    confirm = page.get_by_role("dialog").get_by_role("button", name="Buy 1 AAPL")
+    expect(confirm).to_be_enabled()  # accepted by the preview at this market
+    try:
+        set_quote(stack, "AAPL", "10.00", "10.10")  # now the limit is far above the ask: risk's price collar
+        expect(page.get_by_test_id("quote-bid")).to_have_text("$10.00")  # the new quote has reached REFDATA
+
+        confirm.click()
+        tracker = page.locator("article.tracker").first
+        order_id = (tracker.get_attribute("aria-label") or "").removeprefix("Order ")
+        tracker = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
+
+        expect(tracker.get_by_label("Reasons")).to_contain_text("PRICE_COLLAR_BUY_LIMIT_ABOVE_ASK", timeout=20_000)
+        expect(tracker).to_contain_text("Rejected by risk")
+    finally:
+        set_quote(stack, "AAPL", "187.20", "187.30")
 
 
 def test_review_when_the_person_backs_out_then_nothing_is_sent(page, stack):
@@ -182,6 +219,82 @@ def test_review_when_the_person_backs_out_then_nothing_is_sent(page, stack):
 
     assert {o["order_id"] for o in api(stack, "/api/orders?status=all")["orders"]} == before
 
+
+def test_halt_when_the_operator_halts_then_the_page_says_so_at_once_and_confirm_is_disabled_until_resume(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    state = page.get_by_test_id("trading-state")
+    expect(state).to_have_attribute("data-state", "active")
+    fill_ticket(page, type_="limit", qty="2", limit="180.00")
+    page.get_by_role("button", name="Review order").click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Buy 2 AAPL")
+    expect(confirm).to_be_enabled()
+
+    try:
+        tradectl(stack, "halt", "--reason", "browser test: broker outage")
+
+        expect(state).to_have_attribute("data-state", "halted", timeout=2_000)  # live, not at the next poll
+        expect(state).to_contain_text("TRADING HALTED")
+        expect(state).to_contain_text("browser test: broker outage")
+        expect(confirm).to_be_disabled()
+        expect(dialog.get_by_test_id("confirm-why")).to_contain_text("Trading is halted (browser test: broker outage)")
+        page.screenshot(path=str(ARTIFACTS / "halt_confirm_disabled.png"), full_page=True)
+        dialog.get_by_role("button", name="Back").click()
+        expect(page.get_by_role("button", name="Review order")).to_be_disabled()
+        expect(page.locator("#ticket-disabled-why")).to_contain_text("Trading is halted")
+        page.screenshot(path=str(ARTIFACTS / "halt_review_disabled.png"), full_page=True)
+    finally:
+        tradectl(stack, "resume", "--reason", "browser test: resumed")
+
+    expect(state).to_have_attribute("data-state", "active", timeout=2_000)
+    expect(page.get_by_role("button", name="Review order")).to_be_enabled()
+    page.get_by_role("button", name="Review order").click()
+    expect(page.get_by_role("dialog").get_by_role("button", name="Buy 2 AAPL")).to_be_enabled()
+    page.get_by_role("dialog").get_by_role("button", name="Back").click()
+
+
+def test_reducing_when_the_operator_allows_only_reductions_then_the_page_says_so(page, stack):
+    try:
+        tradectl(stack, "halt", "--reducing", "--reason", "browser test: end of day")
+        expect(page.get_by_test_id("trading-state")).to_have_attribute("data-state", "reducing", timeout=2_000)
+        expect(page.get_by_test_id("reducing-note")).to_contain_text("only orders that reduce a position pass")
+        expect(page.get_by_role("button", name="Review order")).to_be_enabled()
+        page.screenshot(path=str(ARTIFACTS / "reducing.png"), full_page=True)
+    finally:
+        tradectl(stack, "resume", "--reason", "browser test: resumed")
+    expect(page.get_by_test_id("trading-state")).to_have_attribute("data-state", "active", timeout=2_000)
+
+
+def test_sell_when_reviewed_then_it_shows_estimated_proceeds_and_a_sell_button(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, side="sell", type_="market", qty="3")
+
+    expect(page.get_by_role("heading", name="Estimated proceeds")).to_be_visible()
+    expect(page.get_by_role("heading", name="Estimated cost")).to_have_count(0)
+    expect(page.get_by_test_id("estimated-cost")).to_have_text("$561.60")  # 3 at the bid, 187.20
+    page.get_by_role("button", name="Review order").click()
+    dialog = page.get_by_role("dialog")
+
+    expect(dialog.get_by_test_id("dialog-side")).to_have_text("SELL")
+    expect(dialog).to_contain_text("Estimated proceeds")
+    expect(dialog).not_to_contain_text("Estimated cost")
+    expect(dialog).to_contain_text("Buying power after")
+    expect(dialog.get_by_role("button", name="Sell 3 AAPL")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "sell_review.png"), full_page=True)
+    dialog.get_by_role("button", name="Back").click()
+
+
+def test_page_when_loaded_then_every_request_succeeds_and_the_market_clock_shows(page, stack):
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    # the page being left aborts its own event stream: that is no failure of the page that loads
+    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "") else failed.append(f"{r.failure} {r.url}"))
+
+    page.reload(wait_until="load")
+
+    expect(page.get_by_test_id("market-clock")).to_contain_text(re.compile(r"Market (open|closed) (closes|opens) \w{3} \d\d:\d\d ET"))
+    expect(page.get_by_test_id("trading-state")).to_have_attribute("data-state", "active")
+    assert failed == []  # no favicon 404 either
 
 
 def dollars(amount: str, signed: bool = False) -> str:

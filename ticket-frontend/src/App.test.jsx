@@ -2,7 +2,8 @@ import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import App from "./App.jsx";
-import { installEventSource, ledger, ledgerPosition, mockApi } from "./test/mockApi.js";
+import { enabledConfirm } from "./test/dialog.js";
+import { installEventSource, ledger, ledgerPosition, mockApi, status } from "./test/mockApi.js";
 
 const banner = () => document.querySelector(".mode-banner");
 
@@ -40,12 +41,59 @@ describe("the mode banner", () => {
   });
 });
 
+describe("the market and trading state bar", () => {
+  const tradingState = () => screen.getByTestId("trading-state");
+
+  it("test_bar_when_the_page_opens_then_market_open_with_its_close_and_trading_active", async () => {
+    mockApi();
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId("market-clock")).toHaveTextContent("Market open closes Tue 16:00 ET"));
+    expect(tradingState()).toHaveTextContent("Trading ACTIVE");
+    expect(tradingState()).toHaveAttribute("data-state", "active");
+    expect(banner().nextElementSibling).toHaveClass("status-bar"); // right under the mode banner
+  });
+
+  it("test_bar_when_the_market_is_closed_then_it_says_when_it_opens", async () => {
+    mockApi({ "GET /api/status": () => ({ body: status({ market: { is_open: false, next_open: "2026-11-30T14:30:00Z", next_close: "2026-11-30T21:00:00Z", as_of: "2026-11-28T15:00:00Z" } }) }) });
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId("market-clock")).toHaveTextContent("Market closed opens Mon 09:30 ET"));
+  });
+
+  it("test_bar_when_halted_live_then_alert_with_reason_review_disabled_and_resume_enables_it", async () => {
+    const ES = installEventSource();
+    mockApi();
+    const user = userEvent.setup();
+    render(<App />);
+    await waitFor(() => expect(tradingState()).toHaveAttribute("data-state", "active"));
+    act(() => ES.last.open());
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    await user.type(screen.getByLabelText("Quantity"), "1");
+
+    act(() => ES.last.emit("TradingStateChanged", { state: "halted", reason: "broker outage", changed_by: "operator", occurred_at: "2026-11-24T15:00:00Z" }));
+
+    expect(screen.getByRole("alert")).toHaveTextContent("TRADING HALTED — no order can be sent: broker outage");
+    expect(screen.getByRole("button", { name: "Review order" })).toBeDisabled();
+    expect(screen.getByText(/Trading is halted \(broker outage\)/)).toBeInTheDocument();
+
+    act(() => ES.last.emit("TradingStateChanged", { state: "active", reason: "resumed", changed_by: "operator", occurred_at: "2026-11-24T15:05:00Z" }));
+
+    expect(tradingState()).toHaveTextContent("Trading ACTIVE");
+    expect(screen.getByRole("button", { name: "Review order" })).toBeEnabled();
+  });
+
+  it("test_bar_when_the_api_cannot_confirm_the_state_then_unknown_with_why", async () => {
+    mockApi({ "GET /api/status": () => ({ body: status({ trading_state: { state: null, reason: "NATS is not connected" } }) }) });
+    render(<App />);
+    await waitFor(() => expect(tradingState()).toHaveTextContent("Trading state unknown — NATS is not connected"));
+  });
+});
+
 describe("live status, blotter and positions", () => {
   async function placeMarketOrder(user) {
     await user.type(screen.getByLabelText("Symbol"), "AAPL");
     await user.type(screen.getByLabelText("Quantity"), "10");
     await user.click(screen.getByRole("button", { name: "Review order" }));
-    await user.click(screen.getByRole("button", { name: "Confirm" }));
+    await user.click(await enabledConfirm());
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
   }
 

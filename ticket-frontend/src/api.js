@@ -51,6 +51,14 @@ function errorMessage(status, data) {
 /** `{mode: "paper"|"live", broker: "simulator"|"alpaca"}` */
 export const getMode = () => request("GET", "/api/mode");
 
+/**
+ * The status bar's facts: `{mode, broker, market: {is_open, next_open, next_close, as_of} | null, trading_state:
+ * {state: "active"|"reducing"|"halted"|null, reason, changed_by, changed_at}}`; `market` is null before the broker's
+ * clock was read, `state` null when the API cannot confirm it (then `reason` says why). Changes of the trading state
+ * also arrive live as `TradingStateChanged` on /api/events.
+ */
+export const getStatus = () => request("GET", "/api/status");
+
 /** `{symbol, bid, ask, last, timestamp, stale}`; an ApiError with status 404 for an unknown symbol. */
 export const getQuote = (symbol) => request("GET", `/api/quotes/${encodeURIComponent(symbol)}`);
 

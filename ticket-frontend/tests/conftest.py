@@ -27,8 +27,10 @@ from ticket_api.settings import TicketSettings
 from tradebus_contracts.exposure import buying_power_needed
 from tradebus_contracts.refdata import (
     ACCOUNT_KEY,
+    CLOCK_KEY,
     REFDATA_BUCKET,
     AccountRef,
+    ClockRef,
     PositionRef,
     QuoteRef,
     position_key,
@@ -166,6 +168,11 @@ class TicketServer:
         ref = AccountRef(buying_power=Decimal(buying_power), equity=Decimal(equity), cash=Decimal(cash),
                          as_of=datetime.now(UTC))
         self.run(self.kv.put(ACCOUNT_KEY, ref.model_dump_json().encode()))
+
+    def put_clock(self, is_open: bool, next_open: datetime, next_close: datetime) -> None:
+        now = datetime.now(UTC)
+        ref = ClockRef(is_open=is_open, next_open=next_open, next_close=next_close, timestamp=now, as_of=now)
+        self.run(self.kv.put(CLOCK_KEY, ref.model_dump_json().encode()))
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=10)

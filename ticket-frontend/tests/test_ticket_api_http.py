@@ -19,6 +19,8 @@ from tradebus_contracts import (
     OrderRequested,
     OrderSubmitted,
     RiskApproved,
+    TradingState,
+    TradingStateChanged,
     decode_event,
     encode_event,
     subject_for,
@@ -77,6 +79,54 @@ def lifecycle(order_id, order=LIMIT_BUY):
 def test_get_mode_when_paper_simulator_then_says_so(ticket):
     with ticket.client() as c:
         assert c.get("/api/mode").json() == {"mode": "paper", "broker": "simulator"}
+
+
+def status_of(ticket: TicketServer) -> dict:
+    with ticket.client() as c:
+        r = c.get("/api/status")
+    assert r.status_code == 200
+    return r.json()
+
+
+def halt(reason: str, state: TradingState = TradingState.HALTED) -> TradingStateChanged:
+    return TradingStateChanged(producer="tradectl", correlation_id="test", state=state, reason=reason,
+                               changed_by="operator")
+
+
+def test_get_status_when_nothing_was_ever_set_then_active_and_no_market_clock_yet(ticket):
+    assert status_of(ticket) == {
+        "mode": "paper", "broker": "simulator", "market": None,
+        "trading_state": {"state": "active", "reason": None, "changed_by": None, "changed_at": None}}
+
+
+def test_get_status_when_the_gateway_read_the_clock_then_market_open_with_next_close(ticket):
+    close = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    ticket.put_clock(True, next_open=close + timedelta(hours=16, minutes=30), next_close=close)
+
+    market = eventually(lambda: status_of(ticket)["market"])
+
+    assert market["is_open"] is True and market["next_close"] == "2026-11-24T21:00:00Z"
+    assert market["next_open"] == "2026-11-25T13:30:00Z" and market["as_of"].endswith("Z")
+
+
+def test_get_status_when_halted_then_the_state_with_its_reason_and_resume_makes_it_active(ticket):
+    ticket.publish(halt("fat finger on the desk"))
+
+    state = eventually(lambda: (s := status_of(ticket)["trading_state"])["state"] == "halted" and s)
+    assert state["reason"] == "fat finger on the desk" and state["changed_by"] == "operator"
+    assert state["changed_at"].endswith("Z")
+
+    ticket.publish(halt("resumed", TradingState.ACTIVE))
+    eventually(lambda: status_of(ticket)["trading_state"]["state"] == "active")
+
+
+def test_get_status_when_the_ticket_starts_after_a_halt_then_it_reads_the_halt_back(ticket_server_factory, ticket):
+    ticket.publish(halt("before the restart", TradingState.REDUCING))
+    eventually(lambda: status_of(ticket)["trading_state"]["state"] == "reducing")
+
+    later = ticket_server_factory()
+
+    assert status_of(later)["trading_state"]["reason"] == "before the restart"
 
 
 def test_get_quote_when_the_gateway_published_one_then_decimals_as_strings(ticket):
@@ -326,11 +376,40 @@ def test_events_when_an_order_is_placed_then_the_stream_carries_it(ticket):
     assert kind == "OrderRequested" and body["symbol"] == "AAPL" and body["event_type"] == "OrderRequested"
 
 
+def test_events_when_trading_is_halted_then_the_stream_carries_the_change(ticket):
+    received: list[tuple[str, dict]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{ticket.base_url}/api/events", timeout=10) as r:
+            connected.set()
+            kind = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[len("event: "):]
+                elif line.startswith("data: ") and kind == "TradingStateChanged":
+                    received.append((kind, json.loads(line[len("data: "):])))
+                    return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert connected.wait(5)
+
+    def publish_halt():
+        ticket.publish(halt("broker outage"))
+        return received
+
+    eventually(publish_halt, timeout=5, interval=0.3)  # the subscription may start a moment after the headers
+    reader.join(5)
+    _, body = received[0]
+    assert body["state"] == "halted" and body["reason"] == "broker outage"
+
+
 def test_events_when_the_client_goes_away_then_its_subscriptions_are_removed(ticket):
     base = ticket.run(_subscription_count(ticket))
     with httpx.stream("GET", f"{ticket.base_url}/api/events", timeout=10) as r:
         assert r.status_code == 200
-        eventually(lambda: ticket.run(_subscription_count(ticket)) == base + 4)
+        eventually(lambda: ticket.run(_subscription_count(ticket)) == base + len(live.LIVE_SUBJECTS))
     eventually(lambda: ticket.run(_subscription_count(ticket)) == base)
 
 

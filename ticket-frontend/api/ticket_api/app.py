@@ -1,5 +1,5 @@
 """Wiring of the ticket API in one place: the bootstrap builds the complete `Ticket` from the open connections, the
-FastAPI app around it, the read model's consumers and the reference-data mirror."""
+FastAPI app around it, the read model's consumers, the reference-data mirror and the kill switch's follower."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tradebus_runtime import Connections, ServiceApp, Subscription, Wiring
 from tradebus_runtime.http import HttpServer
 from tradebus_runtime.refdata import RefDataMirror
 from tradebus_runtime.settings import load_settings
+from tradebus_runtime.trading_state import TradingStateFollower
 
 from .context import Ticket
 from .guards import BodyLimit, validation_error
@@ -29,9 +30,9 @@ def http_app(ticket: Ticket) -> FastAPI:
     """The API (``/api``, every route given ``ticket``) and the built frontend at ``/``; bad input is a 4xx with a
     short message (``guards``)."""
     settings = ticket.settings
-    api = FastAPI(title="tradebus ticket API", version="0.2.0",
-                  description="The trade ticket's API (DESIGN §7): quotes, preview, orders, cancels, positions, "
-                              "live events. Decimals are strings.")
+    api = FastAPI(title="tradebus ticket API", version="0.3.0",
+                  description="The trade ticket's API (DESIGN §7): status, quotes, preview, orders, cancels, "
+                              "positions, live events. Decimals are strings.")
     api.state.ticket = ticket
     api.add_middleware(BodyLimit)
     api.add_exception_handler(RequestValidationError, validation_error)
@@ -58,13 +59,15 @@ def build_app(settings: TicketSettings | None = None) -> ServiceApp:
     async def bootstrap(io: Connections) -> Wiring:
         refdata = RefDataMirror()
         await refdata.start(io.bus.js)
-        ticket = Ticket(settings, io.bus, ReadModel(io.pool), refdata)
+        trading = TradingStateFollower()
+        await trading.start(io.bus.nc)
+        ticket = Ticket(settings, io.bus, ReadModel(io.pool), refdata, trading)
 
         async def refdata_alive() -> bool:
             return refdata.alive
 
         http = HttpServer(http_app(ticket), settings.ticket_host, settings.ticket_port)
         return Wiring(consumers=[Subscription(spec, ticket.read_model.handle) for spec in consumer_specs(SERVICE)],
-                      checks={"refdata_watch": refdata_alive}, on_stop=[refdata.stop]) + http.wiring()
+                      checks={"refdata_watch": refdata_alive}, on_stop=[trading.stop, refdata.stop]) + http.wiring()
 
     return ServiceApp(SERVICE, settings, bootstrap, migrations_package="ticket_api")

@@ -1,7 +1,7 @@
 """What the routes need at run time, built complete by the bootstrap (``app.build_app``) from open connections.
 
-`Ticket` holds the settings, the connected `Bus`, the `ReadModel` over the migrated pool and the running
-reference-data mirror; nothing in it is filled in later. The routes receive it as a FastAPI dependency
+`Ticket` holds the settings, the connected `Bus`, the `ReadModel` over the migrated pool, the running
+reference-data mirror and the followed kill switch (`TradingStateFollower`, the risk service's own); nothing in it is filled in later. The routes receive it as a FastAPI dependency
 (``routes.TicketDep``). Here too: the deterministic event ids that make a double click one message.
 """
 
@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tradebus_runtime import Bus
 from tradebus_runtime.refdata import RefDataMirror
+from tradebus_runtime.trading_state import TradingStateFollower
 
 from .readmodel import ReadModel
 from .settings import TicketSettings
@@ -37,3 +38,4 @@ class Ticket:
     bus: Bus
     read_model: ReadModel
     refdata: RefDataMirror
+    trading: TradingStateFollower

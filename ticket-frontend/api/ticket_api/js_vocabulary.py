@@ -55,8 +55,9 @@ def _enum(enum: type[StrEnum]) -> str:
 
 def _on_live_subjects(kind: str) -> bool:
     """Whether events of this subject kind reach the browser through ``GET /api/events`` (``live.LIVE_SUBJECTS``,
-    each a ``<prefix>.>`` wildcard)."""
-    return any(f"{kind}.".startswith(subject.removesuffix(">")) for subject in LIVE_SUBJECTS)
+    each a ``<prefix>.>`` wildcard or one exact subject)."""
+    return any(kind == subject or (subject.endswith(".>") and f"{kind}.".startswith(subject.removesuffix(">")))
+               for subject in LIVE_SUBJECTS)
 
 
 def render() -> str:

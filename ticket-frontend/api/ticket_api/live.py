@@ -1,4 +1,5 @@
-"""``GET /api/events``: every order, risk, fill and position event as it happens, as server-sent events.
+"""``GET /api/events``: every order, risk, fill and position event and every change of the trading state (the kill
+switch, ``control.trading_state``) as it happens, as server-sent events.
 
 Core NATS subscriptions (not JetStream consumers): a browser tab wants what happens from now on, and a tab
 that goes away must leave nothing behind on the server. One SSE message per event (``event: <EventType>``,
@@ -18,11 +19,12 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
+from tradebus_contracts.subjects import TRADING_STATE
 from tradebus_runtime import get_logger
 
 log = get_logger(__name__)
 
-LIVE_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>")
+LIVE_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", TRADING_STATE)
 KEEP_ALIVE_S = 15.0
 QUEUE_SIZE = 1000
 

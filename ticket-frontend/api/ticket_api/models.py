@@ -71,6 +71,34 @@ class ModeOut(BaseModel):
     broker: Literal["simulator", "alpaca"]
 
 
+class MarketOut(BaseModel):
+    """The broker's market clock as the gateway last read it into REFDATA (every minute): ``as_of`` is when."""
+
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+    as_of: datetime
+
+
+class TradingStateOut(BaseModel):
+    """The kill switch: the last ``TradingStateChanged`` on ``control.trading_state`` (ACTIVE if none ever was)."""
+
+    state: TradingState | None = Field(description="null when it cannot be confirmed right now (NATS away)")
+    reason: str | None = Field(description="why, as the operator gave it; why it is unknown when state is null")
+    changed_by: str | None
+    changed_at: datetime | None
+
+
+class StatusOut(BaseModel):
+    """What the page's status bar shows: the mode, the market clock (null before the gateway has read it) and the
+    trading state."""
+
+    mode: Literal["paper", "live"]
+    broker: Literal["simulator", "alpaca"]
+    market: MarketOut | None
+    trading_state: TradingStateOut
+
+
 class QuoteOut(BaseModel):
     symbol: str
     bid: DecimalOut

@@ -20,12 +20,14 @@ from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import SYMBOL_PATTERN
 from tradebus_contracts.subjects import LEDGER_POSITIONS, RISK_PREVIEW
 from tradebus_runtime import Bus, get_logger
+from tradebus_runtime.trading_state import TradingStateFollower, TradingStateUnknown
 
 from . import live
 from .context import PRODUCER, Ticket, cancel_requested_event_id, order_requested_event_id
 from .models import (
     AccountOut,
     CancelAccepted,
+    MarketOut,
     Message,
     ModeOut,
     OrderAccepted,
@@ -36,7 +38,9 @@ from .models import (
     PositionsOut,
     PreviewOut,
     QuoteOut,
+    StatusOut,
     TimelineEntry,
+    TradingStateOut,
     dec,
 )
 from .positions import UNAVAILABLE as POSITIONS_UNAVAILABLE
@@ -67,6 +71,28 @@ router = APIRouter(prefix="/api")
 @router.get("/mode", response_model=ModeOut)
 async def mode(ticket: TicketDep) -> ModeOut:
     return ModeOut(mode=ticket.settings.mode, broker=ticket.settings.broker)
+
+
+@router.get("/status", response_model=StatusOut)
+async def status(ticket: TicketDep) -> StatusOut:
+    """The page's status bar: mode, the broker's market clock (REFDATA ``clock``) and the trading state; the state's
+    changes also arrive live as ``TradingStateChanged`` on ``/api/events``."""
+    clock = ticket.refdata.clock
+    market = None if clock is None else MarketOut(is_open=clock.is_open, next_open=clock.next_open,
+                                                  next_close=clock.next_close, as_of=clock.as_of)
+    return StatusOut(mode=ticket.settings.mode, broker=ticket.settings.broker, market=market,
+                     trading_state=await _trading_state(ticket.trading))
+
+
+async def _trading_state(trading: TradingStateFollower) -> TradingStateOut:
+    try:
+        state = await trading.current()
+    except TradingStateUnknown as exc:
+        return TradingStateOut(state=None, reason=str(exc), changed_by=None, changed_at=None)
+    last = trading.last
+    if last is None:  # never set: ACTIVE
+        return TradingStateOut(state=state, reason=None, changed_by=None, changed_at=None)
+    return TradingStateOut(state=state, reason=last.reason, changed_by=last.changed_by, changed_at=last.occurred_at)
 
 
 @router.get("/quotes/{symbol}", response_model=QuoteOut, responses=NOT_FOUND)

@@ -1,6 +1,17 @@
 import Big from "big.js";
 import { describe, expect, it } from "vitest";
-import { formatMoney, formatPnl, formatPrice, isZeroOrNone } from "./format.js";
+import {
+  formatMarketTime,
+  formatMoney,
+  formatPnl,
+  formatPrice,
+  formatQty,
+  formatShares,
+  isZeroOrNone,
+  orderAction,
+  orderAmount,
+  orderTerms,
+} from "./format.js";
 
 describe("money, prices and P&L for people", () => {
   it.each([
@@ -39,5 +50,48 @@ describe("money, prices and P&L for people", () => {
     expect(isZeroOrNone("0.00")).toBe(true);
     expect(isZeroOrNone(null)).toBe(true);
     expect(isZeroOrNone("0.0000000001")).toBe(false);
+  });
+});
+
+describe("quantities and orders for people", () => {
+  it.each([
+    ["1", "1 share"],
+    ["1.000", "1 share"],
+    ["10", "10 shares"],
+    ["0.5", "0.5 shares"],
+    ["0.123456789", "0.123456789 shares"],
+    ["1000000", "1,000,000 shares"],
+    ["-2.50", "-2.5 shares"],
+    [null, "—"],
+  ])("test_format_shares_when_%s_then_%s", (value, shown) => {
+    expect(formatShares(value)).toBe(shown);
+  });
+
+  it("test_format_qty_when_large_or_tiny_then_grouped_and_never_in_exponent_form", () => {
+    expect(formatQty("1234567.125")).toBe("1,234,567.125");
+    expect(formatQty("0.000000001")).toBe("0.000000001");
+    expect(formatQty("100000000000000000000000")).toBe("100,000,000,000,000,000,000,000");
+  });
+
+  it.each([
+    [{ type: "market" }, "Market"],
+    [{ type: "limit", limit_price: "400" }, "Limit $400.00"],
+    [{ type: "stop", stop_price: "190.5" }, "Stop $190.50"],
+    [{ type: "stop_limit", stop_price: "189", limit_price: "189.5" }, "Stop limit: stop $189.00, limit $189.50"],
+  ])("test_order_terms_when_%o_then_%s_and_the_type_is_said_once", (order, shown) => {
+    expect(orderTerms(order)).toBe(shown);
+  });
+
+  it("test_order_action_when_qty_or_notional_then_it_reads_as_the_confirm_button", () => {
+    expect(orderAction({ side: "buy", symbol: "AAPL", qty: "10", notional: null })).toBe("Buy 10 AAPL");
+    expect(orderAction({ side: "sell", symbol: "AAPL", qty: "3", notional: null })).toBe("Sell 3 AAPL");
+    expect(orderAction({ side: "buy", symbol: "BRK.B", qty: null, notional: "1250" })).toBe("Buy $1,250.00 of BRK.B");
+    expect(orderAmount({ qty: "1" })).toBe("1 share");
+  });
+
+  it("test_format_market_time_when_utc_instant_then_new_york_weekday_and_time", () => {
+    expect(formatMarketTime("2026-11-24T21:00:00Z")).toBe("Tue 16:00 ET"); // EST, UTC-5
+    expect(formatMarketTime("2026-07-01T13:30:00Z")).toBe("Wed 09:30 ET"); // EDT, UTC-4
+    expect(formatMarketTime(null)).toBe("—");
   });
 });

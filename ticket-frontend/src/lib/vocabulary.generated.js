@@ -51,8 +51,8 @@ export const EventType = Object.freeze({
 });
 /** The events about one order: the ones the ticket API folds into an order's state. */
 export const ORDER_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "FillReported", "CancelRequested", "CancelResult"]);
-/** The events GET /api/events streams (its subjects: orders.>, risk.>, fills.>, positions.>). */
-export const LIVE_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "CancelRequested", "CancelResult", "FillReported", "PositionSnapshot", "PositionDrift", "PositionReconciled", "CorporateActionApplied"]);
+/** The events GET /api/events streams (its subjects: orders.>, risk.>, fills.>, positions.>, control.trading_state). */
+export const LIVE_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "CancelRequested", "CancelResult", "FillReported", "PositionSnapshot", "PositionDrift", "PositionReconciled", "CorporateActionApplied", "TradingStateChanged"]);
 
 /** A symbol as the contracts accept it (tradebus_contracts.orders.Symbol). */
 export const SYMBOL_PATTERN = new RegExp("^[A-Z][A-Z0-9]*(?:\\.[A-Z0-9]+)*$");

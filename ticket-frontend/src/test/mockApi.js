@@ -6,6 +6,7 @@ export const QUOTE = { symbol: "AAPL", bid: "100.00", ask: "100.10", last: "100.
 
 export const defaultRoutes = () => ({
   "GET /api/mode": () => ({ body: { mode: "paper", broker: "simulator" } }),
+  "GET /api/status": () => ({ body: status() }),
   "GET /api/quotes/AAPL": () => ({ body: QUOTE }),
   // by default the server has nothing to add, so the client's own estimate is what shows
   "POST /api/orders/preview": () => ({
@@ -15,6 +16,17 @@ export const defaultRoutes = () => ({
   "GET /api/orders": () => ({ body: { orders: [] } }),
   "GET /api/positions": () => ({ body: ledger() }),
 });
+
+/** A GET /api/status answer: paper, the market open until 16:00 New York time, trading active unless `trading_state`. */
+export function status({ trading_state = {}, ...rest } = {}) {
+  return {
+    mode: "paper",
+    broker: "simulator",
+    market: { is_open: true, next_open: "2026-11-25T14:30:00Z", next_close: "2026-11-24T21:00:00Z", as_of: "2026-11-24T15:00:00Z" },
+    trading_state: { state: "active", reason: null, changed_by: null, changed_at: null, ...trading_state },
+    ...rest,
+  };
+}
 
 /** A GET /api/positions answer: the ledger's `positions` and `totals` (flat by default) and the broker's account. */
 export function ledger({ positions = [], totals = {}, ...rest } = {}) {

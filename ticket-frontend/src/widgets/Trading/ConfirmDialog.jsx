@@ -1,13 +1,18 @@
-// The last look before an order leaves: every detail, the estimated cost and the mode. Modal: focus moves in
-// and stays in (Tab wraps), Esc is Back, and nothing is sent until Confirm.
+// The last look before an order leaves: every detail, the estimated cost (proceeds for a sell), the mode and the
+// server's preview with its reasons. Modal: focus moves in and stays in (Tab wraps), Esc is Back, and nothing is
+// sent until the confirm button ("Buy 10 AAPL"), which waits for the server to accept the order and is off while
+// trading is halted (lib/tradingState.js).
 import { useEffect, useRef } from "react";
 import { createPortal } from "react-dom";
 import { basisLabel } from "../../lib/orderRules.js";
-import { formatMoney, formatPrice, formatQty, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
+import { formatMoney, formatPrice, formatShares, orderAction, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
+import { confirmGate, previewReasons } from "../../lib/tradingState.js";
+import { OrderSide } from "../../lib/vocabulary.generated.js";
+import { Reasons } from "./Reasons.jsx";
 
 const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
-export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warnings = [], submitting, error, onConfirm, onBack }) {
+export function ConfirmDialog({ request, mode, estimate, preview, trading, canSubmit = true, submitting, error, onConfirm, onBack }) {
   const dialogRef = useRef(null);
   const backRef = useRef(null);
 
@@ -51,13 +56,18 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
   };
 
   const live = mode === "live";
+  const sell = request.side === OrderSide.SELL;
+  const gate = confirmGate({ preview, trading, submitting, canSubmit });
+  const data = preview?.data;
+  const reasons = previewReasons(data);
+  const buyingPowerAfter = data?.buying_power_after;
   const rows = [
     ["Symbol", request.symbol],
     ["Side", sideLabel(request.side)],
     ["Order type", typeLabel(request.type)],
     request.notional !== null
       ? ["Notional", formatMoney(request.notional)]
-      : ["Quantity", `${formatQty(request.qty)} shares`],
+      : ["Quantity", formatShares(request.qty)],
     request.limit_price !== null ? ["Limit price", formatPrice(request.limit_price)] : null,
     request.stop_price !== null ? ["Stop price", formatPrice(request.stop_price)] : null,
     ["Time in force", tifLabel(request.time_in_force)],
@@ -68,7 +78,7 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
     <div className="dialog-backdrop">
       <div
         ref={dialogRef}
-        className={`dialog ${live ? "dialog--live" : "dialog--paper"}`}
+        className={`dialog ${live ? "dialog--live" : "dialog--paper"} dialog--${request.side}`}
         role="dialog"
         aria-modal="true"
         aria-labelledby="confirm-title"
@@ -76,6 +86,9 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
         onKeyDown={onKeyDown}
       >
         <h2 id="confirm-title">Review your order</h2>
+        <p className={`side-badge side-badge--${request.side}`} data-testid="dialog-side">
+          {sell ? "SELL" : "BUY"}
+        </p>
         <p id="confirm-mode" className={`dialog-mode ${live ? "dialog-mode--live" : "dialog-mode--paper"}`}>
           {live ? "LIVE — this order trades real money" : "PAPER — simulated order, no real money"}
         </p>
@@ -87,7 +100,7 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
             </div>
           ))}
           <div className="dialog-cost">
-            <dt>Estimated cost</dt>
+            <dt>{sell ? "Estimated proceeds" : "Estimated cost"}</dt>
             <dd>
               {formatMoney(estimate.cost)} {estimate.cost !== null && estimate.cost !== undefined ? basisLabel(estimate.basis) : ""}
             </dd>
@@ -99,13 +112,14 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
             </div>
           ) : null}
         </dl>
-        {warnings.length ? (
-          <ul className="warnings" aria-label="Warnings">
-            {warnings.map((w) => (
-              <li key={`${w.code}:${w.message}`}>⚠ {w.message}</li>
-            ))}
-          </ul>
+        {reasons.length ? (
+          <Reasons
+            reasons={reasons}
+            title={data?.approvable ? "Notes from the server" : "The server would refuse this order"}
+            blocking={!data?.approvable}
+          />
         ) : null}
+        {data?.approvable && !preview?.pending ? <p className="preview-ok">Checked by the server: it would accept this order.</p> : null}
         {error ? (
           <p className="field-error" role="alert">
             {error}
@@ -115,10 +129,21 @@ export function ConfirmDialog({ request, mode, estimate, buyingPowerAfter, warni
           <button type="button" ref={backRef} onClick={onBack} disabled={submitting}>
             Back
           </button>
-          <button type="button" className={`primary ${live ? "danger" : ""}`} onClick={onConfirm} disabled={submitting}>
-            {submitting ? "Sending…" : "Confirm"}
+          <button
+            type="button"
+            className={`primary side-button side-button--${request.side} ${live ? "danger" : ""}`}
+            onClick={onConfirm}
+            disabled={!gate.enabled}
+            aria-describedby={gate.why ? "confirm-why" : undefined}
+          >
+            {submitting ? "Sending…" : orderAction(request)}
           </button>
         </div>
+        {gate.why ? (
+          <p id="confirm-why" className="confirm-why" data-testid="confirm-why">
+            {gate.why}
+          </p>
+        ) : null}
       </div>
     </div>,
     document.body,

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/rea
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { mockApi } from "../../test/mockApi.js";
+import { CONFIRM_NAME, enabledConfirm } from "../../test/dialog.js";
 import TradeTicket from "./TradeTicket.jsx";
 
 async function reviewLimitOrder(mode = "paper", onOrderPlaced = () => {}) {
@@ -51,7 +52,7 @@ describe("the confirmation dialog", () => {
     const user = await reviewLimitOrder();
     const dialog = screen.getByRole("dialog");
     const back = within(dialog).getByRole("button", { name: "Back" });
-    const confirm = within(dialog).getByRole("button", { name: "Confirm" });
+    const confirm = await enabledConfirm(within(dialog));
     expect(back).toHaveFocus();
     await user.tab();
     expect(confirm).toHaveFocus();
@@ -103,7 +104,7 @@ describe("the confirmation dialog", () => {
     const placed = vi.fn();
     const user = await reviewLimitOrder("paper", placed);
     const previewId = api.callsTo("POST", "/api/orders/preview").at(-1)?.body.order_id;
-    const confirm = screen.getByRole("button", { name: "Confirm" });
+    const confirm = await enabledConfirm();
     fireEvent.click(confirm);
     fireEvent.click(confirm);
     await user.dblClick(confirm);
@@ -125,12 +126,12 @@ describe("the confirmation dialog", () => {
   it("test_confirm_when_next_order_placed_then_it_has_a_new_order_id", async () => {
     const api = mockApi();
     const user = await reviewLimitOrder();
-    await user.click(screen.getByRole("button", { name: "Confirm" }));
+    await user.click(await enabledConfirm());
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     await user.type(screen.getByLabelText("Quantity"), "1");
     await user.type(screen.getByLabelText("Limit price"), "90");
     await user.click(screen.getByRole("button", { name: "Review order" }));
-    await user.click(screen.getByRole("button", { name: "Confirm" }));
+    await user.click(await enabledConfirm());
     await waitFor(() => expect(api.callsTo("POST", "/api/orders")).toHaveLength(2));
     const [first, second] = api.callsTo("POST", "/api/orders").map((c) => c.body.order_id);
     expect(second).not.toBe(first);
@@ -140,10 +141,10 @@ describe("the confirmation dialog", () => {
     let answer = { status: 503, body: { detail: "The bus is unavailable." } };
     const api = mockApi({ "POST /api/orders": () => answer });
     const user = await reviewLimitOrder();
-    await user.click(screen.getByRole("button", { name: "Confirm" }));
+    await user.click(await enabledConfirm());
     expect(await screen.findByRole("alert")).toHaveTextContent("The bus is unavailable.");
     answer = { status: 202, body: { order_id: api.callsTo("POST", "/api/orders")[0].body.order_id, status: "requested" } };
-    await user.click(screen.getByRole("button", { name: "Confirm" }));
+    await user.click(await enabledConfirm());
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
     const ids = api.callsTo("POST", "/api/orders").map((c) => c.body.order_id);
     expect(ids).toHaveLength(2);
@@ -155,5 +156,110 @@ describe("the confirmation dialog", () => {
     render(<TradeTicket mode={null} />);
     expect(screen.getByRole("button", { name: "Review order" })).toBeDisabled();
     expect(screen.getByText(/Submission is disabled until the trading mode/)).toBeInTheDocument();
+  });
+
+});
+
+const HALTED = { state: "halted", reason: "broker outage", changed_by: "operator", changed_at: "2026-11-24T15:00:00Z" };
+const preview = (fields) => ({
+  body: { estimated_cost: "955.00", price_basis: "limit_price", buying_power: "50000.00", buying_power_after: "49045.00", warnings: [], errors: [], approvable: true, trading_state: "active", ...fields },
+});
+
+describe("the dialog waits for the server and the trading state", () => {
+  it("test_confirm_when_the_preview_is_still_pending_then_disabled_and_enabled_once_it_accepts", async () => {
+    let release;
+    const api = mockApi({ "POST /api/orders/preview": () => new Promise((resolve) => { release = () => resolve(preview()); }) });
+    await reviewLimitOrder();
+    const confirm = screen.getByRole("button", { name: "Buy 10 AAPL" });
+    expect(confirm).toBeDisabled();
+    expect(screen.getByTestId("confirm-why")).toHaveTextContent("Waiting for the server to check this order");
+    fireEvent.click(confirm);
+    expect(api.callsTo("POST", "/api/orders")).toHaveLength(0);
+    await waitFor(() => expect(release).toBeTypeOf("function"));
+    release();
+    await waitFor(() => expect(confirm).toBeEnabled());
+    expect(screen.queryByTestId("confirm-why")).toBeNull();
+    expect(within(screen.getByRole("dialog")).getByText(/Checked by the server/)).toBeInTheDocument();
+  });
+
+  it("test_confirm_when_the_preview_rejects_then_reasons_listed_with_codes_and_disabled", async () => {
+    const api = mockApi({
+      "POST /api/orders/preview": () => preview({
+        approvable: false,
+        warnings: [
+          { code: "ORDER_NOTIONAL_EXCEEDS_LIMIT", message: "order notional $955.00 is over the $500.00 limit" },
+          { code: "INSUFFICIENT_BUYING_POWER", message: "needs $955.00, has $100.00" },
+        ],
+      }),
+    });
+    await reviewLimitOrder();
+    const dialog = screen.getByRole("dialog");
+    const reasons = await within(dialog).findByRole("list", { name: "Reasons" });
+    const items = within(reasons).getAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    expect(within(items[0]).getByText("ORDER_NOTIONAL_EXCEEDS_LIMIT").tagName).toBe("CODE");
+    expect(items[1]).toHaveTextContent("INSUFFICIENT_BUYING_POWER needs $955.00, has $100.00");
+    const confirm = within(dialog).getByRole("button", { name: CONFIRM_NAME });
+    expect(confirm).toBeDisabled();
+    expect(within(dialog).getByTestId("confirm-why")).toHaveTextContent("would refuse this order");
+    fireEvent.click(confirm);
+    expect(api.callsTo("POST", "/api/orders")).toHaveLength(0);
+  });
+
+  it("test_review_when_a_sell_then_proceeds_buying_power_after_sell_badge_and_sell_button", async () => {
+    mockApi({ "POST /api/orders/preview": () => preview({ estimated_cost: "299.99", price_basis: "bid", buying_power_after: "50000.00" }) });
+    const user = userEvent.setup();
+    render(<TradeTicket mode="paper" />);
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    await user.selectOptions(screen.getByLabelText("Side"), "sell");
+    await user.type(screen.getByLabelText("Quantity"), "3");
+    expect(screen.getByRole("heading", { name: "Estimated proceeds" })).toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Estimated cost" })).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Review order" }));
+    const dialog = screen.getByRole("dialog");
+    expect(within(dialog).getByTestId("dialog-side")).toHaveTextContent("SELL");
+    expect(dialog).toHaveClass("dialog--sell");
+    await waitFor(() => expect(detail(dialog, "Estimated proceeds")).toMatch(/\$299\.99 at the bid/));
+    expect(within(dialog).queryByText("Estimated cost")).toBeNull();
+    expect(detail(dialog, "Buying power after")).toBe("$50,000.00");
+    expect(detail(dialog, "Quantity")).toBe("3 shares");
+    expect(await enabledConfirm(within(dialog))).toHaveTextContent(/^Sell 3 AAPL$/);
+  });
+
+  it("test_review_when_halted_then_disabled_with_the_reason_next_to_it", async () => {
+    const api = mockApi();
+    const user = userEvent.setup();
+    render(<TradeTicket mode="paper" trading={HALTED} />);
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    await user.type(screen.getByLabelText("Quantity"), "1");
+    const review = screen.getByRole("button", { name: "Review order" });
+    expect(review).toBeDisabled();
+    expect(review).toHaveAccessibleDescription(/Trading is halted \(broker outage\)/);
+    await user.click(review);
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(api.callsTo("POST", "/api/orders")).toHaveLength(0);
+  });
+
+  it("test_confirm_when_a_halt_arrives_while_the_dialog_is_open_then_disabled_and_resume_enables_it", async () => {
+    mockApi();
+    const user = userEvent.setup();
+    const { rerender } = render(<TradeTicket mode="paper" />);
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    await user.type(screen.getByLabelText("Quantity"), "10");
+    await user.click(screen.getByRole("button", { name: "Review order" }));
+    const confirm = await enabledConfirm();
+    rerender(<TradeTicket mode="paper" trading={HALTED} />);
+    expect(confirm).toBeDisabled();
+    expect(screen.getByTestId("confirm-why")).toHaveTextContent("Trading is halted (broker outage)");
+    rerender(<TradeTicket mode="paper" trading={{ ...HALTED, state: "active", reason: "resumed" }} />);
+    expect(confirm).toBeEnabled();
+  });
+
+  it("test_ticket_when_reducing_then_it_says_only_reducing_orders_pass_and_review_stays_open", () => {
+    mockApi();
+    render(<TradeTicket mode="paper" trading={{ ...HALTED, state: "reducing", reason: "end of day" }} />);
+    expect(screen.getByTestId("reducing-note")).toHaveTextContent("only orders that reduce a position pass");
+    expect(screen.getByTestId("reducing-note")).toHaveTextContent("end of day");
+    expect(screen.getByRole("button", { name: "Review order" })).toBeEnabled();
   });
 });

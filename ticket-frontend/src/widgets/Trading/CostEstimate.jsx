@@ -1,6 +1,9 @@
 import { basisLabel } from "../../lib/orderRules.js";
 import { formatMoney } from "../../lib/format.js";
+import { previewReasons } from "../../lib/tradingState.js";
+import { OrderSide } from "../../lib/vocabulary.generated.js";
 import { Figures } from "./Display.jsx";
+import { Reasons } from "./Reasons.jsx";
 
 /**
  * The estimate to show: the API's preview when it has answered for the order as typed (it is the authority),
@@ -14,11 +17,16 @@ export function effectiveEstimate(clientEstimate, preview) {
   return { cost: clientEstimate.cost, basis: clientEstimate.basis, source: "client" };
 }
 
-/** Estimated cost with its price basis, buying power before and after, and the preview's warnings. */
-export function CostEstimate({ clientEstimate, preview, hasClientErrors, waitingForQuote }) {
+/**
+ * Estimated cost (proceeds, for a sell) with its price basis, buying power before and after, and the preview's
+ * reasons that are not about one field (those show next to their field) as a list with their codes.
+ */
+export function CostEstimate({ side, clientEstimate, preview, hasClientErrors, waitingForQuote }) {
   const est = effectiveEstimate(clientEstimate, preview);
   const data = preview?.data;
   const generalErrors = preview?.fieldErrors?._;
+  const reasons = previewReasons(data).filter((r) => !r.field);
+  const heading = side === OrderSide.SELL ? "Estimated proceeds" : "Estimated cost";
   let note = null;
   if (hasClientErrors) note = "Complete the order to check it with the server.";
   else if (preview?.pending) note = "Checking with the server…";
@@ -26,7 +34,7 @@ export function CostEstimate({ clientEstimate, preview, hasClientErrors, waiting
   else if (est.source === "server") note = "Checked by the server.";
   return (
     <section className="cost" aria-labelledby="cost-heading" aria-live="polite">
-      <h3 id="cost-heading">Estimated cost</h3>
+      <h3 id="cost-heading">{heading}</h3>
       <p className="cost-amount">
         <span data-testid="estimated-cost">{formatMoney(est.cost)}</span>{" "}
         {est.cost !== null && est.cost !== undefined ? (
@@ -46,14 +54,14 @@ export function CostEstimate({ clientEstimate, preview, hasClientErrors, waiting
           ]}
         />
       ) : null}
-      {data?.warnings?.length ? (
-        <ul className="warnings" aria-label="Warnings">
-          {data.warnings.map((w) => (
-            <li key={`${w.code}:${w.message}`}>⚠ {w.message}</li>
-          ))}
-        </ul>
+      {reasons.length ? (
+        <Reasons
+          reasons={reasons}
+          title={data.approvable ? "Notes from the server" : "The server would refuse this order"}
+          blocking={!data.approvable}
+        />
       ) : null}
-      {generalErrors ? <p className="field-error">{generalErrors}</p> : null}
+      {generalErrors && !data ? <p className="field-error">{generalErrors}</p> : null}
       {note ? <p className="cost-note">{note}</p> : null}
     </section>
   );

@@ -6,7 +6,7 @@ import { useState } from "react";
 import { eventOrderId, getOrder } from "../../api.js";
 import { useOrderEvents } from "../../hooks/orderEvents.jsx";
 import { usePolling } from "../../hooks/usePolling.js";
-import { formatMoney, formatPrice, formatQty, formatTime, sideLabel, statusLabel, typeLabel } from "../../lib/format.js";
+import { formatPrice, formatShares, formatTime, orderAmount, orderTerms, sideLabel, statusLabel } from "../../lib/format.js";
 import { describeEvent, isFinal, progressSteps } from "../../lib/orderStatus.js";
 import { OrderProgress } from "../../lib/vocabulary.generated.js";
 
@@ -37,15 +37,12 @@ export function OrderTracker({ orderId, request }) {
   const steps = progressSteps(order);
   const timeline = order?.timeline?.length ? order.timeline : liveEvents;
   const reasons = order?.reject_reasons ?? [];
-  const amount = shown.notional ? formatMoney(shown.notional) : `${formatQty(shown.qty)} sh`;
 
   return (
     <article className="tracker" aria-label={`Order ${orderId}`}>
       <header className="tracker-head">
         <strong>
-          {sideLabel(shown.side)} {amount} {shown.symbol} · {typeLabel(shown.type)}
-          {shown.limit_price ? ` lim ${formatPrice(shown.limit_price)}` : ""}
-          {shown.stop_price ? ` stop ${formatPrice(shown.stop_price)}` : ""}
+          {sideLabel(shown.side)} {orderAmount(shown)} {shown.symbol} · {orderTerms(shown)}
         </strong>
         <span className={`status-pill status--${status}`} role="status" aria-live="polite">
           {statusLabel(status)}
@@ -60,7 +57,7 @@ export function OrderTracker({ orderId, request }) {
       </ol>
       {order && Number(order.filled_qty) > 0 ? (
         <p className="tracker-fill">
-          Filled {formatQty(order.filled_qty)} @ {formatPrice(order.filled_avg_price)}
+          Filled {formatShares(order.filled_qty)} @ {formatPrice(order.filled_avg_price)}
         </p>
       ) : null}
       {reasons.length ? (

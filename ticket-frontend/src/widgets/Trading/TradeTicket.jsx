@@ -1,7 +1,8 @@
 // The trade ticket (seed Deliverable 21.3): a person builds an order of any type, sees what it will cost as
 // they type, reviews it in a modal and confirms it. The ticket only *requests* the order (POST /api/orders);
 // its fate arrives as events, shown by OrderTracker. One order_id per ticket: a double click, or a retry after
-// a lost response, is the same order (DESIGN §4).
+// a lost response, is the same order (DESIGN §4). While trading is halted nothing can be reviewed or confirmed, and
+// Confirm waits for the server's preview to accept the order (lib/tradingState.js).
 import { useRef, useState } from "react";
 import { ApiError, fieldErrorsFrom422, placeOrder } from "../../api.js";
 import { useDebouncedValue } from "../../hooks/useDebouncedValue.js";
@@ -25,6 +26,8 @@ import {
   toOrderRequest,
   validateForm,
 } from "../../lib/orderRules.js";
+import { orderAction } from "../../lib/format.js";
+import { haltedReason, reducingNote } from "../../lib/tradingState.js";
 import { OrderType, SYMBOL_PATTERN } from "../../lib/vocabulary.generated.js";
 import { AmountFields } from "./AmountFields.jsx";
 import { ConfirmDialog } from "./ConfirmDialog.jsx";
@@ -46,7 +49,7 @@ export const FIELD_IDS = {
   extended_hours: "ticket-extended-hours",
 };
 
-export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
+export default function TradeTicket({ mode = null, trading = null, onOrderPlaced = () => {} }) {
   const [form, setForm] = useState(emptyForm);
   const [touched, setTouched] = useState({});
   const [attempted, setAttempted] = useState(false);
@@ -58,6 +61,8 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
   const inFlight = useRef(false);
 
   const canSubmit = mode === "paper" || mode === "live";
+  const halted = haltedReason(trading);
+  const reducing = reducingNote(trading);
   const symbol = normalizeSymbol(form.symbol);
   const quoteSymbol = useDebouncedValue(SYMBOL_PATTERN.test(symbol) ? symbol : "", PREVIEW_DEBOUNCE_MS);
   const { quote, error: quoteError } = useQuote(quoteSymbol);
@@ -90,7 +95,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
 
   const onReview = (e) => {
     e.preventDefault();
-    if (!canSubmit) return;
+    if (!canSubmit || halted) return;
     if (hasClientErrors || (serverBlocks && !preview.pending)) {
       setAttempted(true);
       const first = FIELD_ORDER.find((f) => clientErrors[f] || preview.fieldErrors[f]);
@@ -102,7 +107,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
   };
 
   const onConfirm = async () => {
-    if (inFlight.current || !review || !canSubmit) return; // a second click while the first is in flight
+    if (inFlight.current || !review || !canSubmit || halted) return; // a second click while the first is in flight
     inFlight.current = true;
     setSubmitting(true);
     setSubmitError(null);
@@ -110,7 +115,7 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
       const result = await placeOrder(review);
       const placedId = result.order_id;
       setReview(null);
-      setSent({ orderId: placedId, symbol: review.symbol, side: review.side });
+      setSent({ orderId: placedId, request: review });
       setOrderId(newOrderId()); // the next ticket is a new order
       setForm((prev) => ({ ...prev, qty: "", notional: "", limit_price: "", stop_price: "" }));
       setTouched({});
@@ -130,11 +135,12 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
   const tifs = allowedTimeInForce(form);
   const extAllowed = extendedHoursAllowed(form);
   const est = effectiveEstimate(clientEstimate, preview);
+  const disabledWhy = !canSubmit ? "Submission is disabled until the trading mode (paper or live) is known." : halted;
 
   return (
     <section className="panel ticket" aria-labelledby="ticket-heading">
       <h2 id="ticket-heading">Trade ticket</h2>
-      <form onSubmit={onReview} noValidate>
+      <form onSubmit={onReview} noValidate className={`ticket-form ticket-form--${form.side}`}>
         <TextField
           id={FIELD_IDS.symbol}
           label="Symbol"
@@ -206,21 +212,37 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
           </div>
         </div>
 
-        <CostEstimate clientEstimate={clientEstimate} preview={preview} hasClientErrors={hasClientErrors} waitingForQuote={Boolean(quoteSymbol) && !quote} />
+        <CostEstimate
+          side={form.side}
+          clientEstimate={clientEstimate}
+          preview={preview}
+          hasClientErrors={hasClientErrors}
+          waitingForQuote={Boolean(quoteSymbol) && !quote}
+        />
 
+        {reducing ? (
+          <p className="trading-note trading-note--reducing" data-testid="reducing-note">
+            {reducing}
+          </p>
+        ) : null}
         <div className="ticket-actions">
-          <button type="submit" className="primary" disabled={!canSubmit} aria-describedby={!canSubmit ? "ticket-disabled-why" : undefined}>
+          <button
+            type="submit"
+            className={`primary side-button side-button--${form.side}`}
+            disabled={Boolean(disabledWhy)}
+            aria-describedby={disabledWhy ? "ticket-disabled-why" : undefined}
+          >
             Review order
           </button>
-          {!canSubmit ? (
-            <p id="ticket-disabled-why" className="field-hint">
-              Submission is disabled until the trading mode (paper or live) is known.
+          {disabledWhy ? (
+            <p id="ticket-disabled-why" className={halted ? "field-error" : "field-hint"}>
+              {disabledWhy}
             </p>
           ) : null}
         </div>
         {sent ? (
           <p className="sent" role="status">
-            Order requested: {sent.side} {sent.symbol} (order {sent.orderId}). Its progress is shown under Order status.
+            Order requested: {orderAction(sent.request)} (order {sent.orderId}). Its progress is shown under Order status.
           </p>
         ) : null}
       </form>
@@ -230,9 +252,10 @@ export default function TradeTicket({ mode = null, onOrderPlaced = () => {} }) {
           request={review}
           mode={mode}
           estimate={est}
-          buyingPowerAfter={preview.data?.buying_power_after}
-          warnings={preview.data?.warnings ?? []}
-          submitting={submitting || !canSubmit}
+          preview={preview}
+          trading={trading}
+          canSubmit={canSubmit}
+          submitting={submitting}
           error={submitError}
           onConfirm={onConfirm}
           onBack={() => setReview(null)}
