@@ -135,7 +135,10 @@ def shares(qty: Decimal | None) -> str:
 
 
 def pct(value: Decimal) -> str:
-    return f"{value.quantize(_CENT, rounding=ROUND_HALF_UP).normalize():f}%"
+    """``15%``, ``15.79%``, ``525,845,196.31%``: to the hundredth, half-up, thousands separated."""
+    with localcontext() as ctx:
+        ctx.prec = _WIDE
+        return f"{value.quantize(_CENT, rounding=ROUND_HALF_UP).normalize():,f}%"
 
 
 def seconds(value: timedelta | Decimal) -> str:
