@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -114,10 +116,14 @@ async def fresh_streams(nats_url: str) -> None:
     await nc.drain()
 
 
-def run(args: argparse.Namespace) -> None:
-    root = Path(tempfile.mkdtemp(prefix="tradebus-pipeline-"))
-    server = EmbeddedNats(root / "nats", fsync_always=args.fsync_always)
-    pg = EmbeddedPostgres(root / "pg", durable=not args.pg_no_fsync)
+@contextlib.contextmanager
+def running_pipeline(root: Path, *, fsync_always: bool, pg_no_fsync: bool,
+                     env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, Callable[[list[list[str]]], None]]]:
+    """alpaca-sim, risk-service and order-gateway as separate processes on a private NATS and PostgreSQL, healthy
+    and with reference data; yields the NATS URL and ``restart(argv_of_the_floor)`` — stop the services, give the
+    streams back fresh and start the given processes instead (the floor)."""
+    server = EmbeddedNats(root / "nats", fsync_always=fsync_always)
+    pg = EmbeddedPostgres(root / "pg", durable=not pg_no_fsync)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         nats_url, database_url = server.start(), pg.start()
@@ -126,32 +132,46 @@ def run(args: argparse.Namespace) -> None:
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "TRADEBUS_HOME": str(root),
                "LOG_LEVEL": "info", "RISK_SIGNING_KEY_PATH": str(keys.private_path),
                "GATEWAY_TRUSTED_KEYS": keys.public_b64, "TRADEBUS_BROKER": "simulator",
-               "BROKER_URL": f"http://127.0.0.1:{sim_port}", "GATEWAY_RATE_LIMIT_PER_MIN": "1000000", **UNLIMITED}
+               "BROKER_URL": f"http://127.0.0.1:{sim_port}", "GATEWAY_RATE_LIMIT_PER_MIN": "1000000", **UNLIMITED,
+               **(env_extra or {})}
 
         def spawn(argv: list[str]) -> None:
             procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def instead(argvs: list[list[str]]) -> None:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(10)
+            procs.clear()
+            asyncio.run(fresh_streams(nats_url))
+            for argv in argvs:
+                spawn(argv)
 
         spawn([str(BIN / "alpaca-sim"), "--port", str(sim_port), "--rate-limit", "1000000"])
         spawn([str(BIN / "risk-service")])
         spawn([str(BIN / "order-gateway")])
         asyncio.run(wait_until_healthy(nats_url, ["risk-service", "order-gateway"]))
         asyncio.run(wait_for_reference_data(nats_url))
-        approved, submitted = asyncio.run(time_real(nats_url, args.orders))
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
-        procs.clear()
-        asyncio.run(fresh_streams(nats_url))
-        spawn([sys.executable, str(HERE / "floor.py"), "risk", nats_url])
-        spawn([sys.executable, str(HERE / "floor.py"), "gateway", nats_url])
-        time.sleep(1.5)
-        floor = asyncio.run(time_floor(nats_url, args.orders))
+        yield nats_url, instead
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
         pg.stop()
         server.stop()
+
+
+def run(args: argparse.Namespace) -> None:
+    root = Path(tempfile.mkdtemp(prefix="tradebus-pipeline-"))
+    try:
+        with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=args.pg_no_fsync) as (nats_url,
+                                                                                                        instead):
+            approved, submitted = asyncio.run(time_real(nats_url, args.orders))
+            instead([[sys.executable, str(HERE / "floor.py"), "risk", nats_url],
+                     [sys.executable, str(HERE / "floor.py"), "gateway", nats_url]])
+            time.sleep(1.5)
+            floor = asyncio.run(time_floor(nats_url, args.orders))
+    finally:
         shutil.rmtree(root, ignore_errors=True)
     f50 = statistics.median(floor)
     print(f"\nNATS fsync always: {args.fsync_always}; PostgreSQL fsync: {not args.pg_no_fsync}; "

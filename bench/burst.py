@@ -1,0 +1,100 @@
+"""Benchmark: a burst of orders published at once, until every one is at the broker (issue 16).
+
+    .venv/bin/python bench/burst.py [--orders 1000] [--concurrency 1,8] [--fsync-always] [--runs 3]
+
+The path as `bench/pipeline.py` runs it (alpaca-sim with its rate limit off, risk-service with wide limits,
+order-gateway; separate processes on a private NATS and PostgreSQL, PostgreSQL fsync on). ``--orders`` limit buys
+that rest at the broker are published at once; timed from the first publish to the last ``RiskApproved`` and to
+the last ``OrderSubmitted`` (every order at the broker). Each gateway concurrency in ``--concurrency``
+(``GATEWAY_SUBMIT_CONCURRENCY``) gets a fresh stack, in turn, ``--runs`` times; medians are printed, so the
+settings compare in one run. Goal (issue 16): 1,000 orders at the broker within 2 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nats
+
+from tradebus_contracts import decode_event, encode_event, subject_for
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import order, running_pipeline  # noqa: E402
+
+
+async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
+    """Seconds from the first publish to the last approval, and to the last order at the broker."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    orders = [order() for _ in range(n)]
+    ours = {o.order_id for o in orders}
+    approved: set = set()
+    submitted: set = set()
+    last = {"approved": 0.0, "submitted": 0.0}
+    all_in = asyncio.Event()
+
+    async def on(msg) -> None:  # type: ignore[no-untyped-def]
+        event = decode_event(msg.data)
+        if event.order_id not in ours:
+            return
+        seen, key = (approved, "approved") if event.event_type == "RiskApproved" else (submitted, "submitted")
+        if event.order_id not in seen:
+            seen.add(event.order_id)
+            last[key] = time.perf_counter()
+        if len(submitted) == n:
+            all_in.set()
+
+    await nc.subscribe("risk.approved.>", cb=on)
+    await nc.subscribe("orders.submitted.>", cb=on)
+    start = time.perf_counter()
+    for chunk in range(0, n, 500):
+        acks = [await js.publish_async(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
+                for o in orders[chunk:chunk + 500]]
+        await asyncio.gather(*acks)
+    try:
+        await asyncio.wait_for(all_in.wait(), timeout_s)
+    finally:
+        await nc.drain()
+    return last["approved"] - start, last["submitted"] - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--concurrency", default="1,8", help="GATEWAY_SUBMIT_CONCURRENCY values to compare")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fsync-always", action="store_true", help="NATS sync_interval: always, as `tradectl up`")
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    settings = [int(c) for c in args.concurrency.split(",") if c]
+    results: dict[int, list[tuple[float, float]]] = {c: [] for c in settings}
+    for run in range(args.runs):
+        for concurrency in settings:
+            root = Path(tempfile.mkdtemp(prefix="tradebus-burst-"))
+            try:
+                with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=False,
+                                      env_extra={"GATEWAY_SUBMIT_CONCURRENCY": str(concurrency)}) as (nats_url, _):
+                    took = asyncio.run(burst(nats_url, args.orders, args.timeout))
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            results[concurrency].append(took)
+            print(f"run {run + 1} concurrency {concurrency}: approved {took[0]:.2f} s, at the broker {took[1]:.2f} s",
+                  flush=True)
+    print(f"\n{args.orders} orders at once; NATS fsync always: {args.fsync_always}; PostgreSQL fsync on; medians of "
+          f"{args.runs}")
+    print(f"{'gateway concurrency':<22}{'all approved s':>16}{'all at broker s':>17}{'orders/s to broker':>20}")
+    for concurrency, runs in results.items():
+        approved = statistics.median(r[0] for r in runs)
+        at_broker = statistics.median(r[1] for r in runs)
+        print(f"{concurrency:<22}{approved:>16.2f}{at_broker:>17.2f}{args.orders / at_broker:>20.0f}")
+
+
+if __name__ == "__main__":
+    main()
