@@ -31,20 +31,36 @@ def an_order(**fields) -> OrderRequested:
                           **{"time_in_force": "gtc", "qty": Decimal("1"), **fields})
 
 
+class Watch:
+    """The stack's NATS with every event on ``subjects`` collected, and the AAPL quote risk judges against."""
+
+    def __init__(self, nc, events: list, quote: QuoteRef) -> None:
+        self.nc, self.js, self.events, self.quote = nc, nc.jetstream(), events, quote
+
+    @classmethod
+    async def open(cls, running_stack, *subjects: str) -> Watch:
+        home, _, _ = running_stack
+        nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+        await wait_for_reference_data(nats_url)
+        nc = await nats.connect(nats_url)
+        events: list = []
+
+        async def collect(msg) -> None:
+            events.append(decode_event(msg.data))
+
+        for subject in subjects:
+            await nc.subscribe(subject, cb=collect)
+        kv = await nc.jetstream().key_value(REFDATA_BUCKET)
+        return cls(nc, events, QuoteRef.model_validate_json((await kv.get(quote_key("AAPL"))).value))
+
+    def of(self, request, event_type):
+        return [e for e in self.events
+                if getattr(e, "order_id", None) == request.order_id and e.event_type == event_type]
+
+
 async def test_collars_when_orders_go_through_the_stack_then_passive_and_protective_rest_at_the_broker(running_stack):
-    home, _, _ = running_stack
-    nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
-    await wait_for_reference_data(nats_url)
-    nc = await nats.connect(nats_url)
-    events: list = []
-
-    async def collect(msg) -> None:
-        events.append(decode_event(msg.data))
-
-    for subject in ("orders.>", "risk.>"):
-        await nc.subscribe(subject, cb=collect)
-    kv = await nc.jetstream().key_value(REFDATA_BUCKET)
-    quote = QuoteRef.model_validate_json((await kv.get(quote_key("AAPL"))).value)
+    watch = await Watch.open(running_stack, "orders.>", "risk.>")
+    nc, quote, of = watch.nc, watch.quote, watch.of
     stop_loss = an_order(side="sell", type="stop", stop_price=cents(quote.bid * Decimal("0.85")))
     resting_bid = an_order(side="buy", type="limit", limit_price=cents(quote.ask * Decimal("0.80")))
     overpaying = an_order(side="buy", type="limit", limit_price=cents(quote.ask * Decimal("1.15")))
@@ -52,9 +68,6 @@ async def test_collars_when_orders_go_through_the_stack_then_passive_and_protect
     for request in (stop_loss, resting_bid, overpaying):
         await nc.jetstream().publish(subject_for(request), encode_event(request),
                                      headers={"Nats-Msg-Id": str(request.event_id)})
-
-    def of(request, event_type):
-        return [e for e in events if getattr(e, "order_id", None) == request.order_id and e.event_type == event_type]
 
     for _ in range(200):
         if of(stop_loss, "OrderSubmitted") and of(resting_bid, "OrderSubmitted") and of(overpaying, "RiskRejected"):
@@ -77,23 +90,8 @@ async def test_sell_when_a_stop_loss_holds_the_whole_long_then_a_second_sell_is_
         running_stack):
     """A trader buys 10, puts a stop-loss on all 10, then sells 3 more at market: the broker would refuse it
     ("insufficient qty available"); risk says so first, with the numbers, and nothing more reaches the broker."""
-    home, _, _ = running_stack
-    nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
-    await wait_for_reference_data(nats_url)
-    nc = await nats.connect(nats_url)
-    events: list = []
-
-    async def collect(msg) -> None:
-        events.append(decode_event(msg.data))
-
-    for subject in ("orders.>", "risk.>", "fills.>"):
-        await nc.subscribe(subject, cb=collect)
-    js = nc.jetstream()
-    kv = await js.key_value(REFDATA_BUCKET)
-    quote = QuoteRef.model_validate_json((await kv.get(quote_key("AAPL"))).value)
-
-    def of(request, event_type):
-        return [e for e in events if getattr(e, "order_id", None) == request.order_id and e.event_type == event_type]
+    watch = await Watch.open(running_stack, "orders.>", "risk.>", "fills.>")
+    nc, js, quote, of = watch.nc, watch.js, watch.quote, watch.of
 
     async def send_and_wait(request, *wanted: str) -> None:
         await js.publish(subject_for(request), encode_event(request), headers={"Nats-Msg-Id": str(request.event_id)})
