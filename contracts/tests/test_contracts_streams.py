@@ -6,17 +6,7 @@ import pytest
 
 from tradebus_contracts import streams, subjects
 from tradebus_contracts.streams import ALL_STREAMS, AUDIT_STREAM, DOMAIN_STREAMS
-
-
-def _matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching for '*' and a trailing '>'."""
-    p, s = pattern.split("."), subject.split(".")
-    for i, token in enumerate(p):
-        if token == ">":
-            return len(s) > i
-        if i >= len(s) or (token != "*" and token != s[i]):
-            return False
-    return len(p) == len(s)
+from tradebus_contracts.subjects import subject_matches
 
 
 def test_streams_when_listed_then_the_nine_of_the_design():
@@ -62,6 +52,6 @@ def test_control_when_defined_then_keeps_the_trading_state_forever():
 def test_every_event_subject_when_published_then_lands_in_exactly_one_stream(sample_event, name):
     subject = subjects.subject_for(sample_event(name))
 
-    owners = [s.name for s in ALL_STREAMS if any(_matches(p, subject) for p in s.subjects)]
+    owners = [s.name for s in ALL_STREAMS if any(subject_matches(p, subject) for p in s.subjects)]
 
     assert len(owners) == 1, (subject, owners)

@@ -6,7 +6,6 @@ broker would refuse for want of shares (a stop-loss holds them all) is refused b
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from decimal import ROUND_DOWN, Decimal
 
@@ -15,7 +14,7 @@ import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
 from tradebus_contracts.refdata import REFDATA_BUCKET, QuoteRef, quote_key
-from tradectl.testing import wait_for_reference_data
+from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 CENT = Decimal("0.01")
@@ -40,7 +39,7 @@ class Watch:
     @classmethod
     async def open(cls, running_stack, *subjects: str) -> Watch:
         home, _, _ = running_stack
-        nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+        nats_url = stack_endpoints(home)["nats_url"]
         await wait_for_reference_data(nats_url)
         nc = await nats.connect(nats_url)
         events: list = []

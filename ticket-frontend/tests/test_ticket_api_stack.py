@@ -4,7 +4,6 @@ submits to the simulator, and the read model follows the order to its end; the f
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import httpx
@@ -14,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tradectl.testing import wait_for_reference_data
+from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 from .conftest import eventually
 
@@ -26,7 +25,7 @@ MARKET_BUY = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force"
 @pytest.fixture
 def stack_ticket(running_stack) -> httpx.Client:
     home, _, _ = running_stack
-    endpoints = json.loads((home / "endpoints.json").read_text())
+    endpoints = stack_endpoints(home)
     asyncio.run(wait_for_reference_data(endpoints["nats_url"], timeout=30))  # until then risk rejects (never guesses)
     with httpx.Client(base_url=endpoints["ticket_url"], timeout=10) as client:
         eventually(lambda: client.get("/api/quotes/AAPL").status_code == 200, timeout=30, interval=0.2)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradectl.lines import TailFilter, render, subject_matches
+from tradebus_contracts.subjects import subject_matches
+from tradectl.lines import TailFilter, render
 from tradectl.replay import ReplayQuery, parse_when
 
 NOW = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)

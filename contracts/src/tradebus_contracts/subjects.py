@@ -39,6 +39,7 @@ __all__ = [
     "symbol_subject",
     "dlq_subject",
     "subject_filter",
+    "subject_matches",
     "parse_subject",
     "subject_for",
     "HEALTH",
@@ -219,6 +220,18 @@ def parse_subject(subject: str) -> ParsedSubject:
     if kind in SYMBOL_KINDS:
         return ParsedSubject(kind, symbol_from_token(last))
     raise InvalidSubject(f"not a tradebus subject: {subject!r}")
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching: ``*`` is one token, a final ``>`` one or more (what a filter or a permission
+    covers)."""
+    want, have = pattern.split("."), subject.split(".")
+    for index, token in enumerate(want):
+        if token == ">":
+            return len(have) > index
+        if index >= len(have) or (token != "*" and token != have[index]):
+            return False
+    return len(want) == len(have)
 
 
 def subject_for(event: Envelope) -> str:

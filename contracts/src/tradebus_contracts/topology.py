@@ -102,18 +102,20 @@ CHANNELS: tuple[Channel, ...] = (
     Channel(ev.OrderStatusChanged, (Service.GATEWAY,), _ORDER_READERS),
     Channel(ev.CancelRequested, (Service.TICKET_API, OPERATOR), (Service.GATEWAY, Service.TICKET_API)),
     Channel(ev.CancelResult, (Service.GATEWAY,), _ORDER_READERS),
-    Channel(ev.FillReported, (Service.GATEWAY,), (Service.RISK, Service.POSITION_SYNC, Service.TICKET_API)),
+    Channel(ev.FillReported, (Service.GATEWAY,),
+            (Service.RISK, Service.GATEWAY, Service.POSITION_SYNC, Service.TICKET_API)),
     Channel(ev.PositionSnapshot, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.PositionDrift, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.PositionReconciled, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
     Channel(ev.CorporateActionApplied, (Service.POSITION_SYNC,), (Service.TICKET_API,)),
-    Channel(ev.TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY)),
+    Channel(ev.TradingStateChanged, (OPERATOR,), (Service.RISK, Service.GATEWAY, Service.TICKET_API)),
     Channel(ev.DeadLetter, ALL_SERVICES, (OPERATOR,)),
     Channel(ev.BrokerTradeUpdate, (Service.WEBHOOK_INGEST,), (Service.GATEWAY,)),
     Channel(ev.BrokerActivity, (Service.GATEWAY,), (Service.POSITION_SYNC,)),
     Channel(ev.AuditCheckpoint, (Service.AUDIT_RECORDER,), (OPERATOR,)),
 )
-"""Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early."""
+"""Every event of DESIGN §4. The gateway reads ``orders.requested`` only to fetch a quote for a new symbol early, and its
+own fills to read the account again soon after one."""
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(RISK_PREVIEW, (Service.RISK,), (Service.TICKET_API,),

@@ -8,10 +8,11 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 
+from tradebus_contracts.consumers import GATEWAY_APPROVALS, GATEWAY_CANCELS, GATEWAY_TRADE_UPDATES
 from tradebus_contracts.refdata import REFDATA_BUCKET
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
-from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS, subject_filter
+from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS
 from tradebus_runtime import (
     Connections,
     ConsumerSpec,
@@ -87,15 +88,10 @@ class GatewaySettings(ServiceSettings):
                                                   "for activities that become visible late")
 
 
-APPROVALS = ConsumerSpec(stream="RISK", durable=SERVICE, filter_subjects=(subject_filter("risk.approved"),),
-                         description="signed approvals to submit", max_deliver=10,
-                         backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
-CANCELS = ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-cancel", filter_subjects=(subject_filter("orders.cancel"),),
-                       description="cancel requests", max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
-WEBHOOK_UPDATES = ConsumerSpec(stream="BROKER", durable=f"{SERVICE}-trade-updates",
-                               filter_subjects=(subject_filter("broker.trade_updates"),),
-                               description="trade updates received by webhook (webhook-ingest)", max_deliver=10,
-                               backoff_s=(0.5, 1.0, 2.0, 5.0, 10.0), batch=64)
+APPROVALS = ConsumerSpec.of(GATEWAY_APPROVALS, max_deliver=10, backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
+CANCELS = ConsumerSpec.of(GATEWAY_CANCELS, max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
+WEBHOOK_UPDATES = ConsumerSpec.of(GATEWAY_TRADE_UPDATES, max_deliver=10, backoff_s=(0.5, 1.0, 2.0, 5.0, 10.0),
+                                  batch=64)
 
 
 async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:

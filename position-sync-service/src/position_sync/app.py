@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from tradebus_contracts.consumers import LEDGER_ACTIVITIES, LEDGER_FILLS
 from tradebus_contracts.rpc import LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
 from tradebus_contracts.services import Service
-from tradebus_contracts.subjects import ACTIVITIES, LEDGER_POSITIONS, LEDGER_SYNC, subject_filter
+from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC
 from tradebus_runtime import ConsumerSpec, ServiceApp, ServiceSettings, Subscription, Wiring, get_logger
 from tradebus_runtime.outbox import Outbox
 from tradebus_runtime.refdata import RefDataMirror
@@ -49,11 +50,8 @@ class PositionSyncSettings(ServiceSettings):
                                description="alert on a corporate action still missing a leg after this long")
 
 
-FILLS = ConsumerSpec(stream="FILLS", durable=SERVICE, filter_subjects=(subject_filter("fills"),),
-                     description="fills for the ledger")
-ACTIVITY_FEED = ConsumerSpec(stream="BROKER", durable=f"{SERVICE}-activities",
-                             filter_subjects=(subject_filter(ACTIVITIES),),
-                             description="broker activities: corporate actions and dividends")
+FILLS = ConsumerSpec.of(LEDGER_FILLS)
+ACTIVITY_FEED = ConsumerSpec.of(LEDGER_ACTIVITIES)
 
 
 def utc_now() -> datetime:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from pydantic import Field
 
+from tradebus_contracts.consumers import RISK_FILLS, RISK_ORDER_OUTCOMES, RISK_REQUESTS
 from tradebus_contracts.envelope import utc_now
 from tradebus_contracts.projection import SETTLE_MARGIN
 from tradebus_contracts.services import Service
-from tradebus_contracts.subjects import RISK_LIMITS, RISK_PREVIEW, subject_filter
+from tradebus_contracts.subjects import RISK_LIMITS, RISK_PREVIEW
 from tradebus_contracts.trading_day import trading_day_start
 from tradebus_runtime import (
     Connections,
@@ -40,8 +41,6 @@ from .responders import RiskResponders
 from .store import DecisionStore
 
 SERVICE = Service.RISK
-ORDER_OUTCOMES = ("orders.submitted", "orders.status", "orders.failed", "orders.cancel_result")
-FILLS = "fills"
 log = get_logger(__name__)
 
 
@@ -84,18 +83,9 @@ async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, sig
 
     return Wiring(
         consumers=[
-            Subscription(ConsumerSpec(stream="ORDERS", durable=SERVICE,
-                                      filter_subjects=(subject_filter("orders.requested"),),
-                                      description="order requests to decide"),
-                         batch_handler=handlers.on_requests),
-            Subscription(ConsumerSpec(stream="ORDERS", durable=f"{SERVICE}-orders",
-                                      filter_subjects=tuple(subject_filter(k) for k in ORDER_OUTCOMES),
-                                      description="order outcomes that close open approvals"),
-                         handlers.on_order_event),
-            Subscription(ConsumerSpec(stream="FILLS", durable=f"{SERVICE}-fills",
-                                      filter_subjects=(subject_filter(FILLS),),
-                                      description="fills: what approved orders have done, until the position has it"),
-                         handlers.on_fill),
+            Subscription(ConsumerSpec.of(RISK_REQUESTS), batch_handler=handlers.on_requests),
+            Subscription(ConsumerSpec.of(RISK_ORDER_OUTCOMES), handlers.on_order_event),
+            Subscription(ConsumerSpec.of(RISK_FILLS), handlers.on_fill),
         ],
         responders={RISK_LIMITS: responders.limits_report, RISK_PREVIEW: responders.preview},
         background={"refresh_book": handlers.refresh_forever},

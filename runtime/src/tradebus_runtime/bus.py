@@ -40,10 +40,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -55,10 +57,12 @@ from nats.js.kv import KeyValue
 
 from tradebus_contracts import DeadLetter, InvalidEvent, decode_event, encode_event, subject_for
 from tradebus_contracts import Envelope as Event
+from tradebus_contracts.consumers import Durable
 from tradebus_contracts.streams import ALL_STREAMS, StreamDefinition
 
 from .faults import is_transient
 from .health import Degraded
+from .identity import identity_options, nats_servers
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -79,8 +83,10 @@ FETCH_TIMEOUT_S = 1.0
 WAITING_LOG_EVERY_S = 5.0  # during an outage, one log line per consumer this often, not one per message
 
 
-async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsClient:
-    """Connect with unlimited reconnects; disconnections are logged, never fatal."""
+async def connect(url: str, name: str, *, seed_file: str | os.PathLike[str] | None = None,
+                  connect_timeout: float = 5.0) -> NatsClient:
+    """Connect as ``name`` (with its nkey seed when the server asks for one), with unlimited reconnects;
+    disconnections are logged, never fatal."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", error=str(exc))
@@ -92,7 +98,7 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
         log.info("nats.reconnected")
 
     return await nats.connect(
-        servers=[u.strip() for u in url.split(",")],
+        servers=nats_servers(url),
         name=name,
         connect_timeout=connect_timeout,
         max_reconnect_attempts=-1,
@@ -100,11 +106,12 @@ async def connect(url: str, name: str, *, connect_timeout: float = 5.0) -> NatsC
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        **identity_options(name, seed_file),
     )
 
 
-def stream_config(spec: StreamDefinition) -> api.StreamConfig:
-    """The nats-py configuration for one of the contract's stream definitions."""
+def stream_config(spec: StreamDefinition, replicas: int = 1) -> api.StreamConfig:
+    """The nats-py configuration for one of the contract's stream definitions (``replicas``: copies in a cluster)."""
     return api.StreamConfig(
         name=spec.name,
         description=spec.description,
@@ -117,21 +124,25 @@ def stream_config(spec: StreamDefinition) -> api.StreamConfig:
         discard=api.DiscardPolicy(spec.discard),
         deny_delete=spec.deny_delete,
         deny_purge=spec.deny_purge,
-        num_replicas=1,
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamDefinition] = ALL_STREAMS) -> None:
-    """Create the streams that are missing and update the ones whose definition changed (idempotent)."""
+async def ensure_streams(js: JetStreamContext, specs: Iterable[StreamDefinition] = ALL_STREAMS, *,
+                         update: bool = True, replicas: int = 1) -> None:
+    """Create the streams that are missing; with ``update`` (provisioning, as the admin) also bring the existing
+    ones to their definition. A service starts with ``update=False``: against a provisioned server it only reads
+    (its NATS identity may not create or change a stream); against a bare one (tests) it creates what is missing."""
     for spec in specs:
-        config = stream_config(spec)
+        config = stream_config(spec, replicas)
         try:
             await js.stream_info(spec.name)
         except NotFoundError:
             await js.add_stream(config)
-            log.info("nats.stream_created", stream=spec.name)
+            log.info("nats.stream_created", stream=spec.name, replicas=replicas)
         else:
-            await js.update_stream(config)
+            if update:
+                await js.update_stream(config)
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,14 @@ class ConsumerSpec:
     transient_retry_max_s: float = 5.0
     ack_wait_s: float = 5.0
     concurrency: int = 1
+
+    @classmethod
+    def of(cls, durable: Durable, **tuning: Any) -> ConsumerSpec:
+        """The spec of one of the contract's durable consumers, with this service's way of working through it
+        (``max_deliver``, ``backoff_s``, ``batch``, ``concurrency``...)."""
+        return cls(stream=durable.stream, durable=durable.name, filter_subjects=durable.filter_subjects,
+                   description=durable.description, ack_wait_s=durable.ack_wait_s,
+                   max_ack_pending=durable.max_ack_pending, **tuning)
 
     def config(self) -> api.ConsumerConfig:
         return api.ConsumerConfig(
@@ -206,15 +225,20 @@ class Bus:
         log.warning("dlq.published", original_subject=msg.subject, reason=reason[:500])
 
     async def ensure_consumer(self, spec: ConsumerSpec) -> JetStreamContext.PullSubscription:
-        config = spec.config()
+        """Bind to the durable consumer. Provisioning creates it (a service's NATS identity may not create or change
+        one); only on a bare server (tests) is a missing one created here."""
         try:
             await self.js.consumer_info(spec.stream, spec.durable)
         except NotFoundError:
-            await self.js.add_consumer(spec.stream, config)
+            await self.js.add_consumer(spec.stream, spec.config())
             log.info("nats.consumer_created", stream=spec.stream, durable=spec.durable)
-        else:
-            await self.js.add_consumer(spec.stream, config)  # idempotent create-or-update
         return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+
+
+async def ensure_consumers(js: JetStreamContext, specs: Iterable[ConsumerSpec]) -> None:
+    """Provisioning: create or update each durable consumer to its definition (idempotent; the admin's act)."""
+    for spec in specs:
+        await js.add_consumer(spec.stream, spec.config())
 
 
 BatchHandler = Callable[[list[tuple[Event, Msg]]], Awaitable[Sequence[Exception | None]]]
@@ -528,12 +552,13 @@ class Consumer:
         return True
 
 
-async def ensure_kv(js: JetStreamContext, bucket: str, description: str = "") -> KeyValue:
-    """Get a KV bucket, creating it (file storage, history 1) when it does not exist yet."""
+async def ensure_kv(js: JetStreamContext, bucket: str, description: str = "", *, replicas: int = 1) -> KeyValue:
+    """Get a KV bucket, creating it (file storage, history 1, ``replicas`` copies) when it does not exist yet
+    (provisioning creates them; a service only gets them, except on a bare server)."""
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
         return await js.create_key_value(
             api.KeyValueConfig(bucket=bucket, description=description or None, history=1,
-                               storage=api.StorageType.FILE)
+                               storage=api.StorageType.FILE, replicas=replicas)
         )

@@ -67,14 +67,18 @@ def load_migrations(package: str) -> list[Migration]:
 
 async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[int]:
     """Apply the migrations not yet applied to ``schema``; returns the versions applied now."""
-    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    await conn.execute(
-        f"""CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
-                version integer PRIMARY KEY,
-                name text NOT NULL,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now())"""
-    )
+    # Create only what is missing, asked of the catalog first: a role that may not create (the audit recorder's,
+    # whose schema provisioning owns and migrates) must get through here when everything is already in place.
+    if await conn.fetchval("SELECT to_regnamespace($1)", schema) is None:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations') is None:
+        await conn.execute(
+            f"""CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
     applied_now: list[int] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"tradebus-migrate:{schema}")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -30,6 +31,7 @@ from nats.aio.msg import Msg
 
 from tradebus_contracts.subjects import health_subject
 
+from .identity import identity_options, nats_servers
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -127,9 +129,12 @@ async def ask(nc: NatsClient, service: str, timeout: float = 1.0) -> dict[str, o
         return None
 
 
-async def probe(nats_url: str, service: str, timeout: float = 2.0) -> dict[str, object]:
-    """Ask a running service for its health report on a connection of its own (container healthchecks)."""
-    nc = await nats.connect(nats_url, connect_timeout=timeout, max_reconnect_attempts=0)
+async def probe(nats_url: str, service: str, timeout: float = 2.0, *,
+                seed_file: str | None = None) -> dict[str, object]:
+    """Ask a running service for its health report on a connection of its own (container healthchecks: as the
+    service itself, with its own seed, since each identity may ask for its own health)."""
+    nc = await nats.connect(nats_servers(nats_url), connect_timeout=timeout, max_reconnect_attempts=0,
+                            **identity_options(service, seed_file))
     try:
         reply = await nc.request(health_subject(service), b"{}", timeout=timeout)
         return dict(json.loads(reply.data))
@@ -148,17 +153,20 @@ async def wait_until_healthy(
     *,
     exited: Callable[[str], str | None] = lambda _: None,
     on_healthy: Callable[[str], None] = lambda _: None,
+    connect_options: Mapping[str, Any] | None = None,
 ) -> None:
     """Return once every one of ``services`` answers its health request with ``ok``.
 
     The one way tradebus waits for a service: ``tradectl up``, the test harnesses and the benchmarks all use it.
     ``exited(name)`` says why a service's process is gone (``None`` while it runs), so a crash during start-up
     fails at once with that reason instead of at the timeout; ``on_healthy(name)`` is called as each one is ready.
-    Raises `NotHealthy` naming the services that are not ready, with their last report.
+    Raises `NotHealthy` naming the services that are not ready, with their last report. ``connect_options``: how
+    to sign in (`bus.identity_options`) on a secured server.
     """
     pending = list(dict.fromkeys(services))
     last: dict[str, dict[str, object] | None] = {}
-    nc = await nats.connect(nats_url, connect_timeout=min(5.0, timeout), max_reconnect_attempts=-1)
+    nc = await nats.connect(nats_servers(nats_url), connect_timeout=min(5.0, timeout), max_reconnect_attempts=-1,
+                            **(connect_options or {}))
     deadline = time.monotonic() + timeout
     try:
         while pending:
@@ -188,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("usage: python -m tradebus_runtime.health SERVICE")
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     try:
-        report = asyncio.run(probe(url, args[0]))
+        report = asyncio.run(probe(url, args[0], seed_file=os.environ.get("NATS_NKEY_SEED_FILE") or None))
     except Exception as exc:
         sys.exit(f"{args[0]}: no health report ({type(exc).__name__}: {exc})")
     print(json.dumps(report))

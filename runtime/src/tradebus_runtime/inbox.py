@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS inbox (
 
 
 async def ensure_inbox(conn: asyncpg.Connection) -> None:
-    await conn.execute(INBOX_DDL)
+    """Create the inbox table in the current schema unless it is there (asked first: see `db.migrate`)."""
+    if await conn.fetchval("SELECT to_regclass('inbox')") is None:
+        await conn.execute(INBOX_DDL)
 
 
 async def record(conn: asyncpg.Connection | asyncpg.Pool, event: Event, subject: str, payload: bytes) -> bool:

@@ -87,16 +87,23 @@ _ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NU
 
 
 async def ensure_outbox(conn: asyncpg.Connection) -> None:
-    """Create the outbox table in the current schema, or bring an older one up to date (additively)."""
+    """Create the outbox table in the current schema, or bring an older one up to date (additively); nothing when it
+    is complete (asked first: a role that may not create gets through, see `db.migrate`)."""
+    if await conn.fetchval("SELECT to_regclass('outbox')") is not None and not set(_ADDED_COLUMNS) - await _columns(conn):
+        return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tradebus-outbox:' || current_schema()))")
         await conn.execute(OUTBOX_DDL)
-        present = {r["column_name"] for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'outbox'")}
+        present = await _columns(conn)
         for column, sql_type in _ADDED_COLUMNS.items():
             if column not in present:
                 await conn.execute(f"ALTER TABLE outbox ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+
+
+async def _columns(conn: asyncpg.Connection) -> set[str]:
+    return {r["column_name"] for r in await conn.fetch(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'outbox'")}
 
 
 async def add(conn: asyncpg.Connection, *events: Envelope) -> None:

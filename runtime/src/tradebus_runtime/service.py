@@ -140,11 +140,11 @@ class ServiceApp:
 
     async def start(self) -> None:
         """Bring the service up; returns once it reports healthy."""
-        nc = await busmod.connect(self.settings.nats_url, self.name)
+        nc = await busmod.connect(self.settings.nats_url, self.name, seed_file=self.settings.nats_nkey_seed_file)
         bus = busmod.Bus(nc, self.name)
         health = HealthReporter(self.name, nc)
         health.add_check("nats", _nats_connected(bus))
-        await busmod.ensure_streams(bus.js)
+        await busmod.ensure_streams(bus.js, update=False)
         pool = await open_database(self.settings.database_url, self.name, self._migrations_package,
                                    max_size=self._pool_size)
         async with pool.acquire() as conn:

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/tradebus", description="PostgreSQL DSN of this service"
     )
+    nats_nkey_seed_file: Path | None = Field(
+        default=None, description="this service's NATS nkey seed (a secured server); unset: connect without one"
+    )
     tradebus_home: Path = Field(default=Path(".tradebus"), description="state directory of the local stack")
     log_level: str = Field(default="info")
     log_format: str = Field(default="json", description="json (default) or console")

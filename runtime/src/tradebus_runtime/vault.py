@@ -197,7 +197,11 @@ def _table(schema: str) -> str:
 
 
 async def ensure_table(conn: asyncpg.Connection, schema: str) -> None:
-    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(schema)}"')
+    """Create the credentials table unless it is there (asked first: the operator's role may use it, not create)."""
+    if await conn.fetchval("SELECT to_regclass($1)", _table(schema)) is not None:
+        return
+    if await conn.fetchval("SELECT to_regnamespace($1)", schema_for(schema)) is None:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(schema)}"')
     await conn.execute(
         f"""CREATE TABLE IF NOT EXISTS {_table(schema)} (
                 account text NOT NULL CHECK (account <> ''),

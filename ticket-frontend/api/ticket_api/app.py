@@ -67,7 +67,7 @@ def build_app(settings: TicketSettings | None = None) -> ServiceApp:
             return refdata.alive
 
         http = HttpServer(http_app(ticket), settings.ticket_host, settings.ticket_port)
-        return Wiring(consumers=[Subscription(spec, ticket.read_model.handle) for spec in consumer_specs(SERVICE)],
+        return Wiring(consumers=[Subscription(spec, ticket.read_model.handle) for spec in consumer_specs()],
                       checks={"refdata_watch": refdata_alive}, on_stop=[trading.stop, refdata.stop]) + http.wiring()
 
     return ServiceApp(SERVICE, settings, bootstrap, migrations_package="ticket_api")

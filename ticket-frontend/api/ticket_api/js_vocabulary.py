@@ -21,7 +21,7 @@ from tradebus_contracts import generated
 from tradebus_contracts.codec import EVENT_TYPES
 from tradebus_contracts.events import CancelOutcome, TradingState
 from tradebus_contracts.orders import FINAL_PROGRESS, OrderProgress, OrderSide, OrderType, Symbol, TimeInForce
-from tradebus_contracts.subjects import KIND_BY_EVENT_TYPE
+from tradebus_contracts.subjects import KIND_BY_EVENT_TYPE, subject_filter
 
 from .live import LIVE_SUBJECTS
 from .reducer import ORDER_EVENTS
@@ -54,10 +54,9 @@ def _enum(enum: type[StrEnum]) -> str:
 
 
 def _on_live_subjects(kind: str) -> bool:
-    """Whether events of this subject kind reach the browser through ``GET /api/events`` (``live.LIVE_SUBJECTS``,
-    each a ``<prefix>.>`` wildcard or one exact subject)."""
-    return any(kind == subject or (subject.endswith(".>") and f"{kind}.".startswith(subject.removesuffix(">")))
-               for subject in LIVE_SUBJECTS)
+    """Whether events of this subject kind reach the browser through ``GET /api/events`` (``live.LIVE_SUBJECTS``: the
+    filters of the channels the ticket consumes)."""
+    return subject_filter(kind) in LIVE_SUBJECTS
 
 
 def render() -> str:
@@ -79,7 +78,7 @@ def render() -> str:
         _export("EventType", {name: name for name in EVENT_TYPES}),
         "/** The events about one order: the ones the ticket API folds into an order's state. */",
         _export("ORDER_EVENT_TYPES", order_events),
-        "/** The events GET /api/events streams (its subjects: " + ", ".join(LIVE_SUBJECTS) + "). */",
+        "/** The events GET /api/events streams (every channel the ticket consumes, tradebus_contracts.topology). */",
         _export("LIVE_EVENT_TYPES", live_events),
         "",
         "/** A symbol as the contracts accept it (tradebus_contracts.orders.Symbol). */",

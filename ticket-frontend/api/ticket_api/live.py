@@ -19,12 +19,14 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from tradebus_contracts.subjects import TRADING_STATE
+from tradebus_contracts.services import Service
+from tradebus_contracts.topology import CHANNELS
 from tradebus_runtime import get_logger
 
 log = get_logger(__name__)
 
-LIVE_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", TRADING_STATE)
+# every channel the ticket consumes (the topology's table, which its NATS permissions are derived from as well)
+LIVE_SUBJECTS = tuple(c.subject_filter for c in CHANNELS if Service.TICKET_API in c.consumers)
 KEEP_ALIVE_S = 15.0
 QUEUE_SIZE = 1000
 

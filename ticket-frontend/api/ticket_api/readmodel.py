@@ -18,9 +18,9 @@ import asyncpg
 from nats.aio.msg import Msg
 
 from tradebus_contracts import CancelOutcome, OrderFields, encode_event
+from tradebus_contracts.consumers import TICKET_FILLS, TICKET_ORDERS, TICKET_RISK
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.orders import FINAL_PROGRESS, OPEN_PROGRESS, OrderProgress
-from tradebus_contracts.subjects import subject_filter
 from tradebus_runtime import ConsumerSpec, get_logger
 
 from .reducer import ORDER_EVENTS, OrderState, reduce, starts_an_order, summarize
@@ -42,20 +42,9 @@ _UPSERT = (
 )
 
 
-def consumer_specs(service: str) -> list[ConsumerSpec]:
+def consumer_specs() -> list[ConsumerSpec]:
     """The read model's durable consumers: every event about an order, from each stream that carries one."""
-    orders = tuple(subject_filter(k) for k in (
-        "orders.requested", "orders.submitted", "orders.failed", "orders.status", "orders.cancel",
-        "orders.cancel_result"))
-    return [
-        ConsumerSpec(stream="ORDERS", durable=service, filter_subjects=orders,
-                     description="the ticket's read model: order events"),
-        ConsumerSpec(stream="RISK", durable=f"{service}-risk",
-                     filter_subjects=(subject_filter("risk.approved"), subject_filter("risk.rejected")),
-                     description="the ticket's read model: risk decisions"),
-        ConsumerSpec(stream="FILLS", durable=f"{service}-fills", filter_subjects=(subject_filter("fills"),),
-                     description="the ticket's read model: fills"),
-    ]
+    return [ConsumerSpec.of(durable) for durable in (TICKET_ORDERS, TICKET_RISK, TICKET_FILLS)]
 
 
 class ReadModel:

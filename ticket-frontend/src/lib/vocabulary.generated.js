@@ -51,7 +51,7 @@ export const EventType = Object.freeze({
 });
 /** The events about one order: the ones the ticket API folds into an order's state. */
 export const ORDER_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "FillReported", "CancelRequested", "CancelResult"]);
-/** The events GET /api/events streams (its subjects: orders.>, risk.>, fills.>, positions.>, control.trading_state). */
+/** The events GET /api/events streams (every channel the ticket consumes, tradebus_contracts.topology). */
 export const LIVE_EVENT_TYPES = Object.freeze(["OrderRequested", "RiskApproved", "RiskRejected", "OrderSubmitted", "SubmissionFailed", "OrderStatusChanged", "CancelRequested", "CancelResult", "FillReported", "PositionSnapshot", "PositionDrift", "PositionReconciled", "CorporateActionApplied", "TradingStateChanged"]);
 
 /** A symbol as the contracts accept it (tradebus_contracts.orders.Symbol). */

@@ -35,17 +35,6 @@ class TailFilter:
         return True
 
 
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS wildcard matching: ``*`` is one token, a final ``>`` one or more."""
-    want, have = pattern.split("."), subject.split(".")
-    for index, token in enumerate(want):
-        if token == ">":
-            return len(have) > index
-        if index >= len(have) or (token != "*" and token != have[index]):
-            return False
-    return len(want) == len(have)
-
-
 def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None) -> str:
     """``HH:MM:SS.mmm  EventType  SYMBOL  key=value ...  [subject]``."""
     if payload is None:

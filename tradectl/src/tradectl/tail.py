@@ -17,13 +17,16 @@ import asyncpg
 import nats
 from nats.aio.msg import Msg
 
-from tradebus_contracts.streams import AUDIT
+from tradebus_contracts.streams import ALL_STREAMS, AUDIT
+from tradebus_contracts.subjects import subject_matches
 
-from .lines import TailFilter, render, subject_matches
+from . import access
+from .lines import TailFilter, render
 from .replay import ReplayQuery, history
 from .stream_digests import read_range
 
-DEFAULT_SUBJECTS = ("orders.>", "risk.>", "fills.>", "positions.>", "control.>", "dlq.>", "broker.>", "audit.>")
+# every subject a stream keeps (``orders.>`` … ``audit.checkpoints``): what the operator's NATS identity may follow
+DEFAULT_SUBJECTS = tuple(subject for stream in ALL_STREAMS for subject in stream.subjects)
 
 __all__ = ["DEFAULT_SUBJECTS", "TailFilter", "tail"]
 
@@ -57,7 +60,7 @@ async def tail(
     database_url: str | None = None,
 ) -> int:
     printer = _Printer(subjects, flt, as_json, count, out)
-    nc = await nats.connect(url, name="tradectl-tail", connect_timeout=5)
+    nc = await access.nats_connect(url, name="tradectl-tail", connect_timeout=5)
     try:
         if flt.order_id and database_url:
             head = await _order_history(database_url, flt.order_id, printer)
@@ -76,7 +79,7 @@ async def tail(
 async def _order_history(database_url: str, order_id: str, printer: _Printer) -> int | None:
     """Print the order's recorded history; the table's head as of that read, or None without an audit trail."""
     try:
-        conn = await asyncpg.connect(database_url, timeout=5)
+        conn = await access.pg_connect(database_url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return None
     try:
