@@ -30,7 +30,7 @@ import httpx
 import nats
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradectl.testing import running_stack, wait_for_reference_data
+from tradectl.testing import running_stack, stack_endpoints, wait_for_reference_data
 
 SYMBOLS = ("AAPL", "MSFT", "GOOGL", "AMZN", "META")
 PACE_S = 0.15  # between order requests: under risk's default throttle (10 approvals a second)
@@ -100,7 +100,7 @@ async def run(window_s: float, resting: list[int]) -> None:
     try:
         with ExitStack() as running:
             running.enter_context(running_stack(base / "home"))
-            endpoints = json.loads((base / "home" / "endpoints.json").read_text())
+            endpoints = stack_endpoints(base / "home")
             nats_url, broker_url = endpoints["nats_url"], endpoints["broker_url"]
             for symbol in SYMBOLS:
                 await wait_for_reference_data(nats_url, symbol)

@@ -29,14 +29,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 def stack():
     """One stack for the module (a person uses one running system); endpoints as written by `tradectl up`, and its
     ``home`` (for `tradectl --home`)."""
-    from tradectl.testing import running_stack
+    from tradectl.testing import running_stack, stack_endpoints
 
     if not (ROOT / "ticket-frontend" / "dist" / "index.html").exists():
         pytest.fail("the trade ticket is not built: `make test` builds it (npm run build in ticket-frontend)")
     base = Path(tempfile.mkdtemp(prefix="tradebus-browser-"))
     try:
         with running_stack(base / "home") as (proc, _):
-            yield {**json.loads((base / "home" / "endpoints.json").read_text()), "home": str(base / "home")}
+            yield {**stack_endpoints(base / "home"), "home": str(base / "home")}
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -12,7 +12,7 @@ import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradectl.testing import wait_for_reference_data
+from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 SENT_AFTER_MOVE_S = 0.2
@@ -65,7 +65,7 @@ async def move(broker_url: str, bid: str, ask: str) -> None:
 
 async def test_quote_when_moved_at_the_simulator_then_risk_judges_the_next_order_against_it(running_stack):
     home, _, _ = running_stack
-    endpoints = json.loads((home / "endpoints.json").read_text())
+    endpoints = stack_endpoints(home)
     nats_url, broker_url = endpoints["nats_url"], endpoints["broker_url"]
     await wait_for_reference_data(nats_url)
     await stream_subscribed(home / "logs" / "order-gateway.log")

@@ -2,7 +2,6 @@
 simulator through alpaca-py, filled, and every step is an event; a bad order is rejected with its reasons."""
 
 import asyncio
-import json
 import uuid
 from decimal import Decimal
 
@@ -10,7 +9,7 @@ import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradectl.testing import wait_for_reference_data
+from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ def order(**fields):
 
 async def test_order_when_requested_on_the_bus_then_approved_submitted_and_filled_through_the_simulator(running_stack):
     home, _, _ = running_stack
-    nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+    nats_url = stack_endpoints(home)["nats_url"]
     await wait_for_reference_data(nats_url)
     request = order()
 
@@ -64,7 +63,7 @@ async def test_order_when_requested_on_the_bus_then_approved_submitted_and_fille
 
 async def test_order_when_invalid_then_rejected_with_reasons_and_nothing_reaches_the_broker(running_stack):
     home, _, _ = running_stack
-    nats_url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+    nats_url = stack_endpoints(home)["nats_url"]
     await wait_for_reference_data(nats_url)
     request = order(type="limit", qty=Decimal("0.0001"), time_in_force="gtc", limit_price=Decimal("187.123"))
 

@@ -13,7 +13,6 @@ the broker's activities every second. Each test trades its own symbol at prices 
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 import uuid
@@ -36,7 +35,7 @@ from tradebus_contracts import OrderRequested, decode_event, encode_event, subje
 from tradebus_contracts.rpc import LedgerPosition, LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
 from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC, symbol_subject
 from tradectl.positions import ask
-from tradectl.testing import running_stack, wait_for_reference_data
+from tradectl.testing import running_stack, stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -61,7 +60,7 @@ def stack() -> Iterator[dict[str, str]]:
                 for name, value in STACK_ENV.items():
                     env.setenv(name, value)
                 running.enter_context(running_stack(base / "home"))
-            endpoints = json.loads((base / "home" / "endpoints.json").read_text())
+            endpoints = stack_endpoints(base / "home")
             asyncio.run(first_sync_done(endpoints["nats_url"]))
             yield endpoints
     finally:

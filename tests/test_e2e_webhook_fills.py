@@ -7,7 +7,6 @@ simulator, the webhook is what reports it, ahead of the next poll.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 import uuid
@@ -20,7 +19,7 @@ import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradectl.testing import running_stack, wait_for_reference_data
+from tradectl.testing import running_stack, stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 WEBHOOK_CONSUMER = ("BROKER", "order-gateway-trade-updates")
@@ -32,7 +31,7 @@ def stack():
     base = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
     try:
         with running_stack(base / "home"):
-            yield json.loads((base / "home" / "endpoints.json").read_text())
+            yield stack_endpoints(base / "home")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -37,9 +37,11 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -76,10 +78,12 @@ from tradebus_contracts import (
 from tradebus_contracts.orders import FINAL_STATUSES
 from tradebus_contracts.subjects import TRADING_STATE, subject_filter
 from tradebus_runtime.crashpoints import CRASH_POINTS_ENV
+from tradebus_runtime.identity import nats_servers
 from tradectl.control import set_trading_state
-from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, stop_process
+from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, embedded_nats_servers, stop_process
 from tradectl.keys import ensure_signing_key
 from tradectl.plan import ChildPlan, StackFacts, plan_stack
+from tradectl.provision import provision_nats
 from tradectl.supervisor import FAST_DELAY_S
 from tradectl.testing import stack_env, wait_for_reference_data
 
@@ -375,6 +379,51 @@ async def rig_own_postgres(chaos_sim: RunningSimulator, tmp_path: Path, nats_url
         yield running
 
 
+@pytest.fixture
+async def nats_cluster() -> AsyncIterator[list[EmbeddedNats]]:
+    """Three nats-servers of the test's own as one JetStream cluster (as ``tradectl up --nats-cluster 3`` runs them),
+    the streams, durable consumers and KV buckets provisioned with three replicas."""
+    root = Path(tempfile.mkdtemp(prefix="tradebus-cluster-"))
+    root.chmod(0o711)
+    servers = embedded_nats_servers(root, 3, auth=None, fsync_always=False)
+    try:
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in servers))
+        await provision_cluster(",".join(s.url for s in servers))
+        yield servers
+    finally:
+        for server in servers:
+            await asyncio.to_thread(server.stop)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def provision_cluster(url: str, timeout: float = 60.0) -> None:
+    """Once the cluster has a JetStream leader: everything provisioned with three replicas."""
+    nc = await nats.connect(nats_servers(url))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                await nc.jetstream().account_info()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        await provision_nats(nc.jetstream(timeout=10), replicas=3)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def rig_nats_cluster(chaos_sim: RunningSimulator, tmp_path: Path, nats_cluster: list[EmbeddedNats],
+                           database_url: str, gateway_env: dict[str, str],
+                           risk_env: dict[str, str]) -> AsyncIterator[Rig]:
+    """The rig on a three-server NATS cluster; every process connects with all three URLs."""
+    url = ",".join(s.url for s in nats_cluster)
+    async with running_rig(chaos_sim, tmp_path / "home", url, database_url, gateway_env, risk_env) as running:
+        yield running
+
+
 # --- the storm ----------------------------------------------------------------------------------------------------
 
 
@@ -438,7 +487,7 @@ class Storm:
         self.flow_s = time.time() - self.started_at
 
     async def _drive(self, orders: int, halt_after: int | None) -> None:
-        nc = await nats.connect(self.rig.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        nc = await nats.connect(nats_servers(self.rig.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         js = nc.jetstream()
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -523,6 +572,18 @@ class Storm:
         await asyncio.to_thread(server.start)
         self.server_restarts.append(Restart(what, stopped_at, time.time()))
         self.faults[f"restart {what}"] += 1
+
+    async def kill_server(self, what: str, server: EmbeddedNats, down_s: float) -> None:
+        """kill -9 a server of a cluster, ``down_s`` later start it again on the same port and store."""
+        stopped_at = time.time()
+        assert server.proc is not None
+        server.proc.kill()
+        await asyncio.to_thread(server.proc.wait)
+        server.proc = None
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(server.start)
+        self.server_restarts.append(Restart(what, stopped_at, time.time()))
+        self.faults[f"kill -9 {what}"] += 1
 
     async def lease_holder(self, timeout: float = 5.0) -> ChaosChild | None:
         """The gateway replica holding a broker lease on a pending order (a POST under way), if one shows up: its
@@ -610,8 +671,13 @@ class Storm:
                             "first_submit_s": _since(life.spawned_at, first)})
         for restart in self.server_restarts:
             after = [t for t in created if t >= restart.started_at]
+            before = [t for t in created if t < restart.stopped_at]
+            since_stop = [t for t in created if t >= restart.stopped_at]
+            # the order path's pause as the broker saw it: the gap between the broker orders around the fault
+            pause = since_stop[0] - before[-1] if before and since_stop else None
             out.append({"what": restart.what, "down_s": round(restart.started_at - restart.stopped_at, 2),
-                        "first_submit_s": _since(restart.started_at, after[0] if after else None)})
+                        "first_submit_s": _since(restart.started_at, after[0] if after else None),
+                        "submit_pause_s": round(pause, 2) if pause is not None else None})
         return out
 
     def _crash_point_faults(self) -> dict[str, int]:
@@ -773,7 +839,7 @@ class Observer:
 
     async def settle(self, timeout: float) -> Verdict:
         deadline = time.monotonic() + timeout
-        nc = await nats.connect(self.storm.rig.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        nc = await nats.connect(nats_servers(self.storm.rig.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         try:
             while True:
                 verdict = await self.collect(nc)

@@ -4,6 +4,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tradebus_contracts.services import Service
+from tradectl.identities import StackIdentities
 from tradectl.keys import SigningKeyFiles
 from tradectl.plan import ALPACA_URLS, HttpHealth, NatsHealth, StackFacts, WebhookSubscription, plan_stack
 
@@ -146,3 +147,36 @@ def test_plan_when_stopping_then_services_stop_first_with_7s_and_the_simulator_a
 
 def test_plan_when_planned_twice_from_the_same_facts_then_the_plans_are_equal():
     assert plan_stack(PAPER_WITH_SIMULATOR) == plan_stack(PAPER_WITH_SIMULATOR)
+
+
+SECURED = replace(
+    PAPER_WITH_SIMULATOR,
+    base_env={"PATH": "/usr/bin", "NATS_NKEY_SEED_FILE": "/elsewhere/x.nk", "PGPASSFILE": "/elsewhere/pgpass",
+              "PGPASSWORD": "leak"},
+    nats_identities=StackIdentities(HOME / "secrets", {}, "admin-pw", "$2b$hash", "su-pw"),
+    pg_identities=StackIdentities(HOME / "secrets", {}, "admin-pw", "$2b$hash", "su-pw"),
+)
+
+
+def test_plan_when_secured_then_each_service_gets_only_its_own_identity_and_endpoints_name_the_operator():
+    plan = plan_stack(SECURED)
+
+    for name in Service:
+        env = service(plan, name).env
+        role = name.value.replace("-", "_")
+        assert env["NATS_NKEY_SEED_FILE"] == str(HOME / f"secrets/nats/{name}.nk")
+        assert env["PGPASSFILE"] == str(HOME / f"secrets/postgres/{role}.pgpass")
+        assert env["DATABASE_URL"] == f"postgresql://{role}@127.0.0.1:5432/tradebus"
+        assert "PGPASSWORD" not in env
+        assert service(plan, name).health == NatsHealth("nats://127.0.0.1:4222", HOME / "secrets/nats/tradectl.nk")
+    assert plan.endpoints["database_url"] == "postgresql://tradectl@127.0.0.1:5432/tradebus"
+    assert "admin-pw" not in str(plan) and "su-pw" not in str(plan)
+
+
+def test_plan_when_servers_are_the_users_own_then_no_identity_is_handed_out():
+    plan = plan_stack(PAPER_WITH_SIMULATOR)
+
+    for name in Service:
+        env = service(plan, name).env
+        assert "NATS_NKEY_SEED_FILE" not in env and "PGPASSFILE" not in env
+        assert env["DATABASE_URL"] == PAPER_WITH_SIMULATOR.database_url

@@ -16,7 +16,7 @@ import pytest
 
 from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_runtime.health import probe
-from tradectl.testing import read_lines_until, stack_env
+from tradectl.testing import read_lines_until, stack_endpoints, stack_env
 from tradectl.up import UpError, ensure_webhook_secret
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ SERVICES = ["audit-recorder", "risk-service", "order-gateway", "position-sync-se
 
 def test_up_when_started_then_healthy_with_endpoints_streams_and_paper_mode_then_sigterm_stops_all(running_stack):
     home, proc, output = running_stack
-    endpoints = json.loads((home / "endpoints.json").read_text())
+    endpoints = stack_endpoints(home)
 
     async def inspect():
         nc = await nats.connect(endpoints["nats_url"])
@@ -75,7 +75,7 @@ def test_up_when_a_second_runner_starts_on_the_same_home_then_it_is_refused_and_
 
 def test_up_when_a_service_crashes_then_it_is_restarted_and_healthy_again(running_stack):
     home, proc, _ = running_stack
-    url = json.loads((home / "endpoints.json").read_text())["nats_url"]
+    url = stack_endpoints(home)["nats_url"]
     before = asyncio.run(probe(url, "risk-service"))
 
     os.kill(before["pid"], signal.SIGKILL)

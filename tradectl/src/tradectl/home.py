@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from . import access
+
 ENDPOINT_KEYS = ("nats_url", "database_url", "ticket_url", "webhook_url", "broker_url", "mode")
 HOME_DIR = ".tradebus"
 
@@ -84,13 +86,15 @@ def read_endpoints(home: Path) -> dict[str, Any] | None:
 
 
 def endpoint_for_cli(key: str, env_var: str, home_arg: str | None = None) -> str:
-    """For operator commands: ``$ENV_VAR``, else the running stack's endpoints.json, else a clear error."""
+    """For operator commands: ``$ENV_VAR``, else the running stack's endpoints.json (and from then on the operator's
+    identity kept in that home: `access`), else a clear error."""
     if os.environ.get(env_var):
         return os.environ[env_var]
     found = locate_home(home_arg)
     endpoints = read_endpoints(found.path)
     if endpoints is None or not endpoints.get(key):
         raise SystemExit(no_stack_message(found, env_var))
+    access.use_home(found.path)  # its servers know the operator by the secrets kept in that home
     return str(endpoints[key])
 
 

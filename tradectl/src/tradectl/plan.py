@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from tradebus_contracts.services import Service
+from tradebus_contracts.services import OPERATOR, Service
 from tradebus_runtime.vault import ENV_MASTER_KEY
 
+from .identities import StackIdentities, pg_role
 from .keys import SigningKeyFiles
 
 Mode = Literal["paper", "live"]
@@ -55,13 +56,19 @@ class StackFacts:
     webhook_secret_path: Path  # the 0600 file of webhook-ingest's whsec_ secret (the simulator signs with it too)
     bin_dir: Path  # where the console scripts of the services and the simulator are installed
     base_env: Mapping[str, str]  # the runner's own environment, which every child inherits (the master key: one)
+    # the stack's identities when its NATS / PostgreSQL are the embedded, secured ones (None: servers of the user's
+    # own, through NATS_URL / DATABASE_URL, reached as configured there)
+    nats_identities: StackIdentities | None = None
+    pg_identities: StackIdentities | None = None
 
 
 @dataclass(frozen=True)
 class NatsHealth:
-    """Healthy when the child answers ``health.<name>`` on this NATS with status ok (the services)."""
+    """Healthy when the child answers ``health.<name>`` on this NATS with status ok (the services); asked as the
+    operator (``seed_file``) on a secured server."""
 
     nats_url: str
+    seed_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ def plan_stack(facts: StackFacts) -> StackPlan:
 def _endpoints(facts: StackFacts) -> dict[str, str]:
     return {
         "nats_url": facts.nats_url,
-        "database_url": facts.database_url,
+        "database_url": _database_url(facts, OPERATOR),  # the operator's role; its password stays in the home
         "ticket_url": f"http://127.0.0.1:{facts.ticket_port}",
         "webhook_url": f"http://127.0.0.1:{facts.webhook_port}/webhooks/fills",
         "broker_url": facts.broker_url,
@@ -138,7 +145,6 @@ def _endpoints(facts: StackFacts) -> dict[str, str]:
 def _services(facts: StackFacts) -> tuple[ChildPlan, ...]:
     common = {
         "NATS_URL": facts.nats_url,
-        "DATABASE_URL": facts.database_url,
         "TRADEBUS_HOME": str(facts.home),
         "TRADEBUS_MODE": facts.mode,
         "TRADEBUS_BROKER": facts.broker,
@@ -158,11 +164,38 @@ def _services(facts: StackFacts) -> tuple[ChildPlan, ...]:
                                       "WEBHOOK_SECRETS_FILE": str(facts.webhook_secret_path)}),
         (Service.TICKET_API, [], {"TICKET_PORT": str(facts.ticket_port)}),
     ]
+    health = NatsHealth(facts.nats_url, _seed_file(facts, OPERATOR))
     return tuple(
-        _child(facts, str(name), args, {**common, **extra}, NatsHealth(facts.nats_url),
+        _child(facts, str(name), args, {**common, **_identity_env(facts, name), **extra}, health,
                SERVICES_STOP_GROUP, SERVICE_STOP_S)
         for name, args, extra in services
     )
+
+
+def _identity_env(facts: StackFacts, identity: str) -> dict[str, str]:
+    """The child's own way in, and no one else's: its database URL (its role, no password), its password file, its
+    NATS seed file."""
+    env = {"DATABASE_URL": _database_url(facts, identity)}
+    if facts.pg_identities is not None:
+        env["PGPASSFILE"] = str(facts.pg_identities.pgpass_file(pg_role(identity)))
+    seed = _seed_file(facts, identity)
+    if seed is not None:
+        env["NATS_NKEY_SEED_FILE"] = str(seed)
+    return env
+
+
+def _seed_file(facts: StackFacts, identity: str) -> Path | None:
+    return facts.nats_identities.seed_file(identity) if facts.nats_identities is not None else None
+
+
+def _database_url(facts: StackFacts, identity: str) -> str:
+    """``facts.database_url`` as ``identity``'s role when the database is the secured embedded one."""
+    if facts.pg_identities is None:
+        return facts.database_url
+    parts = urlsplit(facts.database_url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{pg_role(identity)}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _simulator(facts: StackFacts) -> ChildPlan:
@@ -176,9 +209,14 @@ def _simulator_state(home: Path) -> Path:
     return home / SIMULATOR / "state.json"
 
 
+# Ways in that a child never inherits from the runner: each gets its own (`_identity_env`) or none.
+NOT_INHERITED = frozenset({"NATS_NKEY_SEED_FILE", "PGPASSFILE", "PGPASSWORD", "DATABASE_URL"})
+
+
 def _child(facts: StackFacts, name: str, args: list[str], env: dict[str, str], health: NatsHealth | HttpHealth,
            stop_group: int, stop_timeout_s: float) -> ChildPlan:
-    inherited = {k: v for k, v in facts.base_env.items() if k != ENV_MASTER_KEY or name in MASTER_KEY_READERS}
+    inherited = {k: v for k, v in facts.base_env.items()
+                 if (k != ENV_MASTER_KEY or name in MASTER_KEY_READERS) and k not in NOT_INHERITED}
     return ChildPlan(
         name=name,
         argv=(str(facts.bin_dir / name), *args),

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from tradebus_contracts.rpc import LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
 from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC
 
+from . import access
 from .tables import text_table
 
 CENT = Decimal("0.01")
@@ -89,7 +90,7 @@ def sync_exit_code(reply: SyncReply) -> int:
 
 
 async def ask(url: str, subject: str, request: BaseModel, reply_type: type[BaseModel], timeout: float) -> BaseModel:
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+    nc = await access.nats_connect(url, connect_timeout=5, max_reconnect_attempts=1)
     try:
         try:
             answer = await nc.request(subject, request.model_dump_json().encode(), timeout=timeout)

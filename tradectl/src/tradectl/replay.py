@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import asyncpg
 
+from . import access
 from .lines import TailFilter, render
 
 EVENTS = "audit_recorder.events"
@@ -71,7 +72,7 @@ async def history(conn: asyncpg.Connection, query: ReplayQuery, emit: Callable[[
 
 async def replay(database_url: str, query: ReplayQuery, as_json: bool, out: TextIO = sys.stdout) -> int:
     try:
-        conn = await asyncpg.connect(database_url, timeout=10)
+        conn = await access.pg_connect(database_url, timeout=10)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         print(f"tradectl replay: cannot reach the database ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2

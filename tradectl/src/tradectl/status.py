@@ -35,6 +35,7 @@ from tradebus_contracts.streams import AUDIT_CHECKPOINTS as CHECKPOINT_STREAM
 from tradebus_contracts.subjects import AUDIT_CHECKPOINTS, TRADING_STATE
 from tradebus_runtime import health
 
+from . import access
 from .home import FoundHome
 from .plan import ALPACA_URLS, SIMULATOR
 from .tables import text_table
@@ -312,7 +313,7 @@ async def gather(nats_url: str, nats_from_env: bool, home: FoundHome, endpoints:
     async def quiet(_exc: Exception) -> None:  # a failed connect is reported once, by the command
         return None
 
-    nc = await nats.connect(nats_url, name="tradectl-status", connect_timeout=5, max_reconnect_attempts=1,
+    nc = await access.nats_connect(nats_url, name="tradectl-status", connect_timeout=5, max_reconnect_attempts=1,
                             error_cb=quiet)
     try:
         reports, read = await asyncio.gather(

@@ -12,11 +12,11 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 
-import nats
 import uvloop
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
+from . import access
 from .audit_check import ABSENT
 from .bulk_read import Unsupported, bulk_digests
 
@@ -83,13 +83,14 @@ async def digests(url: str, stream: str, lo: int, hi: int) -> bytes:
     try:
         return await bulk_digests(url, stream, lo, hi)
     except Unsupported:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+        nc = await access.nats_connect(url, connect_timeout=5, max_reconnect_attempts=3)
         try:
             return await read_digests(nc.jetstream(), stream, lo, hi)
         finally:
             await nc.close()
 
 
-def digests_in_process(url: str, stream: str, lo: int, hi: int) -> bytes:
-    """`digests` on an event loop of its own (the entry point of a worker process)."""
+def digests_in_process(url: str, stream: str, lo: int, hi: int, identity: access.OperatorIdentity) -> bytes:
+    """`digests` on an event loop of its own, signed in as its parent was (the entry point of a worker process)."""
+    access.use(identity)
     return uvloop.run(digests(url, stream, lo, hi))

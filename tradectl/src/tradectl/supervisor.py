@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tradebus_contracts.services import OPERATOR
 from tradebus_runtime.health import wait_until_healthy
+from tradebus_runtime.identity import identity_options
 
 from .embedded import die_with_parent
-from .plan import ChildPlan, HttpHealth
+from .plan import ChildPlan, HttpHealth, NatsHealth
 
 HEALTH_TIMEOUT_S = 60.0
 FAST_RESTARTS = 5
@@ -133,16 +135,16 @@ class Supervisor:
             self._running.append(running)
             started.append(running)
             on_spawned(child, running.proc.pid)
-        on_nats: dict[str, list[_Running]] = {}
+        on_nats: dict[NatsHealth, list[_Running]] = {}
         for running in started:
             health = running.plan.health
             if isinstance(health, HttpHealth):
                 await self._wait_http(running, health.url)
                 on_healthy(running.plan)
             else:
-                on_nats.setdefault(health.nats_url, []).append(running)
-        for nats_url, group in on_nats.items():
-            await self._wait_nats(nats_url, group, on_healthy)
+                on_nats.setdefault(health, []).append(running)
+        for nats_health, group in on_nats.items():
+            await self._wait_nats(nats_health, group, on_healthy)
 
     async def _wait_http(self, running: _Running, url: str) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -156,12 +158,13 @@ class Supervisor:
         raise StartFailed(f"{running.plan.name} did not become healthy within {HEALTH_TIMEOUT_S:.0f}s; "
                           f"see {running.plan.log_path}")
 
-    async def _wait_nats(self, nats_url: str, children: list[_Running],
+    async def _wait_nats(self, health: NatsHealth, children: list[_Running],
                          on_healthy: Callable[[ChildPlan], None]) -> None:
         by_name = {r.plan.name: r for r in children}
-        await wait_until_healthy(nats_url, by_name, HEALTH_TIMEOUT_S,
+        await wait_until_healthy(health.nats_url, by_name, HEALTH_TIMEOUT_S,
                                  exited=lambda name: by_name[name].exit_reason(),
-                                 on_healthy=lambda name: on_healthy(by_name[name].plan))
+                                 on_healthy=lambda name: on_healthy(by_name[name].plan),
+                                 connect_options=identity_options(OPERATOR, health.seed_file))
 
     async def supervise(self) -> None:
         """Restart children that exit, with backoff, until asked to stop."""

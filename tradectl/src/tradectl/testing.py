@@ -70,13 +70,26 @@ def running_stack(home: Path, *args: str, timeout: float = 120) -> Iterator[tupl
             proc.wait()
 
 
+def stack_endpoints(home: Path) -> dict[str, str]:
+    """The running stack's ``endpoints.json`` as a test uses it: ``nats_url`` with the admin's user and password in
+    it. The stack is secured (a NATS user per service); a test that places orders or reads streams acts as the admin,
+    the break-glass identity, since it plays several parts (the ticket, an observer, the operator)."""
+    import json
+
+    from .identities import ensure_identities
+
+    endpoints = json.loads((home / "endpoints.json").read_text())
+    return {**endpoints, "nats_url": ensure_identities(home).admin_url(endpoints["nats_url"])}
+
+
 async def wait_for_reference_data(nats_url: str, symbol: str = "AAPL", timeout: float = 20.0) -> None:
     """Until the gateway has put a quote for ``symbol`` and the account into REFDATA (risk rejects until then)."""
     import nats
 
     from tradebus_contracts.refdata import ACCOUNT_KEY, REFDATA_BUCKET, quote_key
+    from tradebus_runtime.identity import nats_servers
 
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

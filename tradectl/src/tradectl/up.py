@@ -22,8 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
-import stat
 import sys
 import time
 import urllib.error
@@ -31,21 +29,25 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import asyncpg
 import nats
 
 from tradebus_contracts.streams import ALL_STREAMS
 from tradebus_runtime import vault
-from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import NotHealthy
+from tradebus_runtime.identity import nats_servers
 from tradebus_runtime.keys import KeyFileError
 
 from .credentials import SCHEMA as CREDENTIALS_SCHEMA
-from .embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, port_open
+from .embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, embedded_nats_servers, free_ports, port_open
 from .home import endpoints_path, write_endpoints
+from .identities import PG_ROLES, SecretFileError, StackIdentities, ensure_identities, secret_file
 from .keys import AUDIT_KEY_NAME, ensure_signing_key
+from .natsconf import auth_config
 from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, WebhookSubscription, plan_stack
+from .provision import provision_nats, provision_postgres
 from .supervisor import StartFailed, Supervisor
 
 SERVER_STOP_S = 2.5
@@ -64,6 +66,7 @@ class UpOptions:
     nats_url: str | None = None
     database_url: str | None = None
     fsync_always: bool = True
+    nats_cluster: int = 1  # embedded nats-servers forming one JetStream cluster (streams with that many replicas)
     out: TextIO = sys.stdout
 
 
@@ -110,6 +113,7 @@ class Stack:
         self.stopping = asyncio.Event()
         self.lock = HomeLock(self.home)
         self.servers: list[EmbeddedNats | EmbeddedPostgres] = []  # the embedded ones started, in stop order
+        self._superuser: StackIdentities | None = None  # the embedded PostgreSQL's superuser, once it is secured
         self.supervisor = Supervisor(self.stopping, self.say)
 
     def say(self, text: str) -> None:
@@ -145,11 +149,18 @@ class Stack:
 
     async def _gather_facts(self) -> StackFacts:
         """Everything the plan needs that takes I/O: the servers' URLs, the broker, free ports, the signing key."""
-        nats_url = await self._start_nats()
-        database_url = await self._start_postgres()
-        await self._declare_streams(nats_url)
+        identities = None
+        if not (self.opts.nats_url and self.opts.database_url):
+            identities = ensure_identities(self.home)  # made once; the embedded servers know only these
+        nats_url = await self._start_nats(identities)
+        database_url = await self._start_postgres(identities)
+        await self._provision_nats(nats_url, identities)
+        pg_identities = identities if not self.opts.database_url else None
+        if pg_identities is not None:
+            await self._provision_postgres(database_url, pg_identities)
+        self._superuser = pg_identities
         broker = await self._choose_broker(database_url)
-        simulator_port, webhook_port, spare_port = _free_ports(3)
+        simulator_port, webhook_port, spare_port = free_ports(3)
         return StackFacts(
             home=self.home,
             mode=self.mode,
@@ -164,6 +175,8 @@ class Stack:
             webhook_secret_path=ensure_webhook_secret(self.home / "keys"),
             bin_dir=Path(sys.executable).parent,
             base_env=dict(os.environ),
+            nats_identities=identities if not self.opts.nats_url else None,
+            pg_identities=pg_identities,
         )
 
     async def _choose_broker(self, database_url: str) -> BrokerKind:
@@ -178,7 +191,7 @@ class Stack:
 
     async def _stored_credentials(self, database_url: str) -> bool:
         """Alpaca credentials stored for account 'default' in this mode? (names only: nothing is decrypted here)"""
-        conn = await asyncpg.connect(database_url)
+        conn = await self._superuser_connect(database_url)
         try:
             await vault.ensure_table(conn, CREDENTIALS_SCHEMA)
             return any(c.account == "default" and c.mode == self.mode
@@ -186,39 +199,65 @@ class Stack:
         finally:
             await conn.close()
 
-    async def _start_nats(self) -> str:
+    async def _superuser_connect(self, database_url: str) -> asyncpg.Connection:
+        password = self._superuser.pg_superuser_password if self._superuser is not None else None
+        return await asyncpg.connect(database_url, password=password)
+
+    async def _start_nats(self, identities: StackIdentities | None) -> str:
         if self.opts.nats_url:
             self.say(f"  ✓ nats                   {self.opts.nats_url} (external, from NATS_URL)")
             return self.opts.nats_url
-        server = EmbeddedNats(self.home / "nats", fsync_always=self.opts.fsync_always)
-        self.servers.append(server)
-        url = await asyncio.to_thread(server.start)
+        assert identities is not None
+        auth = auth_config(identities.nats_public_keys, identities.admin_bcrypt)
+        servers = embedded_nats_servers(self.home / "nats", self.opts.nats_cluster, auth, self.opts.fsync_always)
+        self.servers.extend(servers)
+        urls = await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))
+        url = ",".join(urls)
         fsync = "always" if self.opts.fsync_always else "default"
-        self.say(f"  ✓ nats                   {url} (embedded, JetStream, fsync {fsync})")
+        shape = "" if len(servers) == 1 else f", a cluster of {len(servers)}"
+        self.say(f"  ✓ nats                   {url} (embedded, JetStream{shape}, fsync {fsync}, "
+                 f"a user per service)")
         return url
 
-    async def _start_postgres(self) -> str:
+    async def _start_postgres(self, identities: StackIdentities | None) -> str:
         if self.opts.database_url:
             shown = _hide_password(self.opts.database_url)
             self.say(f"  ✓ postgres               {shown} (external, from DATABASE_URL)")
             return self.opts.database_url
+        assert identities is not None
         # never widen a directory above the home (or the virtualenv): refuse, naming it, if PostgreSQL cannot pass
-        server = EmbeddedPostgres(self.home / "postgres", widen_ancestors=False)
+        server = EmbeddedPostgres(self.home / "postgres", widen_ancestors=False,
+                                  superuser_password=identities.pg_superuser_password)
         self.servers.append(server)
         try:
             url = await asyncio.to_thread(server.start)
         except EmbeddedServerError as exc:
             raise UpError(str(exc)) from None
-        self.say(f"  ✓ postgres               {url} (embedded)")
+        self.say(f"  ✓ postgres               {url} (embedded, password authentication)")
         return url
 
-    async def _declare_streams(self, url: str) -> None:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=3)
+    async def _provision_nats(self, url: str, identities: StackIdentities | None) -> None:
+        """Streams, durable consumers and KV buckets, as the admin (the services may only use them)."""
+        admin_url = identities.admin_url(url) if identities is not None and not self.opts.nats_url else url
+        nc = await nats.connect(nats_servers(admin_url), connect_timeout=5,
+                                max_reconnect_attempts=3)
         try:
-            await ensure_streams(nc.jetstream())
+            replicas = self.opts.nats_cluster if not self.opts.nats_url else 1
+            await provision_nats(nc.jetstream(), replicas=replicas)
         finally:
             await nc.drain()
-        self.say(f"  ✓ streams                {' '.join(s.name for s in ALL_STREAMS)}")
+        self.say(f"  ✓ streams                {' '.join(s.name for s in ALL_STREAMS)}"
+                 + (f" ({replicas} replicas)" if replicas > 1 else ""))
+
+    async def _provision_postgres(self, url: str, identities: StackIdentities) -> None:
+        """A login role and a schema per service, the operator's role, the audit trail insert-only."""
+        conn = await asyncpg.connect(url, password=identities.pg_superuser_password)
+        try:
+            await provision_postgres(conn, urlsplit(url).path.lstrip("/"),
+                                     {role: identities.pg_password(role) for role in PG_ROLES})
+        finally:
+            await conn.close()
+        self.say("  ✓ roles                  one PostgreSQL role per service, each owning only its schema")
 
     def _say_ready(self, plan: StackPlan, endpoints_file: Path) -> None:
         endpoints = plan.endpoints
@@ -249,16 +288,10 @@ def ensure_webhook_secret(directory: Path) -> Path:
     """webhook-ingest's ``whsec_`` secret (32 random bytes), created once, 0600 from the start; a copy that others
     can read is refused, as the master keyring is."""
     path = directory / WEBHOOK_SECRET_FILE
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            raise UpError(f"{path} can be read by others; `chmod 600 {path}` (or delete it to get a new secret)") \
-                from None
-        return path
-    with os.fdopen(fd, "w") as f:
-        f.write("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        secret_file(path, lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+    except SecretFileError as exc:
+        raise UpError(str(exc)) from None
     return path
 
 
@@ -272,15 +305,6 @@ def subscribe_webhooks(subscription: WebhookSubscription) -> None:
             pass
     except (urllib.error.URLError, OSError) as exc:
         raise UpError(f"the simulator refused its webhook subscription ({subscription.admin_url}): {exc}") from None
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports: all sockets stay bound until every port is picked, so none repeats."""
-    with contextlib.ExitStack() as sockets:
-        bound = [sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
-        for sock in bound:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in bound]
 
 
 def _hide_password(dsn: str) -> str:
@@ -310,7 +334,7 @@ async def run_up(opts: UpOptions) -> int:
             start.result()
             await stack.supervisor.supervise()
         return 0
-    except (UpError, StartFailed, KeyFileError) as exc:
+    except (UpError, StartFailed, KeyFileError, SecretFileError) as exc:
         print(f"tradectl up: {exc}", file=sys.stderr, flush=True)
         return 2
     finally:
