@@ -1,5 +1,5 @@
 // The page: the mode banner on top with the market and trading state under it, the ticket on the left, the placed
-// orders' progress, the blotter and the positions on the right. The cards and the blotter read
+// orders' progress, the blotter and the account with its positions on the right. The cards and the blotter read
 // one order store (hooks/orderStore.jsx).
 import { useState } from "react";
 import { OrderEventsProvider } from "./hooks/orderEvents.jsx";
@@ -55,7 +55,7 @@ function Page() {
             ))}
           </section>
           <Blotter />
-          <PositionsPanel />
+          <PositionsPanel mode={modeState} />
         </div>
       </main>
     </div>

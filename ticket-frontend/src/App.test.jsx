@@ -289,6 +289,16 @@ describe("live status, blotter and positions", () => {
     expect(await within(panel).findByText("NVDA")).toBeInTheDocument();
     expect(within(panel).getByText("2.5")).toBeInTheDocument();
     expect(within(panel).getByText("$310.00")).toBeInTheDocument();
-    expect(within(panel).getByText("$10,000.00")).toBeInTheDocument();
+    expect(within(panel).getByTestId("account-equity")).toHaveTextContent("$10,000.00");
+    expect(await within(panel).findByTestId("account-identity")).toHaveTextContent("Paper account at alpaca-sim (simulator)");
+  });
+
+  it("test_account_when_the_broker_account_was_never_read_then_dashes_with_the_reason", async () => {
+    mockApi({ "GET /api/positions": () => ({ body: ledger({ account: null }) }) });
+    render(<App />);
+    const buyingPower = await screen.findByTestId("account-buying-power");
+    await waitFor(() => expect(buyingPower).toHaveTextContent("—"));
+    expect(buyingPower.querySelector("[title]")).toHaveAttribute("title", expect.stringMatching(/has not been read yet/));
+    expect(screen.getByTestId("account-as-of")).toHaveTextContent("has not been read yet"); // not in a tooltip only
   });
 });
