@@ -117,7 +117,8 @@ export function OrderStoreProvider({ children, client = api }) {
   useEffect(() => {
     if (connected) store.catchUp();
   }, [connected, store]);
-  return <OrderStoreContext.Provider value={{ store, connected }}>{children}</OrderStoreContext.Provider>;
+  const value = useMemo(() => ({ store, connected }), [store, connected]);
+  return <OrderStoreContext.Provider value={value}>{children}</OrderStoreContext.Provider>;
 }
 
 function useStore() {
