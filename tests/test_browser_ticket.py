@@ -186,6 +186,7 @@ def test_market_order_when_confirmed_by_keyboard_then_it_fills_and_card_and_blot
     assert api(stack, f"/api/orders/{order_id}")["status"] == "filled"
     card = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
     expect(card.get_by_role("list", name="Progress").locator('li[data-state="done"]').last).to_contain_text("Filled")
+    expect(card.get_by_role("list", name="Progress")).not_to_contain_text("Partially filled")  # one fill: never partial
     statuses = assert_card_and_blotter_agreed(page, order_id)
     assert statuses[0] == "requested" and statuses[-1] == "✓ filled"
 
