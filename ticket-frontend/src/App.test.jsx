@@ -233,6 +233,31 @@ describe("live status, blotter and positions", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
   });
 
+  it("test_blotter_when_the_broker_answers_the_cancel_with_not_cancelable_then_cancel_can_be_asked_again", async () => {
+    const ES = installEventSource();
+    let answered = false;
+    mockApi({
+      "GET /api/orders": () => {
+        const { orders } = blotterOrders().body;
+        return { body: { orders: [answered ? { ...orders[0], cancel_outcome: "not_cancelable", updated_at: at(5) } : orders[0]] } };
+      },
+      "POST /api/orders/:id/cancel": () => ({ status: 202, body: { order_id: "o-open", status: "cancel_requested" } }),
+    });
+    const user = userEvent.setup();
+    render(<App />);
+    act(() => ES.last.open());
+    const row = await blotterRow("o-open");
+    await user.click(within(row).getByRole("button", { name: "Cancel" }));
+    await user.click(screen.getByRole("button", { name: "Yes, cancel it" }));
+    expect(within(row).getByRole("button", { name: "Cancel" })).toBeDisabled();
+
+    answered = true;
+    act(() => ES.last.emit("CancelResult", event("CancelResult", "o-open", 5, { outcome: "not_cancelable" })));
+
+    await waitFor(() => expect(within(row).getByRole("button", { name: "Cancel" })).toBeEnabled());
+    expect(row).not.toHaveTextContent("cancel requested");
+  });
+
   it("test_blotter_when_cancel_is_declined_then_nothing_is_sent_and_focus_returns_to_cancel", async () => {
     const api = mockApi({ "GET /api/orders": blotterOrders });
     const user = userEvent.setup();

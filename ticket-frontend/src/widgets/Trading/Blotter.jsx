@@ -58,6 +58,8 @@ function useCancel() {
 
 function OrderRow({ order: o, outcome, onOpen, onCancel }) {
   const open = !isFinal(o.status);
+  // requested and not answered yet; a refused cancel (not cancelable now) lets the person ask again
+  const waiting = outcome === "requested" && !o.cancel_outcome;
   const openButton = (row) => ({ current: row.querySelector("button.row-open") });
   return (
     <tr
@@ -94,11 +96,11 @@ function OrderRow({ order: o, outcome, onOpen, onCancel }) {
       <td className="num">{o.filled_avg_price ? formatPrice(o.filled_avg_price) : ""}</td>
       <td>
         {open ? (
-          <button type="button" className="small" onClick={(e) => onCancel(o, e.currentTarget)} disabled={outcome === "requested"}>
+          <button type="button" className="small" onClick={(e) => onCancel(o, e.currentTarget)} disabled={waiting}>
             Cancel
           </button>
         ) : null}
-        {outcome === "requested" && open ? <span className="row-note">cancel requested</span> : null}
+        {waiting && open ? <span className="row-note">cancel requested</span> : null}
         {outcome && outcome !== "requested" ? <span className="field-error">{outcome}</span> : null}
       </td>
     </tr>
