@@ -293,7 +293,7 @@ def test_order_when_the_market_moves_after_review_and_risk_rejects_it_then_the_p
             re.compile("Rejected by risk"))
         expect(status_of(page, order_id)).to_have_text("✗ rejected")
         row = page.locator(f'tr[data-order-id="{order_id}"]')
-        expect(row).to_contain_text("PRICE_COLLAR_BUY_LIMIT_ABOVE_ASK")
+        expect(row).to_contain_text("above the ask")  # the message; the card and the timeline have its code too
         statuses = assert_card_and_blotter_agreed(page, order_id)
         assert statuses[-1] == "✗ rejected"
     finally:

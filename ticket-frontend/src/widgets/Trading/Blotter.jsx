@@ -89,7 +89,7 @@ function OrderRow({ order: o, outcome, onOpen, onCancel }) {
       <td>
         <StatusPill status={o.status} />
         {o.reject_reasons?.length ? (
-          <span className="row-reasons">{o.reject_reasons.map((r) => `${r.code}: ${r.message}`).join("; ")}</span>
+          <span className="row-reasons">{o.reject_reasons.map((r) => r.message).join("; ")}</span>
         ) : null}
       </td>
       <td className="num">{formatQty(o.filled_qty)}</td>
