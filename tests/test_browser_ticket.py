@@ -1,6 +1,6 @@
 """A person at the trade ticket, in headless Chromium (Debian's, through Playwright), against the real stack as
 `make up` runs it (built frontend, ticket API, risk, gateway, position-sync, alpaca-sim). Screenshots of every test
-are kept in test-artifacts/browser/ (on failure too)."""
+are kept in test-artifacts/browser/ (on failure too), and the stack's service logs in test-artifacts/browser/logs/."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def stack():
         with running_stack(base / "home") as (proc, _):
             yield {**json.loads((base / "home" / "endpoints.json").read_text()), "home": str(base / "home")}
     finally:
+        # the services' logs next to the screenshots: what a service did when a page went wrong
+        if (base / "home" / "logs").is_dir():
+            shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+            shutil.copytree(base / "home" / "logs", ARTIFACTS / "logs")
         shutil.rmtree(base, ignore_errors=True)
 
 
