@@ -37,12 +37,14 @@ def stack():
     try:
         with running_stack(base / "home") as (proc, _):
             yield {**json.loads((base / "home" / "endpoints.json").read_text()), "home": str(base / "home")}
+            runner_gone = proc.poll()  # None: the stack ran to the end of the module, as it should
     finally:
         # the services' logs next to the screenshots: what a service did when a page went wrong
         if (base / "home" / "logs").is_dir():
             shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
             shutil.copytree(base / "home" / "logs", ARTIFACTS / "logs")
         shutil.rmtree(base, ignore_errors=True)
+    assert runner_gone is None, f"`tradectl up` ended during the tests (exit code {runner_gone}; -9: killed)"
 
 
 @pytest.fixture(scope="module")
