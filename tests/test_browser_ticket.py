@@ -1,6 +1,6 @@
 """A person at the trade ticket, in headless Chromium (Debian's, through Playwright), against the real stack as
 `make up` runs it (built frontend, ticket API, risk, gateway, position-sync, alpaca-sim). Screenshots of every test
-are kept in test-artifacts/browser/ (on failure too)."""
+are kept in test-artifacts/browser/ (on failure too), and the stack's service logs in test-artifacts/browser/logs/."""
 
 from __future__ import annotations
 
@@ -37,8 +37,14 @@ def stack():
     try:
         with running_stack(base / "home") as (proc, _):
             yield {**stack_endpoints(base / "home"), "home": str(base / "home")}
+            runner_gone = proc.poll()  # None: the stack ran to the end of the module, as it should
     finally:
+        # the services' logs next to the screenshots: what a service did when a page went wrong
+        if (base / "home" / "logs").is_dir():
+            shutil.rmtree(ARTIFACTS / "logs", ignore_errors=True)
+            shutil.copytree(base / "home" / "logs", ARTIFACTS / "logs")
         shutil.rmtree(base, ignore_errors=True)
+    assert runner_gone is None, f"`tradectl up` ended during the tests (exit code {runner_gone}; -9: killed)"
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +122,48 @@ def status_of(page: Page, order_id: str):
     return page.locator(f'article.tracker[aria-label="Order {order_id}"]').get_by_role("status")
 
 
+# Every change of the page, as it is committed: the status each order's card and blotter row say at that moment
+# (read together in one callback, so the two are seen at the same instant).
+WATCH_ORDERS = """() => {
+  const read = () => Array.from(document.querySelectorAll("article.tracker[data-order-id]")).map((card) => {
+    const id = card.dataset.orderId;
+    const row = document.querySelector(`tr[data-order-id="${id}"] [data-testid="order-status"]`);
+    return { id, card: card.querySelector('[data-testid="order-status"]').textContent, row: row ? row.textContent : null };
+  });
+  window.__seen = [read()];
+  new MutationObserver(() => window.__seen.push(read()))
+    .observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def watch_orders(page: Page) -> None:
+    page.evaluate(WATCH_ORDERS)
+
+
+def assert_card_and_blotter_agreed(page: Page, order_id: str) -> list[str]:
+    """Every observation of the order since `watch_orders`: its card and its row said the same whenever both showed
+    it, and the row did show it; returns the statuses the card went through."""
+    seen = [o for snapshot in page.evaluate("() => window.__seen") for o in snapshot if o["id"] == order_id]
+    both = [o for o in seen if o["row"] is not None]
+    assert both, f"the blotter never showed order {order_id}"
+    assert [o for o in both if o["card"] != o["row"]] == []
+    return list(dict.fromkeys(o["card"].removeprefix("… ").strip() for o in seen))
+
+
+AXE = ROOT / "ticket-frontend" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({
+  id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+}))"""
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core on the page as it is now (dialogs included): no serious or critical violation."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(AXE_RUN)
+    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+
+
 def test_paper_banner_when_the_ticket_opens_then_it_is_at_the_top_and_unmissable(page):
     banner = page.get_by_text("PAPER TRADING", exact=True)
 
@@ -124,27 +172,75 @@ def test_paper_banner_when_the_ticket_opens_then_it_is_at_the_top_and_unmissable
     assert box is not None and box["y"] < 80
 
 
-def test_market_order_when_confirmed_then_the_person_sees_it_fill(page, stack):
+def test_market_order_when_confirmed_by_keyboard_then_it_fills_and_card_and_blotter_agree_at_every_step(page, stack):
     set_quote(stack, "AAPL", "187.20", "187.30")
+    watch_orders(page)
     fill_ticket(page, type_="market", qty="2")
 
-    order_id = review_and_confirm(page)
+    page.get_by_label("Quantity").press("Enter")  # Enter in the form is Review
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Back")).to_be_focused()  # focus moved into the dialog
+    expect(dialog.get_by_role("button", name="Buy 2 AAPL")).to_be_enabled()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Buy 2 AAPL")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    order_id = (page.locator("article.tracker").first.get_attribute("aria-label") or "").removeprefix("Order ")
 
-    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+    expect(status_of(page, order_id)).to_have_text(re.compile("✓ filled"), timeout=20_000)
+    expect(page.locator(f'tr[data-order-id="{order_id}"] [data-testid="order-status"]')).to_have_text("✓ filled")
     assert api(stack, f"/api/orders/{order_id}")["status"] == "filled"
+    card = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
+    expect(card.get_by_role("list", name="Progress").locator('li[data-state="done"]').last).to_contain_text("Filled")
+    expect(card.get_by_role("list", name="Progress")).not_to_contain_text("Partially filled")  # one fill: never partial
+    statuses = assert_card_and_blotter_agreed(page, order_id)
+    assert statuses[0] == "requested" and statuses[-1] == "✓ filled"
 
 
-def test_limit_order_when_below_the_market_then_it_rests_and_cancel_from_the_blotter_cancels_it(page, stack):
+def test_limit_order_when_canceled_from_the_blotter_then_asked_once_sent_once_and_its_timeline_tells_it(page, stack):
     set_quote(stack, "AAPL", "187.20", "187.30")
+    cancels: list[str] = []
+    page.on("request", lambda r: cancels.append(r.url) if r.method == "POST" and r.url.endswith("/cancel") else None)
+    watch_orders(page)
     fill_ticket(page, type_="limit", qty="1", limit="180.00")
 
     order_id = review_and_confirm(page)
-    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
+    expect(status_of(page, order_id)).to_have_text(re.compile("submitted"), timeout=20_000)
     row = page.locator(f'tr[data-order-id="{order_id}"]')
-    row.get_by_role("button", name="Cancel").click()
+    row.get_by_role("button", name="Cancel").dblclick()
+    question = page.get_by_role("dialog", name="Cancel this order?")
+    expect(question).to_contain_text("Buy 1 AAPL · Limit $180.00")
+    expect(page.get_by_role("dialog")).to_have_count(1)  # asked once, for two clicks
+    expect(question.get_by_role("button", name="No, keep it")).to_be_focused()
+    page.screenshot(path=str(ARTIFACTS / "cancel_asks_once.png"), full_page=True)
+    assert cancels == []
+    question.get_by_role("button", name="Yes, cancel it").dblclick()
 
     expect(status_of(page, order_id)).to_have_text(re.compile("canceled"), timeout=20_000)
     assert api(stack, f"/api/orders/{order_id}")["status"] == "canceled"
+    assert len(cancels) == 1  # the double click sent one cancel
+    expect(row.get_by_test_id("order-status")).to_have_text(re.compile("canceled"))
+    statuses = assert_card_and_blotter_agreed(page, order_id)
+    assert statuses[0] == "requested" and "canceled" in statuses[-1]
+
+    row.locator("td").first.click()  # the row opens the order's whole timeline
+
+    dialog = page.get_by_role("dialog")
+    timeline = dialog.get_by_role("list", name="Timeline")
+    expected = [e["summary"] for e in api(stack, f"/api/orders/{order_id}")["timeline"]]
+    expect(timeline.locator("li")).to_have_count(len(expected))
+    for summary in expected:
+        expect(timeline).to_contain_text(summary)
+    expect(dialog.get_by_test_id("timeline-order-id")).to_have_text(order_id)
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+    page.screenshot(path=str(ARTIFACTS / "timeline_dialog.png"), full_page=True)
+    assert_accessible(page)  # with the timeline open
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(row.get_by_role("button", name=re.compile("show its timeline"))).to_be_focused()  # focus came back
+    page.keyboard.press("Enter")  # and the keyboard opens it again
+    expect(page.get_by_role("dialog").get_by_role("list", name="Timeline")).to_be_visible()
+    page.keyboard.press("Escape")
 
 
 def test_stop_order_when_the_market_crosses_the_stop_then_it_triggers_and_fills(page, stack):
@@ -192,13 +288,20 @@ def test_order_when_the_market_moves_after_review_and_risk_rejects_it_then_the_p
         set_quote(stack, "AAPL", "10.00", "10.10")  # now the limit is far above the ask: risk's price collar
         expect(page.get_by_test_id("quote-bid")).to_have_text("$10.00")  # the new quote has reached REFDATA
 
+        watch_orders(page)
         confirm.click()
         tracker = page.locator("article.tracker").first
         order_id = (tracker.get_attribute("aria-label") or "").removeprefix("Order ")
         tracker = page.locator(f'article.tracker[aria-label="Order {order_id}"]')
 
         expect(tracker.get_by_label("Reasons")).to_contain_text("PRICE_COLLAR_BUY_LIMIT_ABOVE_ASK", timeout=20_000)
-        expect(tracker).to_contain_text("Rejected by risk")
+        expect(tracker.get_by_role("list", name="Progress").locator('li[data-state="failed"]')).to_have_text(
+            re.compile("Rejected by risk"))
+        expect(status_of(page, order_id)).to_have_text("✗ rejected")
+        row = page.locator(f'tr[data-order-id="{order_id}"]')
+        expect(row).to_contain_text("above the ask")  # the message; the card and the timeline have its code too
+        statuses = assert_card_and_blotter_agreed(page, order_id)
+        assert statuses[-1] == "✗ rejected"
     finally:
         set_quote(stack, "AAPL", "187.20", "187.30")
 
@@ -281,6 +384,7 @@ def test_sell_when_reviewed_then_it_shows_estimated_proceeds_and_a_sell_button(p
     expect(dialog).to_contain_text("Buying power after")
     expect(dialog.get_by_role("button", name="Sell 3 AAPL")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "sell_review.png"), full_page=True)
+    assert_accessible(page)  # with the review dialog open
     dialog.get_by_role("button", name="Back").click()
 
 
@@ -295,6 +399,31 @@ def test_page_when_loaded_then_every_request_succeeds_and_the_market_clock_shows
     expect(page.get_by_test_id("market-clock")).to_contain_text(re.compile(r"Market (open|closed) (closes|opens) \w{3} \d\d:\d\d ET"))
     expect(page.get_by_test_id("trading-state")).to_have_attribute("data-state", "active")
     assert failed == []  # no favicon 404 either
+    expect(page.get_by_test_id("account-identity")).to_have_text("Paper account at alpaca-sim (simulator)")
+    account = api(stack, "/api/positions")["account"]
+    for key in ("buying_power", "equity", "cash"):
+        shown = dollars(account[key]) if account else "—"  # null until the gateway has read the broker's account
+        expect(page.get_by_test_id(f"account-{key.replace('_', '-')}")).to_have_text(shown)
+    assert_accessible(page)
+
+
+def test_quote_when_the_market_moves_then_bid_ask_and_last_tick_on_the_ticket(page, stack):
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    page.get_by_label("Symbol").fill("AAPL")
+    expect(page.get_by_test_id("quote-bid")).to_have_text("$187.20")
+    try:
+        set_quote(stack, "AAPL", "188.40", "188.50")
+
+        # the gateway streams the simulator's quote into REFDATA; the ticket reads it every second
+        expect(page.get_by_test_id("quote-bid")).to_have_text("$188.40", timeout=5_000)
+        expect(page.get_by_test_id("quote-ask")).to_have_text("$188.50")
+        expect(page.locator('dd[data-tick="up"]').first).to_contain_text("(up)")
+        quote = api(stack, "/api/quotes/AAPL")
+        expect(page.get_by_test_id("quote-last")).to_have_text(f"${Decimal(quote['last']):,.2f}")
+        expect(page.get_by_role("region", name="Quote for AAPL")).to_have_attribute("data-stale", "false")
+        page.screenshot(path=str(ARTIFACTS / "quote_ticked.png"), full_page=True)
+    finally:
+        set_quote(stack, "AAPL", "187.20", "187.30")
 
 
 def dollars(amount: str, signed: bool = False) -> str:

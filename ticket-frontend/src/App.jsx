@@ -1,7 +1,9 @@
 // The page: the mode banner on top with the market and trading state under it, the ticket on the left, the placed
-// orders' progress, the blotter and the positions on the right.
+// orders' progress, the blotter and the account with its positions on the right. The cards and the blotter read
+// one order store (hooks/orderStore.jsx).
 import { useState } from "react";
 import { OrderEventsProvider } from "./hooks/orderEvents.jsx";
+import { OrderStoreProvider } from "./hooks/orderStore.jsx";
 import { useMode } from "./hooks/useMode.js";
 import { useStatus } from "./hooks/useStatus.js";
 import { Blotter } from "./widgets/Trading/Blotter.jsx";
@@ -16,7 +18,9 @@ const TRACKED_MAX = 3;
 export default function App() {
   return (
     <OrderEventsProvider>
-      <Page />
+      <OrderStoreProvider>
+        <Page />
+      </OrderStoreProvider>
     </OrderEventsProvider>
   );
 }
@@ -51,7 +55,7 @@ function Page() {
             ))}
           </section>
           <Blotter />
-          <PositionsPanel />
+          <PositionsPanel mode={modeState} />
         </div>
       </main>
     </div>

@@ -193,7 +193,15 @@ def test_advance_when_two_final_statuses_then_the_first_wins():
 def test_summarize_when_order_requested_then_one_readable_line():
     s = Story()
     assert summarize(s.requested()) == "Requested by ticket-api: buy 10 AAPL limit @ 187.25, day"
-    assert summarize(s.fill("4", "100", "4", "partially_filled")) == "Fill: 4 at 100 (total 4)"
+    assert summarize(s.fill("4", "100", "4", "partially_filled")) == "Fill: 4 at 100.00 (total 4)"
+
+
+def test_summarize_when_the_broker_sends_padded_decimals_then_prices_to_the_cent_and_quantities_bare():
+    s = Story()
+    assert summarize(s.status("filled", filled="2.000000000", avg="187.300000")) == \
+        "Broker status filled, 2 filled at 187.30"
+    assert summarize(s.fill("1.500", "0.51230", "1.500", "filled")) == "Fill: 1.5 at 0.5123 (total 1.5)"
+    assert summarize(s.fill("100", "187.3333", "100", "filled")) == "Fill: 100 at 187.3333 (total 100)"
 
 
 def test_starts_an_order_when_the_first_event_is_a_cancel_then_no():

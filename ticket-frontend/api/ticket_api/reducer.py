@@ -150,22 +150,34 @@ def _filled_by_execution(state: OrderState, fill: FillReported) -> dict[str, Any
 
 
 def _d(value: Decimal | None) -> str:
-    return "?" if value is None else decimal_to_str(value)
+    """A quantity or amount as people read it: its own digits, no trailing zeros ("2", not "2.000000000")."""
+    return "?" if value is None else decimal_to_str(value.normalize())
+
+
+_CENT = Decimal("0.01")
+
+
+def _price(value: Decimal | None) -> str:
+    """A price as people read it: at least to the cent, no trailing zeros past it ("187.30", not "187.300000";
+    a sub-penny price keeps its digits, "0.5123")."""
+    if value is None:
+        return "?"
+    return decimal_to_str(value.quantize(_CENT) if value == value.quantize(_CENT) else value.normalize())
 
 
 def describe_order(fields: OrderFields) -> str:
     if fields.qty is not None:
         size = f"{_d(fields.qty)} {fields.symbol}"
     else:
-        size = f"${_d(fields.notional)} of {fields.symbol}"
+        size = f"${_price(fields.notional)} of {fields.symbol}"
     text = f"{fields.side} {size} {fields.type.replace('_', ' ')}"
     if fields.type == "limit" and fields.limit_price is not None:
-        text += f" @ {_d(fields.limit_price)}"
+        text += f" @ {_price(fields.limit_price)}"
     else:
         if fields.stop_price is not None:
-            text += f", stop {_d(fields.stop_price)}"
+            text += f", stop {_price(fields.stop_price)}"
         if fields.limit_price is not None:
-            text += f", limit {_d(fields.limit_price)}"
+            text += f", limit {_price(fields.limit_price)}"
     return text + f", {fields.time_in_force}" + (", extended hours" if fields.extended_hours else "")
 
 
@@ -183,10 +195,10 @@ def summarize(event: Envelope) -> str:
         return f"The broker refused the order: {event.message}"
     if isinstance(event, OrderStatusChanged):
         filled = f", {_d(event.filled_qty)} filled" if event.filled_qty > 0 else ""
-        avg = f" at {_d(event.filled_avg_price)}" if event.filled_avg_price is not None and filled else ""
+        avg = f" at {_price(event.filled_avg_price)}" if event.filled_avg_price is not None and filled else ""
         return f"Broker status {event.status}{filled}{avg}"
     if isinstance(event, FillReported):
-        return f"Fill: {_d(event.qty)} at {_d(event.price)} (total {_d(event.cum_qty)})"
+        return f"Fill: {_d(event.qty)} at {_price(event.price)} (total {_d(event.cum_qty)})"
     if isinstance(event, CancelRequested):
         return f"Cancel requested by {event.requested_by}" + (f": {event.reason}" if event.reason else "")
     if isinstance(event, CancelResult):

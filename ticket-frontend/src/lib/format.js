@@ -3,7 +3,8 @@
 import Big from "big.js";
 import { ORDER_TYPES, SIDES, TIME_IN_FORCE } from "./orderRules.js";
 
-function toBig(value) {
+/** A decimal string (or big.js value) as big.js; null when there is none or it is not a number. */
+export function toBig(value) {
   if (value === null || value === undefined || value === "") return null;
   try {
     return value instanceof Big ? value : new Big(String(value));

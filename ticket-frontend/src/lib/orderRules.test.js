@@ -66,8 +66,17 @@ describe("order rules", () => {
     expect(isFinal("partially_filled")).toBe(false);
     const steps = progressSteps({ status: "canceled", timeline: [{ event_type: "OrderSubmitted" }] });
     expect(steps.map((s) => [s.label, s.state])).toEqual([
-      ["Requested", "done"], ["Approved", "done"], ["Submitted", "done"], ["Partially filled", "pending"], ["Canceled", "failed"],
+      ["Requested", "done"], ["Approved", "done"], ["Submitted", "done"], ["Canceled", "failed"],
     ]);
+  });
+
+  it("test_progress_when_filled_in_one_fill_then_no_partially_filled_step", () => {
+    const fill = { event_type: "FillReported" };
+    const labels = (order) => progressSteps(order).map((s) => `${s.label}:${s.state}`);
+    expect(labels({ status: "filled", filled_qty: "2", timeline: [fill] })).toEqual(["Requested:done", "Approved:done", "Submitted:done", "Filled:done"]);
+    expect(labels({ status: "filled", filled_qty: "2", timeline: [fill, fill] })).toContain("Partially filled:done");
+    expect(labels({ status: "canceled", filled_qty: "1", timeline: [fill] })).toContain("Partially filled:done"); // the rest canceled
+    expect(labels({ status: "submitted", filled_qty: "0", timeline: [] })).toContain("Partially filled:pending"); // still open
   });
 
   it("test_order_status_when_the_api_says_final_then_final_for_every_final_progress_only", () => {

@@ -22,7 +22,7 @@ const ENDINGS = {
 /**
  * The progress steps of an order as the API reports it (`{status, filled_qty, timeline}`, or null before it
  * has): `[{key, label, state}]`, state one of "done", "failed", "pending".
- * requested → approved | rejected → submitted | broker refused → partially filled → filled | canceled | expired
+ * requested → approved | rejected → submitted | broker refused → (partially filled) → filled | canceled | expired
  */
 export function progressSteps(order) {
   const status = order?.status ?? OrderProgress.REQUESTED;
@@ -39,8 +39,14 @@ export function progressSteps(order) {
     return steps;
   }
   steps.push({ key: "submitted", label: "Submitted", state: AT_BROKER.has(status) ? "done" : "pending" });
-  const partially = status === OrderProgress.PARTIALLY_FILLED || Number(order?.filled_qty ?? 0) > 0;
-  steps.push({ key: "partial", label: "Partially filled", state: partially ? "done" : "pending" });
+  // "Partially filled" only when it happened: an order filled in one fill never was (issue 17); once the order is
+  // final the step is left out unless it was partially filled on the way (two fills, or fills and then a cancel)
+  const fills = (order?.timeline ?? []).filter((e) => e.event_type === EventType.FillReported).length;
+  const partially = status === OrderProgress.PARTIALLY_FILLED || fills > 1 ||
+    (Number(order?.filled_qty ?? 0) > 0 && status !== OrderProgress.FILLED);
+  if (partially || !isFinal(status)) {
+    steps.push({ key: "partial", label: "Partially filled", state: partially ? "done" : "pending" });
+  }
   const [label, state] = ENDINGS[status] ?? ["Filled", "pending"];
   steps.push({ key: "final", label, state });
   return steps;

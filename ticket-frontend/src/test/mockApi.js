@@ -95,6 +95,10 @@ export class FakeEventSource {
   open() {
     this.onopen?.({});
   }
+  /** The connection drops (EventSource reconnects by itself: call `open()` for the reconnect). */
+  fail() {
+    this.onerror?.({});
+  }
   emit(type, data) {
     const message = { data: JSON.stringify({ event_type: type, ...data }) };
     (this.listeners[type] ?? []).forEach((fn) => fn(message));

@@ -2,58 +2,16 @@
 // server's preview with its reasons. Modal: focus moves in and stays in (Tab wraps), Esc is Back, and nothing is
 // sent until the confirm button ("Buy 10 AAPL"), which waits for the server to accept the order and is off while
 // trading is halted (lib/tradingState.js).
-import { useEffect, useRef } from "react";
-import { createPortal } from "react-dom";
+import { useRef } from "react";
 import { basisLabel } from "../../lib/orderRules.js";
 import { formatMoney, formatPrice, formatShares, orderAction, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
 import { confirmGate, previewReasons } from "../../lib/tradingState.js";
 import { OrderSide } from "../../lib/vocabulary.generated.js";
+import { Modal } from "./Modal.jsx";
 import { Reasons } from "./Reasons.jsx";
 
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex="-1"])';
-
 export function ConfirmDialog({ request, mode, estimate, preview, trading, canSubmit = true, submitting, error, onConfirm, onBack }) {
-  const dialogRef = useRef(null);
   const backRef = useRef(null);
-
-  useEffect(() => {
-    const opener = document.activeElement;
-    // everything behind the dialog is inert: no focus, no clicks, hidden from assistive technology
-    const backdrop = dialogRef.current?.parentElement;
-    const behind = Array.from(document.body.children).filter((el) => el !== backdrop && !el.hasAttribute("inert"));
-    behind.forEach((el) => el.setAttribute("inert", ""));
-    backRef.current?.focus();
-    // focus that escapes (a click outside, a screen reader jump) is brought back
-    const keepInside = (e) => {
-      if (dialogRef.current && !dialogRef.current.contains(e.target)) backRef.current?.focus();
-    };
-    document.addEventListener("focusin", keepInside);
-    return () => {
-      document.removeEventListener("focusin", keepInside);
-      behind.forEach((el) => el.removeAttribute("inert"));
-      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
-    };
-  }, []);
-
-  const onKeyDown = (e) => {
-    if (e.key === "Escape") {
-      e.preventDefault();
-      if (!submitting) onBack();
-      return;
-    }
-    if (e.key !== "Tab") return;
-    const items = Array.from(dialogRef.current.querySelectorAll(FOCUSABLE));
-    if (items.length === 0) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (e.shiftKey && (document.activeElement === first || !dialogRef.current.contains(document.activeElement))) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  };
 
   const live = mode === "live";
   const sell = request.side === OrderSide.SELL;
@@ -74,78 +32,74 @@ export function ConfirmDialog({ request, mode, estimate, preview, trading, canSu
     ["Extended hours", request.extended_hours ? "Yes" : "No"],
   ].filter(Boolean);
 
-  return createPortal(
-    <div className="dialog-backdrop">
-      <div
-        ref={dialogRef}
-        className={`dialog ${live ? "dialog--live" : "dialog--paper"} dialog--${request.side}`}
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="confirm-title"
-        aria-describedby="confirm-mode"
-        onKeyDown={onKeyDown}
-      >
-        <h2 id="confirm-title">Review your order</h2>
-        <p className={`side-badge side-badge--${request.side}`} data-testid="dialog-side">
-          {sell ? "SELL" : "BUY"}
-        </p>
-        <p id="confirm-mode" className={`dialog-mode ${live ? "dialog-mode--live" : "dialog-mode--paper"}`}>
-          {live ? "LIVE — this order trades real money" : "PAPER — simulated order, no real money"}
-        </p>
-        <dl className="dialog-details">
-          {rows.map(([term, value]) => (
-            <div key={term}>
-              <dt>{term}</dt>
-              <dd>{value}</dd>
-            </div>
-          ))}
-          <div className="dialog-cost">
-            <dt>{sell ? "Estimated proceeds" : "Estimated cost"}</dt>
-            <dd>
-              {formatMoney(estimate.cost)} {estimate.cost !== null && estimate.cost !== undefined ? basisLabel(estimate.basis) : ""}
-            </dd>
+  return (
+    <Modal
+      className={`${live ? "dialog--live" : "dialog--paper"} dialog--${request.side}`}
+      labelledBy="confirm-title"
+      describedBy="confirm-mode"
+      initialFocus={backRef}
+      busy={submitting}
+      onClose={onBack}
+    >
+      <h2 id="confirm-title">Review your order</h2>
+      <p className={`side-badge side-badge--${request.side}`} data-testid="dialog-side">
+        {sell ? "SELL" : "BUY"}
+      </p>
+      <p id="confirm-mode" className={`dialog-mode ${live ? "dialog-mode--live" : "dialog-mode--paper"}`}>
+        {live ? "LIVE — this order trades real money" : "PAPER — simulated order, no real money"}
+      </p>
+      <dl className="dialog-details">
+        {rows.map(([term, value]) => (
+          <div key={term}>
+            <dt>{term}</dt>
+            <dd>{value}</dd>
           </div>
-          {buyingPowerAfter !== undefined && buyingPowerAfter !== null ? (
-            <div>
-              <dt>Buying power after</dt>
-              <dd>{formatMoney(buyingPowerAfter)}</dd>
-            </div>
-          ) : null}
-        </dl>
-        {reasons.length ? (
-          <Reasons
-            reasons={reasons}
-            title={data?.approvable ? "Notes from the server" : "The server would refuse this order"}
-            blocking={!data?.approvable}
-          />
-        ) : null}
-        {data?.approvable && !preview?.pending ? <p className="preview-ok">Checked by the server: it would accept this order.</p> : null}
-        {error ? (
-          <p className="field-error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="dialog-actions">
-          <button type="button" ref={backRef} onClick={onBack} disabled={submitting}>
-            Back
-          </button>
-          <button
-            type="button"
-            className={`primary side-button side-button--${request.side} ${live ? "danger" : ""}`}
-            onClick={onConfirm}
-            disabled={!gate.enabled}
-            aria-describedby={gate.why ? "confirm-why" : undefined}
-          >
-            {submitting ? "Sending…" : orderAction(request)}
-          </button>
+        ))}
+        <div className="dialog-cost">
+          <dt>{sell ? "Estimated proceeds" : "Estimated cost"}</dt>
+          <dd>
+            {formatMoney(estimate.cost)} {estimate.cost !== null && estimate.cost !== undefined ? basisLabel(estimate.basis) : ""}
+          </dd>
         </div>
-        {gate.why ? (
-          <p id="confirm-why" className="confirm-why" data-testid="confirm-why">
-            {gate.why}
-          </p>
+        {buyingPowerAfter !== undefined && buyingPowerAfter !== null ? (
+          <div>
+            <dt>Buying power after</dt>
+            <dd>{formatMoney(buyingPowerAfter)}</dd>
+          </div>
         ) : null}
+      </dl>
+      {reasons.length ? (
+        <Reasons
+          reasons={reasons}
+          title={data?.approvable ? "Notes from the server" : "The server would refuse this order"}
+          blocking={!data?.approvable}
+        />
+      ) : null}
+      {data?.approvable && !preview?.pending ? <p className="preview-ok">Checked by the server: it would accept this order.</p> : null}
+      {error ? (
+        <p className="field-error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <div className="dialog-actions">
+        <button type="button" ref={backRef} onClick={onBack} disabled={submitting}>
+          Back
+        </button>
+        <button
+          type="button"
+          className={`primary side-button side-button--${request.side} ${live ? "danger" : ""}`}
+          onClick={onConfirm}
+          disabled={!gate.enabled}
+          aria-describedby={gate.why ? "confirm-why" : undefined}
+        >
+          {submitting ? "Sending…" : orderAction(request)}
+        </button>
       </div>
-    </div>,
-    document.body,
+      {gate.why ? (
+        <p id="confirm-why" className="confirm-why" data-testid="confirm-why">
+          {gate.why}
+        </p>
+      ) : null}
+    </Modal>
   );
 }

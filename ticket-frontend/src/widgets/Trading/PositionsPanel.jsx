@@ -1,6 +1,8 @@
 // Positions from the ledger (GET /api/positions: position-sync-service's FIFO cost basis and P&L, rounded by the
-// API) with account totals, and the broker's buying power, equity and cash. Refreshed on every fill and position
-// event from /api/events (debounced: a burst is one request) and by polling, so a missed event costs seconds.
+// API) with account totals, and the account: which one (paper or live, at which broker) and the broker's buying
+// power, equity and cash ("—" with the reason until the broker's account has been read). Refreshed on every fill
+// and position event from /api/events (debounced: a burst is one request) and by polling, so a missed event costs
+// seconds.
 // When position-sync does not answer the API says so (503): the panel shows that, never an empty "flat" table, and
 // keeps the last ledger it had, dimmed and dated.
 import { useRef, useState } from "react";
@@ -30,6 +32,9 @@ const POSITION_EVENTS = new Set([
   EventType.CorporateActionApplied,
 ]);
 const EVENT_DEBOUNCE_MS = 500;
+const NO_ACCOUNT = "The broker's account has not been read yet: the order gateway publishes it once it has asked the broker.";
+const UNREAD_ACCOUNT = "The account comes with the positions, which could not be read.";
+const BROKERS = { simulator: "alpaca-sim (simulator)", alpaca: "Alpaca" };
 const DRIFT_TITLE = "The ledger and the broker disagree on this position (PositionDrift); a sync reconciles it.";
 
 /** A P&L figure: signed text, green up / red down (`.pnl--up`, `.pnl--down`), "—" without a price. */
@@ -84,6 +89,32 @@ function TotalsRow({ totals }) {
   );
 }
 
+/** Which account this is (the mode and the broker, from /api/mode) and its figures as the broker last gave them. */
+function Account({ account, mode, why }) {
+  const known = mode?.status === "ok";
+  const identity = known ? `${mode.mode === "live" ? "Live" : "Paper"} account at ${BROKERS[mode.broker] ?? mode.broker}` : "Account: trading mode unknown";
+  const missing = why ?? "Loading the account…";
+  const figure = (value) => (account ? formatMoney(value) : <span title={missing}>—</span>);
+  return (
+    <div className="account" role="group" aria-labelledby="account-heading">
+      <h3 id="account-heading" data-testid="account-identity">
+        {identity}
+      </h3>
+      <Figures
+        className="account-figures"
+        items={[
+          { label: "Buying power", value: figure(account?.buying_power), testId: "account-buying-power" },
+          { label: "Equity", value: figure(account?.equity), testId: "account-equity" },
+          { label: "Cash", value: figure(account?.cash), testId: "account-cash" },
+        ]}
+      />
+      <p className="positions-meta" data-testid="account-as-of">
+        {account ? `Account as of ${formatTime(account.as_of)}` : missing}
+      </p>
+    </div>
+  );
+}
+
 function LedgerNote({ data }) {
   const dividends = data.totals.dividends;
   return (
@@ -98,7 +129,7 @@ function LedgerNote({ data }) {
   );
 }
 
-export function PositionsPanel({ refreshMs = 10000 }) {
+export function PositionsPanel({ mode = null, refreshMs = 10000 }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const pendingLoad = useRef(null);
@@ -119,7 +150,6 @@ export function PositionsPanel({ refreshMs = 10000 }) {
   });
 
   const positions = data?.positions ?? [];
-  const account = data?.account;
   const stale = Boolean(error && data);
   return (
     <section className={`panel positions${stale ? " positions--stale" : ""}`} aria-labelledby="positions-heading">
@@ -130,16 +160,7 @@ export function PositionsPanel({ refreshMs = 10000 }) {
           {stale ? ` Showing the ledger as of ${formatTime(data.as_of)}.` : ""}
         </p>
       ) : null}
-      {account ? (
-        <Figures
-          className="account"
-          items={[
-            { label: "Buying power", value: formatMoney(account.buying_power) },
-            { label: "Equity", value: formatMoney(account.equity) },
-            { label: "Cash", value: formatMoney(account.cash) },
-          ]}
-        />
-      ) : null}
+      <Account account={data?.account ?? null} mode={mode} why={data ? NO_ACCOUNT : (error ? UNREAD_ACCOUNT : null)} />
       {data && positions.length === 0 ? (
         <p>
           No open positions.

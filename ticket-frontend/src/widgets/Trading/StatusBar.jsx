@@ -1,6 +1,6 @@
 // Under the mode banner: whether the market is open (the broker's clock, with the next open or close) and the
 // trading state (ACTIVE / REDUCING / HALTED with the operator's reason), live. A halt is an alert: it is the one
-// thing on the page that says why nothing can be sent.
+// thing on the page that says why nothing can be sent. A named region: every part of the page is in a landmark.
 import { formatMarketTime } from "../../lib/format.js";
 import { TradingState } from "../../lib/vocabulary.generated.js";
 
@@ -56,9 +56,9 @@ function Trading({ trading, loaded, error }) {
 
 export function StatusBar({ status }) {
   return (
-    <div className="status-bar" role="group" aria-label="Market and trading state">
+    <section className="status-bar" aria-label="Market and trading state">
       <Market market={status.market} loaded={status.loaded} />
       <Trading trading={status.trading} loaded={status.loaded} error={status.error} />
-    </div>
+    </section>
   );
 }

@@ -65,7 +65,7 @@ export default function TradeTicket({ mode = null, trading = null, onOrderPlaced
   const reducing = reducingNote(trading);
   const symbol = normalizeSymbol(form.symbol);
   const quoteSymbol = useDebouncedValue(SYMBOL_PATTERN.test(symbol) ? symbol : "", PREVIEW_DEBOUNCE_MS);
-  const { quote, error: quoteError } = useQuote(quoteSymbol);
+  const { quote, ticks, error: quoteError } = useQuote(quoteSymbol);
 
   const clientErrors = validateForm(form);
   const settledErrors = validateForm(useDebouncedValue(form, PREVIEW_DEBOUNCE_MS));
@@ -151,7 +151,7 @@ export default function TradeTicket({ mode = null, trading = null, onOrderPlaced
           maxLength={16}
           className="symbol-input"
         />
-        <QuoteBox symbol={quoteSymbol} quote={quote} error={quoteError} />
+        <QuoteBox symbol={quoteSymbol} quote={quote} ticks={ticks} error={quoteError} />
 
         <div className="row">
           <SelectField id={FIELD_IDS.side} label="Side" value={form.side} onChange={(v) => update("side", v)} options={SIDES} error={errorFor("side")} />

@@ -1,7 +1,8 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
-import { mockApi } from "../../test/mockApi.js";
+import { QUOTE_REFRESH_MS } from "../../hooks/useQuote.js";
+import { QUOTE, mockApi } from "../../test/mockApi.js";
 import TradeTicket from "./TradeTicket.jsx";
 
 function renderTicket(props = {}) {
@@ -63,6 +64,34 @@ describe("the ticket's fields", () => {
     expect(screen.getByTestId("quote-ask")).toHaveTextContent("$100.10");
     expect(screen.getByTestId("quote-last")).toHaveTextContent("$100.05");
     expect(screen.queryByText("STALE")).toBeNull();
+  });
+
+  it("test_live_quote_when_the_quote_changes_then_it_ticks_within_a_read_with_its_direction_in_words", async () => {
+    let bid = "100.00";
+    mockApi({ "GET /api/quotes/AAPL": () => ({ body: { ...QUOTE, bid, timestamp: `2026-11-24T14:30:0${bid === "100.00" ? 0 : 1}Z` } }) });
+    const user = renderTicket();
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    expect(await screen.findByTestId("quote-bid")).toHaveTextContent("$100.00");
+
+    bid = "99.95";
+
+    await waitFor(() => expect(screen.getByTestId("quote-bid")).toHaveTextContent("$99.95"), { timeout: QUOTE_REFRESH_MS * 3 });
+    expect(screen.getByTestId("quote-bid").closest("dd")).toHaveTextContent("$99.95 ▼ (down)");
+    expect(screen.getByTestId("quote-ask").closest("dd")).toHaveTextContent(/^\$100\.10$/);
+  });
+
+  it("test_live_quote_when_a_refresh_fails_then_the_last_quote_stays_marked_stale", async () => {
+    let down = false;
+    mockApi({ "GET /api/quotes/AAPL": () => (down ? { status: 503, body: { detail: "NATS away" } } : { body: QUOTE }) });
+    const user = renderTicket();
+    await user.type(screen.getByLabelText("Symbol"), "AAPL");
+    expect(await screen.findByTestId("quote-bid")).toHaveTextContent("$100.00");
+
+    down = true;
+
+    expect(await screen.findByText("STALE", {}, { timeout: QUOTE_REFRESH_MS * 3 })).toBeInTheDocument();
+    expect(screen.getByTestId("quote-bid")).toHaveTextContent("$100.00");
+    expect(screen.getByRole("region", { name: "Quote for AAPL" })).toHaveTextContent("The quote could not be refreshed.");
   });
 
   it("test_live_quote_when_server_marks_it_stale_then_stale_marker_shown", async () => {
