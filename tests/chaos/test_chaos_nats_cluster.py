@@ -4,12 +4,14 @@ the streams the order path uses, once the leader of the RISK stream (the approva
 all three URLs. The guarantees are the chaos suite's: one broker order per approval and none without one, nothing
 lost or pending, every execution counted once, nothing submitted after the halt."""
 
+import os
+
 import nats
 import pytest
 
 pytestmark = pytest.mark.integration
 
-DOWN_S = 3.0
+DOWN_S = float(os.environ.get("CHAOS_NATS_DOWN_S", "3"))  # how long the killed server stays down
 
 
 async def leader_of(servers, stream: str):
