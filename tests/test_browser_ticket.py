@@ -336,7 +336,8 @@ def test_halt_when_the_operator_halts_then_the_page_says_so_at_once_and_confirm_
     try:
         tradectl(stack, "halt", "--reason", "browser test: broker outage")
 
-        expect(state).to_have_attribute("data-state", "halted", timeout=2_000)  # live, not at the next poll
+        # within a second of the command (the halt is published before it exits): live, not at the next poll
+        expect(state).to_have_attribute("data-state", "halted", timeout=1_000)
         expect(state).to_contain_text("TRADING HALTED")
         expect(state).to_contain_text("browser test: broker outage")
         expect(confirm).to_be_disabled()

@@ -240,3 +240,16 @@ export function estimateCost(form, quote) {
   if (!qty || !unit || qty.lte(0) || unit.lte(0)) return { cost: null, basis };
   return { cost: qty.times(unit), basis };
 }
+
+/**
+ * Why "Buying power after" has not moved, for a sell the server says uses none (it sells shares held): its
+ * proceeds count once it fills. Null otherwise (a buy, a short sale that does use buying power, no preview).
+ */
+export function sellBuyingPowerNote(side, preview) {
+  if (side !== OrderSide.SELL || !preview) return null;
+  const { buying_power: before, buying_power_after: after } = preview;
+  if (before === null || before === undefined || after === null || after === undefined) return null;
+  return Number(before) === Number(after)
+    ? "A sale of shares you hold uses no buying power; its proceeds count once it fills."
+    : null;
+}

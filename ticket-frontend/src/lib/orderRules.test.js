@@ -6,6 +6,7 @@ import {
   estimateCost,
   toOrderRequest,
   validateForm,
+  sellBuyingPowerNote,
 } from "./orderRules.js";
 import { formatMoney, formatPrice } from "./format.js";
 import { describeEvent, isFinal, progressSteps } from "./orderStatus.js";
@@ -96,5 +97,15 @@ describe("order rules", () => {
     expect(describeEvent("CancelResult", { outcome: "too_late_filled" })).toBe("Cancel: too late filled");
     expect(describeEvent("RiskRejected", { reasons: [{ code: "QTY_NOT_POSITIVE", message: "qty must be > 0" }] }))
       .toBe("Rejected by risk: qty must be > 0");
+  });
+});
+
+describe("sellBuyingPowerNote", () => {
+  it("explains an unchanged buying power for a sell of shares held, and nothing for a buy or a short sale", () => {
+    const same = { buying_power: "1000.00", buying_power_after: "1000" };
+    expect(sellBuyingPowerNote("sell", same)).toMatch(/uses no buying power; its proceeds count once it fills/);
+    expect(sellBuyingPowerNote("buy", same)).toBeNull();
+    expect(sellBuyingPowerNote("sell", { buying_power: "1000", buying_power_after: "600" })).toBeNull();
+    expect(sellBuyingPowerNote("sell", null)).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
 // sent until the confirm button ("Buy 10 AAPL"), which waits for the server to accept the order and is off while
 // trading is halted (lib/tradingState.js).
 import { useRef } from "react";
-import { basisLabel } from "../../lib/orderRules.js";
+import { basisLabel, sellBuyingPowerNote } from "../../lib/orderRules.js";
 import { formatMoney, formatPrice, formatShares, orderAction, sideLabel, tifLabel, typeLabel } from "../../lib/format.js";
 import { confirmGate, previewReasons } from "../../lib/tradingState.js";
 import { OrderSide } from "../../lib/vocabulary.generated.js";
@@ -64,7 +64,12 @@ export function ConfirmDialog({ request, mode, estimate, preview, trading, canSu
         {buyingPowerAfter !== undefined && buyingPowerAfter !== null ? (
           <div>
             <dt>Buying power after</dt>
-            <dd>{formatMoney(buyingPowerAfter)}</dd>
+            <dd>
+              {formatMoney(buyingPowerAfter)}
+              {sellBuyingPowerNote(request.side, data) ? (
+                <span className="dialog-note"> — {sellBuyingPowerNote(request.side, data)}</span>
+              ) : null}
+            </dd>
           </div>
         ) : null}
       </dl>

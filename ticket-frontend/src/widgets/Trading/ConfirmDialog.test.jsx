@@ -221,7 +221,9 @@ describe("the dialog waits for the server and the trading state", () => {
     expect(dialog).toHaveClass("dialog--sell");
     await waitFor(() => expect(detail(dialog, "Estimated proceeds")).toMatch(/\$299\.99 at the bid/));
     expect(within(dialog).queryByText("Estimated cost")).toBeNull();
-    expect(detail(dialog, "Buying power after")).toBe("$50,000.00");
+    expect(detail(dialog, "Buying power after")).toBe(
+      "$50,000.00 — A sale of shares you hold uses no buying power; its proceeds count once it fills.",
+    );
     expect(detail(dialog, "Quantity")).toBe("3 shares");
     expect(await enabledConfirm(within(dialog))).toHaveTextContent(/^Sell 3 AAPL$/);
   });

@@ -1,4 +1,4 @@
-import { basisLabel } from "../../lib/orderRules.js";
+import { basisLabel, sellBuyingPowerNote } from "../../lib/orderRules.js";
 import { formatMoney } from "../../lib/format.js";
 import { previewReasons } from "../../lib/tradingState.js";
 import { OrderSide } from "../../lib/vocabulary.generated.js";
@@ -53,6 +53,9 @@ export function CostEstimate({ side, clientEstimate, preview, hasClientErrors, w
             { label: "Buying power after", value: formatMoney(data.buying_power_after), testId: "buying-power-after" },
           ]}
         />
+      ) : null}
+      {sellBuyingPowerNote(side, data) ? (
+        <p className="cost-note" data-testid="sell-buying-power-note">{sellBuyingPowerNote(side, data)}</p>
       ) : null}
       {reasons.length ? (
         <Reasons
