@@ -60,7 +60,12 @@ async def tail(
     database_url: str | None = None,
 ) -> int:
     printer = _Printer(subjects, flt, as_json, count, out)
-    nc = await access.nats_connect(url, name="tradectl-tail", connect_timeout=5)
+
+    async def refused(exc: Exception) -> None:  # e.g. a filter the operator's NATS user may not follow: say so
+        if "permissions violation" in str(exc):
+            print(f"tradectl tail: NATS refused: {exc}", file=sys.stderr, flush=True)
+
+    nc = await access.nats_connect(url, name="tradectl-tail", connect_timeout=5, error_cb=refused)
     try:
         if flt.order_id and database_url:
             head = await _order_history(database_url, flt.order_id, printer)
