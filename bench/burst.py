@@ -80,8 +80,8 @@ def main() -> None:
             root = Path(tempfile.mkdtemp(prefix="tradebus-burst-"))
             try:
                 with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=False,
-                                      env_extra={"GATEWAY_SUBMIT_CONCURRENCY": str(concurrency)}) as (nats_url, _):
-                    took = asyncio.run(burst(nats_url, args.orders, args.timeout))
+                                      env_extra={"GATEWAY_SUBMIT_CONCURRENCY": str(concurrency)}) as stack:
+                    took = asyncio.run(burst(stack.nats_url, args.orders, args.timeout))
             finally:
                 shutil.rmtree(root, ignore_errors=True)
             results[concurrency].append(took)
