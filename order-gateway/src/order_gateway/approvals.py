@@ -22,6 +22,7 @@ halted) ends its order with ``SubmissionFailed`` instead of a dead letter (decis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -103,7 +104,12 @@ class ApprovalHandler:
         async with store.broker_lease(ctx.pool, event.order_id) as held:
             if not held:
                 raise OrderInHand(f"another replica is talking to the broker about order {event.order_id}")
-            await self._submit(event)
+            done = ctx.submitting[event.order_id] = asyncio.Event()
+            try:
+                await self._submit(event)
+            finally:
+                del ctx.submitting[event.order_id]
+                done.set()
 
     async def _submit(self, event: RiskApproved) -> None:
         ctx = self.ctx
@@ -115,14 +121,16 @@ class ApprovalHandler:
                 await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
                                            event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"),
                                            event.expires_at)
+            unsent: tuple[Envelope, ...] = ()
             if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
-                await fail_unsent(conn, event.order_id, decided.reason or "refused", causation_id=event.event_id)
+                unsent = await fail_unsent(ctx, conn, event.order_id, decided.reason or "refused",
+                                           causation_id=event.event_id)
             await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, decided.seen_as,
                                              decided.reason)
         if decided.action is Action.FAIL:
             log.warning("gateway.approval_unusable", order_id=str(event.order_id),
                         approval_id=str(event.approval_id), reason=decided.reason)
-            await ctx.outbox.flush()
+            await ctx.outbox.publish_now(unsent)
             return
         if decided.action is Action.REFUSE:
             log.warning("gateway.approval_refused", order_id=str(event.order_id),

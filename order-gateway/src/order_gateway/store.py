@@ -79,6 +79,19 @@ async def set_state(conn: asyncpg.Connection, order_id: UUID, state: SubmitState
     )
 
 
+async def record_submitted(conn: asyncpg.Connection, order_id: UUID, broker_order_id: str, status: str | None,
+                           filled_qty: Decimal, filled_notional: Decimal, call: BrokerCall | None) -> None:
+    """pending -> submitted with the broker's first report, and the audit row of the ``call`` that told us, in one
+    statement (the submit path's round trips are its latency)."""
+    await conn.execute(
+        """WITH call AS (INSERT INTO broker_calls (order_id, call, http_status) SELECT $1, $6, $7 WHERE $6::text IS NOT NULL)
+           UPDATE orders SET state = 'submitted', broker_order_id = $2, broker_status = COALESCE($3, broker_status),
+                             filled_qty = $4, filled_notional = $5, updated_at = now(), broker_seen_at = now()
+           WHERE order_id = $1""",
+        order_id, broker_order_id, status, filled_qty, filled_notional, call and call.call, call and call.http_status,
+    )
+
+
 async def mark_cancel_requested(conn: asyncpg.Connection, order_id: UUID, at: datetime) -> None:
     await conn.execute("UPDATE orders SET cancel_requested_at = COALESCE(cancel_requested_at, $2) WHERE order_id = $1",
                        order_id, at)
