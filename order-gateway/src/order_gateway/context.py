@@ -1,12 +1,13 @@
 """What the gateway's handlers share, built complete once in app.py's bootstrap: the database, the broker adapter,
-the outbox and the clock (a fake one in unit tests)."""
+the outbox and the clock (a fake one in unit tests), and the orders this process is submitting right now."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
+from uuid import UUID
 
 import asyncpg
 
@@ -35,3 +36,6 @@ class Context:
     broker: Broker
     outbox: Outbox
     clock: Clock
+    # order_id -> set when this process's submit of it is over (approvals.py); a broker report about the order waits
+    # for it (followers.follow) instead of racing the submitter to record the same answer
+    submitting: dict[UUID, asyncio.Event] = field(default_factory=dict)
