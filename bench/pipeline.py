@@ -51,11 +51,11 @@ sys.path.insert(0, str(HERE))
 from risk_stage import UNLIMITED  # noqa: E402  (same unlimited risk limits)
 
 
-def order() -> OrderRequested:
+def order(limit_price: Decimal = Decimal("100.00")) -> OrderRequested:
     order_id = uuid.uuid4()
     return OrderRequested(producer="bench", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
                           side="buy", type="limit", time_in_force="day", qty=Decimal("1"),
-                          limit_price=Decimal("100.00"))  # rests at the broker: no fills to muddy the timing
+                          limit_price=limit_price)  # rests at the broker: no fills to muddy the timing
 
 
 WARM_UP = 20
