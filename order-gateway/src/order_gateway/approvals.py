@@ -23,6 +23,7 @@ halted) ends its order with ``SubmissionFailed`` instead of a dead letter (decis
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -113,20 +114,8 @@ class ApprovalHandler:
 
     async def _submit(self, event: RiskApproved) -> None:
         ctx = self.ctx
-        # 1-2. decide and record pending, under the row lock a cancel also takes
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            row = await store.lock_order(conn, event.order_id)
-            decided = plan(row, event, await self._gate(conn, event))
-            if decided.action in (Action.SUBMIT, Action.FAIL):
-                await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
-                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"),
-                                           event.expires_at)
-            unsent: tuple[Envelope, ...] = ()
-            if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
-                unsent = await fail_unsent(ctx, conn, event.order_id, decided.reason or "refused",
-                                           causation_id=event.event_id)
-            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, decided.seen_as,
-                                             decided.reason)
+        # 1-2. decide and record pending, under the row lock a cancel also takes (committed with its neighbours')
+        decided, unsent = await ctx.group.run(functools.partial(self._record_pending, event))
         if decided.action is Action.FAIL:
             log.warning("gateway.approval_unusable", order_id=str(event.order_id),
                         approval_id=str(event.approval_id), reason=decided.reason)
@@ -146,13 +135,31 @@ class ApprovalHandler:
         # 3. call the broker; 4. record what it said
         result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit, self._halted)
         if isinstance(result, Placed):
-            await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call)
+            await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call, grouped=True)
             crash_point("gateway.before_ack")  # recorded, the approval not acked yet: redelivered, seen as done
         elif isinstance(result, Unsettled):
             log.warning("gateway.submit_unsettled", order_id=str(event.order_id), reason=result.message)
         else:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
+
+    async def _record_pending(self, event: RiskApproved, conn: Connection) -> tuple[Plan, tuple[Envelope, ...]]:
+        """Inside the group's transaction: lock the row, decide, record ``pending`` (or the end of an order that can
+        never be sent) and the approval as seen."""
+        row = await store.lock_order(conn, event.order_id)
+        decided = plan(row, event, await self._gate(conn, event))
+        if decided.action in (Action.SUBMIT, Action.FAIL):
+            await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id), event.approval_id,
+                                       event.symbol, signed_order(event).model_dump(mode="json"), event.expires_at,
+                                       seen=(event.event_id, decided.seen_as, decided.reason))
+        else:
+            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id,
+                                             decided.seen_as, decided.reason)
+        unsent: tuple[Envelope, ...] = ()
+        if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
+            unsent = await fail_unsent(self.ctx, conn, event.order_id, decided.reason or "refused",
+                                       causation_id=event.event_id)
+        return decided, unsent
 
     async def _halted(self) -> bool:
         return await self.trading.current() is TradingState.HALTED

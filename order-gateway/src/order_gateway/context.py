@@ -1,5 +1,6 @@
 """What the gateway's handlers share, built complete once in app.py's bootstrap: the database, the broker adapter,
-the outbox and the clock (a fake one in unit tests), and the orders this process is submitting right now."""
+the outbox, the clock (a fake one in unit tests), the group commit of the submit path, and the orders this process
+is submitting right now."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import asyncpg
 from tradebus_runtime.outbox import Outbox
 
 from .broker import Broker
+from .group_commit import GroupCommit
 
 
 class Clock(Protocol):
@@ -36,6 +38,7 @@ class Context:
     broker: Broker
     outbox: Outbox
     clock: Clock
+    group: GroupCommit  # the approval path's transactions, committed together with their neighbours'
     # order_id -> set when this process's submit of it is over (approvals.py); a broker report about the order waits
     # for it (followers.follow) instead of racing the submitter to record the same answer
     submitting: dict[UUID, asyncio.Event] = field(default_factory=dict)

@@ -85,33 +85,48 @@ async def record_report(ctx: Context, order_id: UUID, order: BrokerOrder, source
 
 
 async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource,
-                            call: str | None = None) -> bool:
+                            call: str | None = None, *, grouped: bool = False) -> bool:
     """Record that the broker has the order (from a submit answer, a lookup or the stream), with OrderSubmitted and
-    the first status, in one transaction (plus the audit row of the broker ``call`` that told us). Idempotent:
+    the first status, in one transaction (plus the audit row of the broker ``call`` that told us), then publish.
+    ``grouped``: the transaction is shared with other orders' (`GroupCommit`: the approval path). Idempotent:
     False when the row is no longer pending."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        row = await store.lock_order(conn, order_id)
-        if row is None or row.state != SubmitState.PENDING:
-            if call is not None:
-                await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
-            return False
-        submitted = OrderSubmitted(
-            producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
-            broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
-            submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
-        )
-        # the row as it now stands (still locked by this transaction): no need to read it back
-        row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
-        outcome = await decide_report(ctx, conn, row, order, source)
-        await store.record_submitted(conn, order_id, order.broker_order_id, _status(outcome),
-                                     outcome.recorded.cum_qty, outcome.recorded.notional,
-                                     BrokerCall(call, 200) if call is not None else None)
-        events = (submitted, *outcome.events)
-        await ctx.outbox.add(conn, *events)
+    async def confirm(conn: asyncpg.Connection) -> tuple[Envelope, ...] | None:
+        return await _confirm(ctx, conn, order_id, order, source, call)
+
+    if grouped:
+        events = await ctx.group.run(confirm)
+    else:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            events = await confirm(conn)
+    if events is None:
+        return False
     log.info("gateway.submitted", order_id=str(order_id), broker_order_id=order.broker_order_id,
              status=order.status.value)
     await ctx.outbox.publish_now(events)
     return True
+
+
+async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order: BrokerOrder, source: StatusSource,
+                   call: str | None) -> tuple[Envelope, ...] | None:
+    """pending -> submitted inside the caller's transaction; the events written (None: the row was not pending)."""
+    row = await store.lock_order(conn, order_id)
+    if row is None or row.state != SubmitState.PENDING:
+        if call is not None:
+            await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
+        return None
+    submitted = OrderSubmitted(
+        producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
+        broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
+        submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
+    )
+    # the row as it now stands (still locked by this transaction): no need to read it back
+    row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+    outcome = await decide_report(ctx, conn, row, order, source)
+    await store.record_submitted(conn, order_id, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
+                                 outcome.recorded.notional, BrokerCall(call, 200) if call is not None else None)
+    events = (submitted, *outcome.events)
+    await ctx.outbox.add(conn, *events)
+    return events
 
 
 async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, code: int | None, message: str,
