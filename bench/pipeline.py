@@ -175,7 +175,10 @@ def running_pipeline(root: Path, *, fsync_always: bool, pg_no_fsync: bool,
                **(env_extra or {})}
 
         def spawn(argv: list[str], into: list[subprocess.Popen[bytes]]) -> None:
-            into.append(subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            logs = os.environ.get("BENCH_LOGS")  # a folder: each process's output kept there, for a failed run
+            out = open(Path(logs) / f"{Path(argv[-1] if 'floor' in argv[1:2] else argv[0]).name}.log", "ab") \
+                if logs else subprocess.DEVNULL
+            into.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT))
 
         def instead(argvs: list[list[str]]) -> None:
             stop(procs)
