@@ -63,13 +63,15 @@ async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execut
         with contextlib.suppress(TimeoutError):  # a submit stuck on a slow broker must not hold the stream up)
             await asyncio.wait_for(submitting.wait(), WAIT_FOR_SUBMIT_S)
         row = None
+    order = BrokerOrder.of(raw)
+    known = row if row is not None and row.order_id == order_id else ctx.confirmed.get(order_id)
+    if known is not None and known.state == SubmitState.SUBMITTED and execution is None \
+            and adds_nothing(known, order, ctx.clock.now()):
+        return None  # e.g. the stream's "new" after the submit answer said so: no read, no transaction, no commit
     row = row if row is not None and row.order_id == order_id else await store.get_order(ctx.pool, order_id)
     if row is None:
         log.warning("gateway.unknown_order_report", client_order_id=client_order_id, source=source)
         return f"order {order_id} (client_order_id {client_order_id}) is not known to the gateway"
-    order = BrokerOrder.of(raw)
-    if row.state == SubmitState.SUBMITTED and execution is None and adds_nothing(row, order, ctx.clock.now()):
-        return None  # e.g. the stream's "new" after the submit answer said so: no transaction, no commit
     if row.state == SubmitState.PENDING:  # the broker told us before the POST answered: it has the order
         await confirm_submitted(ctx, order_id, order, source=source)
     elif row.state == SubmitState.FAILED:  # a POST we gave up on landed after all

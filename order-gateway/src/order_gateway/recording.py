@@ -90,16 +90,18 @@ async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, so
     the first status, in one transaction (plus the audit row of the broker ``call`` that told us), then publish.
     ``grouped``: the transaction is shared with other orders' (`GroupCommit`: the approval path). Idempotent:
     False when the row is no longer pending."""
-    async def confirm(conn: asyncpg.Connection) -> tuple[Envelope, ...] | None:
+    async def confirm(conn: asyncpg.Connection) -> tuple[tuple[Envelope, ...], OrderRow] | None:
         return await _confirm(ctx, conn, order_id, order, source, call)
 
     if grouped:
-        events = await ctx.group.run(confirm)
+        confirmed = await ctx.group.run(confirm)
     else:
         async with ctx.pool.acquire() as conn, conn.transaction():
-            events = await confirm(conn)
-    if events is None:
+            confirmed = await confirm(conn)
+    if confirmed is None:
         return False
+    events, row = confirmed
+    ctx.remember(row)
     log.info("gateway.submitted", order_id=str(order_id), broker_order_id=order.broker_order_id,
              status=order.status.value)
     await ctx.outbox.publish_now(events)
@@ -107,8 +109,9 @@ async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, so
 
 
 async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order: BrokerOrder, source: StatusSource,
-                   call: str | None) -> tuple[Envelope, ...] | None:
-    """pending -> submitted inside the caller's transaction; the events written (None: the row was not pending)."""
+                   call: str | None) -> tuple[tuple[Envelope, ...], OrderRow] | None:
+    """pending -> submitted inside the caller's transaction; the events written and the row as it now stands (None:
+    the row was not pending)."""
     row = await store.lock_order(conn, order_id)
     if row is None or row.state != SubmitState.PENDING:
         if call is not None:
@@ -126,7 +129,8 @@ async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order
                                  outcome.recorded.notional, BrokerCall(call, 200) if call is not None else None)
     events = (submitted, *outcome.events)
     await ctx.outbox.add(conn, *events)
-    return events
+    return events, dataclasses.replace(row, broker_status=_status(outcome) or row.broker_status,
+                                       filled_qty=outcome.recorded.cum_qty, filled_notional=outcome.recorded.notional)
 
 
 async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, code: int | None, message: str,
