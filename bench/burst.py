@@ -63,30 +63,34 @@ def cpu_seconds(root: Path) -> dict[str, float]:
     return used
 
 
+class NotAllAtTheBroker(Exception):
+    pass
+
+
 async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
-    """Seconds from the first publish to the last approval, and to the last order at the broker."""
+    """Seconds from the first publish to the last approval, and to the last order at the broker. Raises
+    `NotAllAtTheBroker` (with the counts) when an order failed instead (e.g. its approval expired while it waited)
+    or ``timeout_s`` passed."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     orders = [order(BURST_LIMIT_PRICE) for _ in range(n)]
     ours = {o.order_id for o in orders}
-    approved: set = set()
-    submitted: set = set()
-    last = {"approved": 0.0, "submitted": 0.0}
+    seen: dict[str, set] = {"RiskApproved": set(), "OrderSubmitted": set(), "SubmissionFailed": set()}
+    last = {"RiskApproved": 0.0, "OrderSubmitted": 0.0}
     all_in = asyncio.Event()
 
     async def on(msg) -> None:  # type: ignore[no-untyped-def]
         event = decode_event(msg.data)
-        if event.order_id not in ours:
+        if event.event_type not in seen or event.order_id not in ours or event.order_id in seen[event.event_type]:
             return
-        seen, key = (approved, "approved") if event.event_type == "RiskApproved" else (submitted, "submitted")
-        if event.order_id not in seen:
-            seen.add(event.order_id)
-            last[key] = time.perf_counter()
-        if len(submitted) == n:
+        seen[event.event_type].add(event.order_id)
+        last[event.event_type] = time.perf_counter()
+        if len(seen["OrderSubmitted"]) + len(seen["SubmissionFailed"]) == n:
             all_in.set()
 
     await nc.subscribe("risk.approved.>", cb=on)
     await nc.subscribe("orders.submitted.>", cb=on)
+    await nc.subscribe("orders.failed.>", cb=on)
     start = time.perf_counter()
     for chunk in range(0, n, 500):
         acks = [await js.publish_async(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
@@ -94,9 +98,14 @@ async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
         await asyncio.gather(*acks)
     try:
         await asyncio.wait_for(all_in.wait(), timeout_s)
+    except TimeoutError:
+        pass
     finally:
         await nc.drain()
-    return last["approved"] - start, last["submitted"] - start
+    counts = {k: len(v) for k, v in seen.items()}
+    if counts["OrderSubmitted"] < n:
+        raise NotAllAtTheBroker(f"after {time.perf_counter() - start:.1f} s: {counts}")
+    return last["RiskApproved"] - start, last["OrderSubmitted"] - start
 
 
 def main() -> None:
@@ -120,7 +129,11 @@ def main() -> None:
                 with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=False,
                                       env_extra=env) as stack:
                     before = cpu_seconds(root)
-                    took = asyncio.run(burst(stack.nats_url, args.orders, args.timeout))
+                    try:
+                        took = asyncio.run(burst(stack.nats_url, args.orders, args.timeout))
+                    except NotAllAtTheBroker as missed:
+                        print(f"run {run + 1} concurrency {concurrency}: NOT all at the broker {missed}", flush=True)
+                        continue
                     after = cpu_seconds(root)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
@@ -132,6 +145,9 @@ def main() -> None:
           f"{args.runs}")
     print(f"{'gateway concurrency':<22}{'all approved s':>16}{'all at broker s':>17}{'orders/s to broker':>20}")
     for concurrency, runs in results.items():
+        if not runs:
+            print(f"{concurrency:<22}{'no run got every order to the broker':>53}")
+            continue
         approved = statistics.median(r[0] for r in runs)
         at_broker = statistics.median(r[1] for r in runs)
         print(f"{concurrency:<22}{approved:>16.2f}{at_broker:>17.2f}{args.orders / at_broker:>20.0f}")
@@ -139,6 +155,8 @@ def main() -> None:
         print("\nCPU ms per order during the burst (user+system, medians):")
         print(f"{'gateway concurrency':<22}" + "".join(f"{n:>15}" for n in STACK) + f"{'all':>9}")
         for concurrency, runs in cpu.items():
+            if not runs:
+                continue
             per = {n: statistics.median(r[n] for r in runs) for n in STACK}
             print(f"{concurrency:<22}" + "".join(f"{per[n]:>15.2f}" for n in STACK) + f"{sum(per.values()):>9.2f}")
 
