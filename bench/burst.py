@@ -4,8 +4,8 @@
 
 The path as `bench/pipeline.py` runs it (alpaca-sim with its rate limit off, risk-service with wide limits,
 order-gateway; separate processes on a private NATS and PostgreSQL, PostgreSQL fsync on). ``--orders`` limit buys
-that rest at the broker (1 share at $5, far below the market — the risk service's price sanity band widened to 99 %
-for it — so that 10,000 fit the simulator's $100,000 of buying power) are published at once; timed from the first publish to the last ``RiskApproved`` and to the last
+that rest at the broker (pipeline.order: 1 share at $5, so that 10,000 fit the simulator's buying power) are
+published at once; timed from the first publish to the last ``RiskApproved`` and to the last
 ``OrderSubmitted`` (every order at the broker). Each gateway concurrency in ``--concurrency``
 (``GATEWAY_SUBMIT_CONCURRENCY``; ``default``: the gateway's own) gets a fresh stack, in turn, ``--runs`` times;
 medians are printed, so the settings compare in one run. ``--cpu`` also prints the CPU seconds each process of the
@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import nats
@@ -33,8 +32,6 @@ from tradebus_contracts import decode_event, encode_event, subject_for
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import order, running_pipeline  # noqa: E402
 
-BURST_LIMIT_PRICE = Decimal("5.00")
-WIDE = {"RISK_PRICE_SANITY_PCT": "99"}  # a $5 limit is far from AAPL's price: allowed here (with pipeline's limits)
 STACK = ("order-gateway", "risk-service", "alpaca-sim", "nats-server", "postgres")
 
 
@@ -73,7 +70,7 @@ async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
     or ``timeout_s`` passed."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    orders = [order(BURST_LIMIT_PRICE) for _ in range(n)]
+    orders = [order() for _ in range(n)]
     ours = {o.order_id for o in orders}
     seen: dict[str, set] = {"RiskApproved": set(), "OrderSubmitted": set(), "SubmissionFailed": set()}
     last = {"RiskApproved": 0.0, "OrderSubmitted": 0.0}
@@ -124,7 +121,7 @@ def main() -> None:
     for run in range(args.runs):
         for concurrency in settings:
             root = Path(tempfile.mkdtemp(prefix="tradebus-burst-"))
-            env = {**WIDE, **({} if concurrency == "default" else {"GATEWAY_SUBMIT_CONCURRENCY": concurrency})}
+            env = {} if concurrency == "default" else {"GATEWAY_SUBMIT_CONCURRENCY": concurrency}
             try:
                 with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=False,
                                       env_extra=env) as stack:

@@ -50,12 +50,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from risk_stage import UNLIMITED  # noqa: E402  (same unlimited risk limits)
 
+# A limit buy of 1 share at $5, far below AAPL's price: it rests at the broker (no fills to muddy the timing), and
+# tens of thousands fit the simulator's $100,000 of buying power (at $100 a round of three stages used it up, and
+# risk then rejected for buying power). The risk service's price sanity band is widened to 99 % for it (WIDE).
+LIMIT_PRICE = Decimal("5.00")
+WIDE = {"RISK_PRICE_SANITY_PCT": "99"}
 
-def order(limit_price: Decimal = Decimal("100.00")) -> OrderRequested:
+
+def order() -> OrderRequested:
     order_id = uuid.uuid4()
     return OrderRequested(producer="bench", order_id=order_id, correlation_id=str(order_id), symbol="AAPL",
-                          side="buy", type="limit", time_in_force="day", qty=Decimal("1"),
-                          limit_price=limit_price)  # rests at the broker: no fills to muddy the timing
+                          side="buy", type="limit", time_in_force="day", qty=Decimal("1"), limit_price=LIMIT_PRICE)
 
 
 WARM_UP = 20
@@ -171,13 +176,13 @@ def running_pipeline(root: Path, *, fsync_always: bool, pg_no_fsync: bool,
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "TRADEBUS_HOME": str(root),
                "LOG_LEVEL": "info", "RISK_SIGNING_KEY_PATH": str(keys.private_path),
                "GATEWAY_TRUSTED_KEYS": keys.public_b64, "TRADEBUS_BROKER": "simulator",
-               "BROKER_URL": broker_url, "GATEWAY_RATE_LIMIT_PER_MIN": "1000000", **UNLIMITED,
+               "BROKER_URL": broker_url, "GATEWAY_RATE_LIMIT_PER_MIN": "1000000", **UNLIMITED, **WIDE,
                **(env_extra or {})}
 
         def spawn(argv: list[str], into: list[subprocess.Popen[bytes]]) -> None:
             logs = os.environ.get("BENCH_LOGS")  # a folder: each process's output kept there, for a failed run
-            out = open(Path(logs) / f"{Path(argv[-1] if 'floor' in argv[1:2] else argv[0]).name}.log", "ab") \
-                if logs else subprocess.DEVNULL
+            name = f"floor-{argv[2]}" if argv[1:2] == [str(HERE / "floor.py")] else Path(argv[0]).name
+            out = open(Path(logs) / f"{name}.log", "ab") if logs else subprocess.DEVNULL
             into.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT))
 
         def instead(argvs: list[list[str]]) -> None:
