@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
+from nats.aio.msg import Msg
 
-from tradebus_contracts import decode_event, encode_event, subject_for
+from tradebus_contracts import encode_event, subject_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import order, running_pipeline  # noqa: E402
@@ -71,23 +74,24 @@ async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     orders = [order() for _ in range(n)]
-    ours = {o.order_id for o in orders}
-    seen: dict[str, set] = {"RiskApproved": set(), "OrderSubmitted": set(), "SubmissionFailed": set()}
-    last = {"RiskApproved": 0.0, "OrderSubmitted": 0.0}
+    ours = {str(o.order_id) for o in orders}
+    seen: dict[str, set[str]] = {"approved": set(), "submitted": set(), "failed": set()}
+    last = {"approved": 0.0, "submitted": 0.0, "failed": 0.0}
     all_in = asyncio.Event()
 
-    async def on(msg) -> None:  # type: ignore[no-untyped-def]
-        event = decode_event(msg.data)
-        if event.event_type not in seen or event.order_id not in ours or event.order_id in seen[event.event_type]:
-            return
-        seen[event.event_type].add(event.order_id)
-        last[event.event_type] = time.perf_counter()
-        if len(seen["OrderSubmitted"]) + len(seen["SubmissionFailed"]) == n:
-            all_in.set()
+    def on(kind: str) -> Callable[[Msg], Awaitable[None]]:
+        async def mark(msg: Msg) -> None:  # any JSON with the order's order_id: tradebus events and the floor's alike
+            order_id = str(json.loads(msg.data).get("order_id"))
+            if order_id in ours and order_id not in seen[kind]:
+                seen[kind].add(order_id)
+                last[kind] = time.perf_counter()
+                if len(seen["submitted"]) + len(seen["failed"]) == n:
+                    all_in.set()
+        return mark
 
-    await nc.subscribe("risk.approved.>", cb=on)
-    await nc.subscribe("orders.submitted.>", cb=on)
-    await nc.subscribe("orders.failed.>", cb=on)
+    await nc.subscribe("risk.approved.>", cb=on("approved"))
+    await nc.subscribe("orders.submitted.>", cb=on("submitted"))
+    await nc.subscribe("orders.failed.>", cb=on("failed"))
     start = time.perf_counter()
     for chunk in range(0, n, 500):
         acks = [await js.publish_async(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
@@ -100,9 +104,22 @@ async def burst(nats_url: str, n: int, timeout_s: float) -> tuple[float, float]:
     finally:
         await nc.drain()
     counts = {k: len(v) for k, v in seen.items()}
-    if counts["OrderSubmitted"] < n:
+    if counts["submitted"] < n:
         raise NotAllAtTheBroker(f"after {time.perf_counter() - start:.1f} s: {counts}")
-    return last["RiskApproved"] - start, last["OrderSubmitted"] - start
+    return last["approved"] - start, last["submitted"] - start
+
+
+def floor_burst(args: argparse.Namespace) -> tuple[float, float]:
+    """The same burst through the structural floor's two stages on a fresh stack (its own simulator)."""
+    root = Path(tempfile.mkdtemp(prefix="tradebus-burst-floor-"))
+    try:
+        with running_pipeline(root, fsync_always=args.fsync_always, pg_no_fsync=False) as stack:
+            stack.floor("durable")
+            took = asyncio.run(burst(stack.nats_url, args.orders, args.timeout))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"  structural floor: approved {took[0]:.2f} s, at the broker {took[1]:.2f} s", flush=True)
+    return took
 
 
 def main() -> None:
@@ -113,10 +130,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fsync-always", action="store_true", help="NATS sync_interval: always, as `tradectl up`")
     parser.add_argument("--cpu", action="store_true", help="CPU per order of each process of the stack")
+    parser.add_argument("--floor", action="store_true",
+                        help="after each run, the same burst through the structural floor (bench/floor.py durable-*)")
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     settings = [c for c in args.concurrency.split(",") if c]
     results: dict[str, list[tuple[float, float]]] = {c: [] for c in settings}
+    floors: list[tuple[float, float]] = []
     cpu: dict[str, list[dict[str, float]]] = {c: [] for c in settings}
     for run in range(args.runs):
         for concurrency in settings:
@@ -135,6 +155,8 @@ def main() -> None:
             finally:
                 shutil.rmtree(root, ignore_errors=True)
             results[concurrency].append(took)
+            if args.floor:
+                floors.append(floor_burst(args))
             cpu[concurrency].append({n: (after.get(n, 0.0) - before.get(n, 0.0)) * 1000 / args.orders for n in STACK})
             print(f"run {run + 1} concurrency {concurrency}: approved {took[0]:.2f} s, at the broker {took[1]:.2f} s",
                   flush=True)
@@ -148,6 +170,9 @@ def main() -> None:
         approved = statistics.median(r[0] for r in runs)
         at_broker = statistics.median(r[1] for r in runs)
         print(f"{concurrency:<22}{approved:>16.2f}{at_broker:>17.2f}{args.orders / at_broker:>20.0f}")
+    if floors:
+        approved, at_broker = (statistics.median(f[i] for f in floors) for i in (0, 1))
+        print(f"{'structural floor':<22}{approved:>16.2f}{at_broker:>17.2f}{args.orders / at_broker:>20.0f}")
     if args.cpu:
         print("\nCPU ms per order during the burst (user+system, medians):")
         print(f"{'gateway concurrency':<22}" + "".join(f"{n:>15}" for n in STACK) + f"{'all':>9}")
