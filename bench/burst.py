@@ -155,11 +155,11 @@ def main() -> None:
             finally:
                 shutil.rmtree(root, ignore_errors=True)
             results[concurrency].append(took)
-            if args.floor:
-                floors.append(floor_burst(args))
             cpu[concurrency].append({n: (after.get(n, 0.0) - before.get(n, 0.0)) * 1000 / args.orders for n in STACK})
             print(f"run {run + 1} concurrency {concurrency}: approved {took[0]:.2f} s, at the broker {took[1]:.2f} s",
                   flush=True)
+        if args.floor:
+            floors.append(floor_burst(args))
     print(f"\n{args.orders} orders at once; NATS fsync always: {args.fsync_always}; PostgreSQL fsync on; medians of "
           f"{args.runs}")
     print(f"{'gateway concurrency':<22}{'all approved s':>16}{'all at broker s':>17}{'orders/s to broker':>20}")
