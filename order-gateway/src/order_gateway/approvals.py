@@ -4,7 +4,8 @@
    still working in the symbol, read in the transaction that locks the row) and the plan given the row we hold
    (pure: gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
 2. record — the order row is written ``pending`` BEFORE the broker is called, in the transaction that locks the
-   row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise);
+   row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise); that transaction, and the
+   one recording the answer, are shared with the approvals being worked on beside it (group_commit.py);
 3. call the broker — `submit_at_broker`: the POST (alpaca-py's own retries off, a timeout, the rate limiter inside
    the adapter). On an ambiguous outcome (timeout, 5xx, 429, a crash, the redelivery of a pending order) the
    broker is asked by client_order_id before anything is sent again; a duplicate-id 422 means "already there:
