@@ -120,7 +120,7 @@ class FakeBroker:
                 return dict(order)
         raise BrokerRejected("order not found", status=404, code=40410000)
 
-    async def open_orders(self) -> list[dict[str, Any]]:
+    async def open_orders(self, page: int = 500) -> list[dict[str, Any]]:  # one page holds every order here
         self._answer("open_orders")
         return [dict(o) for o in self.orders.values() if not OrderStatus(o["status"]).is_final]
 

@@ -58,8 +58,40 @@ async def test_outbox_when_clean_then_new_events_are_published_without_reading_t
         await outbox_mod.add(conn, event)
 
     await box.publish_now([event])
+    await box.marked()
 
     assert await stream_order_ids(bus) == [event.order_id]
+    assert await unpublished(pool) == 0
+
+
+async def test_outbox_when_added_claimed_then_sent_from_memory_and_a_flush_first_keeps_commit_order(
+    parts, order_requested
+):
+    """`Outbox.add` rows are this process's from the start: no other publisher takes them while they are being sent,
+    and a flush of this process that runs before their `publish_now` publishes them in commit order, once."""
+    bus, pool = parts
+    seen, sub = await count_on_core_nats(bus)
+    box, replica = Outbox(pool, bus), Outbox(pool, bus)
+    await box.flush()
+    first, second, third = order_requested(), order_requested(), order_requested()
+    for event in (first, second):
+        async with pool.acquire() as conn, conn.transaction():
+            await box.add(conn, event)
+    await add_committed(pool, [third])  # committed after them, by another writer of this process
+
+    assert await replica.flush() == 1  # another publisher takes only the unclaimed row
+    await box.flush()  # the process's own flush: its claimed rows, oldest first
+    await box.publish_now([first])  # already out: nothing sent again
+    async with pool.acquire() as conn, conn.transaction():
+        await box.add(conn, fourth := order_requested())
+    await box.publish_now([fourth])  # clean: from memory
+    await box.marked()
+    await bus.nc.flush()
+    await asyncio.sleep(0.2)
+    await sub.unsubscribe()
+
+    assert await stream_order_ids(bus) == [third.order_id, first.order_id, second.order_id, fourth.order_id]
+    assert set(seen.values()) == {1} and len(seen) == 4
     assert await unpublished(pool) == 0
 
 
@@ -102,6 +134,7 @@ async def test_outbox_when_publish_now_and_flushes_race_over_many_rows_then_core
             await asyncio.sleep(0)
 
     await asyncio.wait_for(asyncio.gather(write_and_publish(), keep_flushing(relay), keep_flushing(replica)), 60)
+    await writer.marked()
     await bus.nc.flush()
     await asyncio.sleep(0.2)
     await sub.unsubscribe()

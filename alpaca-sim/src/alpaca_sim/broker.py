@@ -25,6 +25,26 @@ ZERO = Decimal(0)
 MARKET_COLLAR = Decimal("1.03")
 
 
+class OrderBook(dict[str, Order]):
+    """Every order by id, with the ones that may still be open kept apart: a final status is never left, so the
+    matching, buying-power and open-order scans (on every submit and tick) need not walk every order ever placed."""
+
+    def __init__(self, orders: dict[str, Order] | None = None) -> None:
+        super().__init__(orders or {})
+        self._maybe_open: dict[str, Order] = {k: o for k, o in self.items() if o.is_open}
+
+    def __setitem__(self, order_id: str, order: Order) -> None:
+        super().__setitem__(order_id, order)
+        self._maybe_open[order_id] = order
+
+    def open(self) -> list[Order]:
+        """The open orders, in the order they were placed (as iterating over all of them gives)."""
+        closed = [k for k, o in self._maybe_open.items() if not o.is_open]
+        for order_id in closed:
+            del self._maybe_open[order_id]
+        return list(self._maybe_open.values())
+
+
 class Broker:
     def __init__(
         self,
@@ -39,7 +59,7 @@ class Broker:
         self.feed = feed or PriceFeed(self.assets, seed=seed, now=self.clock.now)
         self.initial_cash = cash
         self.ledger = Ledger(cash)
-        self.orders: dict[str, Order] = {}
+        self.orders = OrderBook()
         self.client_order_ids: dict[str, str] = {}
         self.liquidity: dict[str, Decimal] = {}
         self.listeners: list[Listener] = []
@@ -47,6 +67,14 @@ class Broker:
         self.account_id = str(uuid.uuid4())
         self.created_at = self.clock.now()
         self.version = 0
+
+    @property
+    def orders(self) -> OrderBook:
+        return self._orders
+
+    @orders.setter
+    def orders(self, orders: dict[str, Order]) -> None:
+        self._orders = orders if isinstance(orders, OrderBook) else OrderBook(orders)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -125,7 +153,7 @@ class Broker:
 
     def cancel_all(self, complete: bool = True) -> list[dict[str, Any]]:
         results = []
-        for order in [o for o in self.orders.values() if o.is_open and o.status != "pending_cancel"]:
+        for order in [o for o in self.orders.open() if o.status != "pending_cancel"]:
             self.cancel(order.id, complete)
             results.append({"id": order.id, "status": 200, "body": order.to_json()})
         return results
@@ -264,7 +292,7 @@ class Broker:
             raise forbidden("insufficient buying power", buying_power=fmt(buying_power), cost_basis=fmt(cost))
 
     def _open_orders(self, symbol: str, side: str) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open and o.symbol == symbol and o.side == side]
+        return [o for o in self.orders.open() if o.symbol == symbol and o.side == side]
 
     def pending_qty(self, symbol: str, side: str, exclude: Order | None = None) -> Decimal:
         """Unfilled quantity of the open orders on one side of a symbol."""
@@ -272,8 +300,8 @@ class Broker:
 
     def _held(self, exclude: Order | None = None) -> Decimal:
         held = ZERO
-        for order in self.orders.values():
-            if not order.is_open or order is exclude or order.position_intent not in ("buy_to_open", "sell_to_open"):
+        for order in self.orders.open():
+            if order is exclude or order.position_intent not in ("buy_to_open", "sell_to_open"):
                 continue
             if order.qty is None and order.target_qty is None:
                 held += order.notional
@@ -309,12 +337,12 @@ class Broker:
 
     # --------------------------------------------------------------- matching
     def match_all(self) -> None:
-        for symbol in sorted({o.symbol for o in self.orders.values() if o.is_open}):
+        for symbol in sorted({o.symbol for o in self.orders.open()}):
             self.match_symbol(symbol)
 
     def match_symbol(self, symbol: str) -> None:
         quote = self.feed.quote(symbol)
-        for order in [o for o in self.orders.values() if o.is_open and o.symbol == symbol]:
+        for order in [o for o in self.orders.open() if o.symbol == symbol]:
             if order.status == "accepted" or not self._can_trade(order):
                 continue
             execution = next_execution(order, quote, self.liquidity.get(symbol))
@@ -378,11 +406,11 @@ class Broker:
         self.clock.is_open = is_open
         self.version += 1
         if is_open:
-            for order in [o for o in self.orders.values() if o.status == "accepted"]:
+            for order in [o for o in self.orders.open() if o.status == "accepted"]:
                 self._release(order)
             self.match_all()
             return
-        for order in [o for o in self.orders.values() if o.is_open and o.status != "accepted"]:
+        for order in [o for o in self.orders.open() if o.status != "accepted"]:
             if order.cancel_requested:
                 self.complete_cancel(order.id)
             elif order.time_in_force in ("day", "opg", "cls"):

@@ -132,7 +132,7 @@ def _ex_date(broker: Broker, raw: Any) -> date:
 
 
 def _open_orders(broker: Broker, symbol: str) -> list[Order]:
-    return [o for o in broker.orders.values() if o.is_open and o.symbol == symbol]
+    return [o for o in broker.orders.open() if o.symbol == symbol]
 
 
 def _cancel(broker: Broker, order: Order) -> None:

@@ -30,6 +30,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+_FINAL = frozenset(s.value for s in OrderStatus if s.is_final)
+
+
 class IllegalTransition(RuntimeError):
     """A bug in the simulator: an order status change Alpaca would never make."""
 MIN_NOTIONAL = Decimal("1")
@@ -219,7 +222,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return not OrderStatus(self.status).is_final
+        return self.status not in _FINAL  # asked for every order on every submit and tick: no enum lookup
 
     @property
     def filled_avg_price(self) -> Decimal | None:

@@ -36,6 +36,7 @@ from .cancels import CancelHandler
 from .context import Context, SystemClock
 from .credentials import resolve_credentials
 from .followers import Poller, StreamFeed, WebhookUpdates
+from .group_commit import GroupCommit
 from .market_stream import MarketStream, QuotePacer, QuoteWriter, market_data_url
 from .positions import BrokerPositions
 from .refdata import RefDataPublisher
@@ -107,7 +108,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     broker = Broker(key_id, secret, s.broker_url, paper=paper, requests_per_min=s.rate_limit_per_min,
                     timeout_s=s.broker_timeout_s, workers=s.submit_concurrency + BACKGROUND_BROKER_CALLS)
     outbox = Outbox(io.pool, io.bus)
-    ctx = Context(io.pool, broker, outbox, SystemClock())
+    ctx = Context(io.pool, broker, outbox, SystemClock(), GroupCommit(io.pool))
     trading = TradingStateFollower()
     await trading.start(io.bus.nc)
     positions = BrokerPositions()

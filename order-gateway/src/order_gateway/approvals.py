@@ -4,7 +4,8 @@
    still working in the symbol, read in the transaction that locks the row) and the plan given the row we hold
    (pure: gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
 2. record — the order row is written ``pending`` BEFORE the broker is called, in the transaction that locks the
-   row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise);
+   row (a cancel takes the same lock, so "cancel before submit" and "submit" serialise); that transaction, and the
+   one recording the answer, are shared with the approvals being worked on beside it (group_commit.py);
 3. call the broker — `submit_at_broker`: the POST (alpaca-py's own retries off, a timeout, the rate limiter inside
    the adapter). On an ambiguous outcome (timeout, 5xx, 429, a crash, the redelivery of a pending order) the
    broker is asked by client_order_id before anything is sent again; a duplicate-id 422 means "already there:
@@ -22,6 +23,8 @@ halted) ends its order with ``SubmissionFailed`` instead of a dead letter (decis
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -103,26 +106,21 @@ class ApprovalHandler:
         async with store.broker_lease(ctx.pool, event.order_id) as held:
             if not held:
                 raise OrderInHand(f"another replica is talking to the broker about order {event.order_id}")
-            await self._submit(event)
+            done = ctx.submitting[event.order_id] = asyncio.Event()
+            try:
+                await self._submit(event)
+            finally:
+                del ctx.submitting[event.order_id]
+                done.set()
 
     async def _submit(self, event: RiskApproved) -> None:
         ctx = self.ctx
-        # 1-2. decide and record pending, under the row lock a cancel also takes
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            row = await store.lock_order(conn, event.order_id)
-            decided = plan(row, event, await self._gate(conn, event))
-            if decided.action in (Action.SUBMIT, Action.FAIL):
-                await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id),
-                                           event.approval_id, event.symbol, signed_order(event).model_dump(mode="json"),
-                                           event.expires_at)
-            if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
-                await fail_unsent(conn, event.order_id, decided.reason or "refused", causation_id=event.event_id)
-            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id, decided.seen_as,
-                                             decided.reason)
+        # 1-2. decide and record pending, under the row lock a cancel also takes (committed with its neighbours')
+        decided, unsent = await ctx.group.run(functools.partial(self._record_pending, event))
         if decided.action is Action.FAIL:
             log.warning("gateway.approval_unusable", order_id=str(event.order_id),
                         approval_id=str(event.approval_id), reason=decided.reason)
-            await ctx.outbox.flush()
+            await ctx.outbox.publish_now(unsent)
             return
         if decided.action is Action.REFUSE:
             log.warning("gateway.approval_refused", order_id=str(event.order_id),
@@ -138,13 +136,31 @@ class ApprovalHandler:
         # 3. call the broker; 4. record what it said
         result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit, self._halted)
         if isinstance(result, Placed):
-            await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call)
+            await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call, grouped=True)
             crash_point("gateway.before_ack")  # recorded, the approval not acked yet: redelivered, seen as done
         elif isinstance(result, Unsettled):
             log.warning("gateway.submit_unsettled", order_id=str(event.order_id), reason=result.message)
         else:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
+
+    async def _record_pending(self, event: RiskApproved, conn: Connection) -> tuple[Plan, tuple[Envelope, ...]]:
+        """Inside the group's transaction: lock the row, decide, record ``pending`` (or the end of an order that can
+        never be sent) and the approval as seen."""
+        row = await store.lock_order(conn, event.order_id)
+        decided = plan(row, event, await self._gate(conn, event))
+        if decided.action in (Action.SUBMIT, Action.FAIL):
+            await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id), event.approval_id,
+                                       event.symbol, signed_order(event).model_dump(mode="json"), event.expires_at,
+                                       seen=(event.event_id, decided.seen_as, decided.reason))
+        else:
+            await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id,
+                                             decided.seen_as, decided.reason)
+        unsent: tuple[Envelope, ...] = ()
+        if decided.action is Action.FAIL:  # never sent: the order ends here, with its event
+            unsent = await fail_unsent(self.ctx, conn, event.order_id, decided.reason or "refused",
+                                       causation_id=event.event_id)
+        return decided, unsent
 
     async def _halted(self) -> bool:
         return await self.trading.current() is TradingState.HALTED

@@ -51,6 +51,7 @@ from tradebus_contracts.decimal_types import decimal_to_str
 from .ratelimit import RateLimiter
 
 T = TypeVar("T")
+OPEN_ORDERS_PAGE = 500  # Alpaca's largest page of a list of orders
 
 
 class BrokerError(Exception):
@@ -213,9 +214,22 @@ class Broker:
     async def order(self, broker_order_id: str) -> dict[str, Any]:
         return await self._call(self._client.get_order_by_id, broker_order_id)
 
-    async def open_orders(self) -> list[dict[str, Any]]:
-        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
-        return list(await self._call(self._client.get_orders, request))
+    async def open_orders(self, page: int = OPEN_ORDERS_PAGE) -> list[dict[str, Any]]:
+        """Every open order. One call returns at most a page (500 is Alpaca's most), newest first; the next page is
+        asked ``until`` the oldest submission time seen, until a page comes back short. An order beyond the first
+        page is open, not gone: the poller would otherwise look each one up by id. Ties at a page's edge are
+        de-duplicated by id (or, if ``until`` excludes them, found by the poller's lookup)."""
+        orders: dict[str, dict[str, Any]] = {}
+        until: datetime | None = None
+        while True:
+            request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=page, until=until)
+            batch = list(await self._call(self._client.get_orders, request))
+            fresh = [o for o in batch if str(o["id"]) not in orders]
+            orders.update((str(o["id"]), o) for o in fresh)
+            times = [t for o in batch if (t := parse_time(o.get("submitted_at") or o.get("created_at")))]
+            if len(batch) < page or not fresh or not times:
+                return list(orders.values())
+            until = min(times)
 
     async def cancel(self, broker_order_id: str) -> None:
         await self._call(self._client.cancel_order_by_id, broker_order_id, urgent=True)

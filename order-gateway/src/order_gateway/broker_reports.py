@@ -80,6 +80,16 @@ def apply_report(row: OrderRow, order: BrokerOrder, source: StatusSource, *, now
     return ReportOutcome(status, tuple(fills), recorded, tuple(events))
 
 
+def adds_nothing(row: OrderRow, order: BrokerOrder, now: datetime) -> bool:
+    """Whether a report without an execution would leave ``row`` as it is — no fill, no status move, nothing illegal
+    to say — so it need not be written at all (the stream, the poll and the submit answer tell the same status).
+
+    Safe on a row read without its lock: a row only moves forward (status rank, cumulative quantity), so a report
+    that adds nothing to an older picture of it adds nothing to the current one."""
+    outcome = apply_report(row, order, "poll", now=now)
+    return not outcome.fills and not outcome.events and outcome.status.change in (Change.SAME, Change.STALE)
+
+
 def _fill_reported(row: OrderRow, order: BrokerOrder, fill: NewFill, executed_at: datetime, source: StatusSource,
                    position_qty: Decimal | None) -> FillReported:
     return FillReported(

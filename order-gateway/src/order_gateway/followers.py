@@ -23,6 +23,7 @@ once (by execution id, and by cumulative quantity when a source has no id); trad
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ from tradebus_runtime import PoisonMessage, get_logger
 
 from . import store
 from .broker import BrokerError, BrokerOrder
+from .broker_reports import adds_nothing
 from .context import Context
 from .fills import ExecutionReport
 from .model import OrderRow, SubmitState
@@ -44,21 +46,35 @@ from .recording import adopt_late, confirm_submitted, fail_pending, record_repor
 from .trade_updates import UnusableUpdate, read_trade_update, read_webhook_update
 
 log = get_logger(__name__)
+WAIT_FOR_SUBMIT_S = 1.0
+# alpaca-py's own websocket settings, without permessage-deflate: a trade update is a few hundred bytes, and inflating
+# two of them per order cost the gateway ~0.25 ms of CPU per order in a burst (zlib)
+STREAM_WEBSOCKET = {"ping_interval": 10, "ping_timeout": 180, "max_queue": 1024, "compression": None}
 
 
 async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execution: ExecutionReport | None = None,
-                 position_qty: Decimal | None = None) -> str | None:
+                 position_qty: Decimal | None = None, row: OrderRow | None = None) -> str | None:
     """Apply a broker order object (and maybe one execution) to our row, if the order is ours; returns why it was
-    not applied (not placed by tradebus, or not known here), None when it was."""
+    not applied (not placed by tradebus, or not known here), None when it was. ``row``: the order's row as the
+    caller just read it (else it is read here). A report that adds nothing to it is not written at all."""
     client_order_id = str(raw.get("client_order_id", ""))
     order_id = order_id_from_client_order_id(client_order_id)
     if order_id is None:
         return f"client_order_id {client_order_id[:64]!r} was not placed by tradebus"
-    row = await store.get_order(ctx.pool, order_id)
+    submitting = ctx.submitting.get(order_id)
+    if submitting is not None:  # our own submit will record the answer: wait for it rather than race it (bounded:
+        with contextlib.suppress(TimeoutError):  # a submit stuck on a slow broker must not hold the stream up)
+            await asyncio.wait_for(submitting.wait(), WAIT_FOR_SUBMIT_S)
+        row = None
+    order = BrokerOrder.of(raw)
+    known = row if row is not None and row.order_id == order_id else ctx.confirmed.get(order_id)
+    if known is not None and known.state == SubmitState.SUBMITTED and execution is None \
+            and adds_nothing(known, order, ctx.clock.now()):
+        return None  # e.g. the stream's "new" after the submit answer said so: no read, no transaction, no commit
+    row = row if row is not None and row.order_id == order_id else await store.get_order(ctx.pool, order_id)
     if row is None:
         log.warning("gateway.unknown_order_report", client_order_id=client_order_id, source=source)
         return f"order {order_id} (client_order_id {client_order_id}) is not known to the gateway"
-    order = BrokerOrder.of(raw)
     if row.state == SubmitState.PENDING:  # the broker told us before the POST answered: it has the order
         await confirm_submitted(ctx, order_id, order, source=source)
     elif row.state == SubmitState.FAILED:  # a POST we gave up on landed after all
@@ -70,7 +86,8 @@ async def follow(ctx: Context, raw: dict[str, Any], source: StatusSource, execut
 class StreamFeed:
     def __init__(self, ctx: Context, key_id: str, secret: str, url: str | None, paper: bool) -> None:
         self.ctx = ctx
-        self.stream = TradingStream(key_id, secret, paper=paper, raw_data=True, url_override=url)
+        self.stream = TradingStream(key_id, secret, paper=paper, raw_data=True, url_override=url,
+                                    websocket_params=STREAM_WEBSOCKET)
         self.stream.subscribe_trade_updates(self.on_update)
 
     async def on_update(self, message: dict[str, Any]) -> None:
@@ -158,7 +175,7 @@ class Poller:
                     log.warning("gateway.lookup_failed", order_id=str(row.order_id), error=exc.message)
                     continue
             if order is not None:
-                await follow(ctx, order, "poll")
+                await follow(ctx, order, "poll", row=row)
 
     async def sweep_once(self) -> None:
         """Pending rows older than the sweep age: the broker decides whether they exist. One still to be sent is left

@@ -1,8 +1,8 @@
 """Writing down what the broker said: each change to an order is one transaction with its events (outbox).
 
 * `write_report`: the thin writer around `broker_reports.apply_report`, inside the caller's transaction: it reads
-  which of the report's execution ids are already recorded, then writes the new fills, the order row and the
-  events the pure core decided on;
+  which of the report's execution ids are already recorded (`decide_report`, which also writes the new fills), then
+  writes the order row and the events the pure core decided on;
 * `record_report`: the same for a submitted order, in a transaction of its own, then publishes;
 * `confirm_submitted`: pending -> submitted, with ``OrderSubmitted`` and the first status (idempotent);
 * `fail_pending`: pending -> failed, with ``SubmissionFailed``; `fail_unsent` the same inside the caller's
@@ -10,7 +10,9 @@
 * `adopt_late`: failed -> submitted when the broker reports an order we had given up on (a POST that landed after
   all): applied, never dropped, and said loudly.
 
-Every function here locks the order row first: submits, cancels, the stream and polling serialise on it.
+Every function here locks the order row first: submits, cancels, the stream and polling serialise on it. Events go
+into the outbox claimed by this process (`Outbox.add`) and out with `Outbox.publish_now` after the commit: no
+claim or read-back round trip on the way to the bus.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import asyncpg
 from tradebus_contracts import OrderSubmitted, SubmissionFailed
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.events import StatusSource
-from tradebus_runtime import get_logger, outbox
+from tradebus_runtime import get_logger
 
 from . import store
 from .broker import BrokerOrder
-from .broker_reports import PRODUCER, apply_report
+from .broker_reports import PRODUCER, ReportOutcome, apply_report
 from .context import Context
 from .fills import ExecutionReport
 from .lifecycle import Change
@@ -37,10 +39,10 @@ from .model import BrokerCall, OrderRow, SubmitState
 log = get_logger(__name__)
 
 
-async def write_report(ctx: Context, conn: asyncpg.Connection, row: OrderRow, order: BrokerOrder,
-                       source: StatusSource, execution: ExecutionReport | None = None,
-                       position_qty: Decimal | None = None) -> tuple[Envelope, ...]:
-    """Apply one broker report to a row the caller has locked; returns the events written to the outbox."""
+async def decide_report(ctx: Context, conn: asyncpg.Connection, row: OrderRow, order: BrokerOrder,
+                        source: StatusSource, execution: ExecutionReport | None = None,
+                        position_qty: Decimal | None = None) -> ReportOutcome:
+    """What one broker report adds to a row the caller has locked (reading which execution ids are recorded)."""
     candidates = [execution.execution_id] if execution is not None and execution.execution_id else []
     outcome = apply_report(row, order, source, now=ctx.clock.now(), execution=execution, position_qty=position_qty,
                            recorded_execution_ids=await store.recorded_execution_ids(conn, candidates))
@@ -50,11 +52,23 @@ async def write_report(ctx: Context, conn: asyncpg.Connection, row: OrderRow, or
     for f in outcome.fills:
         await store.insert_fill(conn, f.fill.execution_id, row.order_id, f.fill.qty, f.fill.price, f.fill.cum_qty,
                                 f.source, f.executed_at)
-    status = outcome.status.status.value if outcome.status.status is not None else None
-    await store.record_broker_report(conn, row.order_id, status, outcome.recorded.cum_qty, outcome.recorded.notional)
-    if outcome.events:
-        await outbox.add(conn, *outcome.events)
+    return outcome
+
+
+async def write_report(ctx: Context, conn: asyncpg.Connection, row: OrderRow, order: BrokerOrder,
+                       source: StatusSource, execution: ExecutionReport | None = None,
+                       position_qty: Decimal | None = None) -> tuple[Envelope, ...]:
+    """Apply one broker report to a row the caller has locked; returns the events written to the outbox (claimed
+    by this process: the caller publishes them with ``publish_now`` after the commit)."""
+    outcome = await decide_report(ctx, conn, row, order, source, execution, position_qty)
+    await store.record_broker_report(conn, row.order_id, _status(outcome), outcome.recorded.cum_qty,
+                                     outcome.recorded.notional)
+    await ctx.outbox.add(conn, *outcome.events)
     return outcome.events
+
+
+def _status(outcome: ReportOutcome) -> str | None:
+    return outcome.status.status.value if outcome.status.status is not None else None
 
 
 async def record_report(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource,
@@ -66,65 +80,90 @@ async def record_report(ctx: Context, order_id: UUID, order: BrokerOrder, source
             log.warning("gateway.report_not_applied", order_id=str(order_id), state=row and row.state.value,
                         status=order.status.value, source=source)
             return
-        await write_report(ctx, conn, row, order, source, execution, position_qty)
-    await ctx.outbox.flush()
+        events = await write_report(ctx, conn, row, order, source, execution, position_qty)
+    await ctx.outbox.publish_now(events)
 
 
 async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource,
-                            call: str | None = None) -> bool:
+                            call: str | None = None, *, grouped: bool = False) -> bool:
     """Record that the broker has the order (from a submit answer, a lookup or the stream), with OrderSubmitted and
-    the first status, in one transaction (plus the audit row of the broker ``call`` that told us). Idempotent:
+    the first status, in one transaction (plus the audit row of the broker ``call`` that told us), then publish.
+    ``grouped``: the transaction is shared with other orders' (`GroupCommit`: the approval path). Idempotent:
     False when the row is no longer pending."""
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        if call is not None:
-            await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
-        row = await store.lock_order(conn, order_id)
-        if row is None or row.state != SubmitState.PENDING:
-            return False
-        await store.set_state(conn, order_id, SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
-        submitted = OrderSubmitted(
-            producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
-            broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
-            submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
-        )
-        await outbox.add(conn, submitted)
-        # the row as it now stands (still locked by this transaction): no need to read it back
-        row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
-        reported = await write_report(ctx, conn, row, order, source)
+    async def confirm(conn: asyncpg.Connection) -> tuple[tuple[Envelope, ...], OrderRow] | None:
+        return await _confirm(ctx, conn, order_id, order, source, call)
+
+    if grouped:
+        confirmed = await ctx.group.run(confirm)
+    else:
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            confirmed = await confirm(conn)
+    if confirmed is None:
+        return False
+    events, row = confirmed
+    ctx.remember(row)
     log.info("gateway.submitted", order_id=str(order_id), broker_order_id=order.broker_order_id,
              status=order.status.value)
-    await ctx.outbox.publish_now([submitted, *reported])
+    await ctx.outbox.publish_now(events)
     return True
+
+
+async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order: BrokerOrder, source: StatusSource,
+                   call: str | None) -> tuple[tuple[Envelope, ...], OrderRow] | None:
+    """pending -> submitted inside the caller's transaction; the events written and the row as it now stands (None:
+    the row was not pending)."""
+    row = await store.lock_order(conn, order_id)
+    if row is None or row.state != SubmitState.PENDING:
+        if call is not None:
+            await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
+        return None
+    submitted = OrderSubmitted(
+        producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
+        broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
+        submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
+    )
+    # the row as it now stands (still locked by this transaction): no need to read it back
+    row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+    outcome = await decide_report(ctx, conn, row, order, source)
+    await store.record_submitted(conn, order_id, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
+                                 outcome.recorded.notional, BrokerCall(call, 200) if call is not None else None)
+    events = (submitted, *outcome.events)
+    await ctx.outbox.add(conn, *events)
+    return events, dataclasses.replace(row, broker_status=_status(outcome) or row.broker_status,
+                                       filled_qty=outcome.recorded.cum_qty, filled_notional=outcome.recorded.notional)
 
 
 async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, code: int | None, message: str,
                        causation_id: UUID | None = None) -> None:
     """pending -> failed with SubmissionFailed: the broker refused it, or it can no longer be submitted."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        failed = await _fail(conn, order_id, http_status, code, message, causation_id)
+        failed = await _fail(ctx, conn, order_id, http_status, code, message, causation_id)
     if failed:
         log.warning("gateway.submission_failed", order_id=str(order_id), http_status=http_status, code=code,
                     message=message)
-        await ctx.outbox.flush()
+        await ctx.outbox.publish_now(failed)
 
 
-async def fail_unsent(conn: asyncpg.Connection, order_id: UUID, message: str, causation_id: UUID | None) -> None:
-    """pending -> failed inside the caller's transaction, for an order that was never sent; the caller flushes."""
-    await _fail(conn, order_id, None, None, message, causation_id)
+async def fail_unsent(ctx: Context, conn: asyncpg.Connection, order_id: UUID, message: str,
+                      causation_id: UUID | None) -> tuple[Envelope, ...]:
+    """pending -> failed inside the caller's transaction, for an order that was never sent; the caller publishes
+    the events returned (``publish_now``) after its commit."""
+    return await _fail(ctx, conn, order_id, None, None, message, causation_id)
 
 
-async def _fail(conn: asyncpg.Connection, order_id: UUID, http_status: int | None, code: int | None, message: str,
-                causation_id: UUID | None) -> bool:
+async def _fail(ctx: Context, conn: asyncpg.Connection, order_id: UUID, http_status: int | None, code: int | None,
+                message: str, causation_id: UUID | None) -> tuple[Envelope, ...]:
     row = await store.lock_order(conn, order_id)
     if row is None or row.state != SubmitState.PENDING:
-        return False
+        return ()
     await store.set_state(conn, order_id, SubmitState.FAILED)
-    await outbox.add(conn, SubmissionFailed(
+    failed = SubmissionFailed(
         producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), causation_id=causation_id,
         client_order_id=row.client_order_id, symbol=row.symbol, http_status=http_status, code=code,
         message=message or "refused by the broker",
-    ))
-    return True
+    )
+    await ctx.outbox.add(conn, failed)
+    return (failed,)
 
 
 async def adopt_late(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource) -> bool:

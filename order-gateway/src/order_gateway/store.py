@@ -52,11 +52,18 @@ async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID) -> 
 
 
 async def insert_pending(conn: asyncpg.Connection, order_id: UUID, client_order_id: str, approval_id: UUID,
-                         symbol: str, order_fields: dict[str, object], expires_at: datetime) -> None:
+                         symbol: str, order_fields: dict[str, object], expires_at: datetime,
+                         seen: tuple[UUID, str, str | None] | None = None) -> None:
+    """The ``pending`` row; with ``seen`` (event_id, outcome, reason) the approval's `record_approval_seen` row in the
+    same statement (one round trip fewer on the submit path)."""
+    event_id, outcome, reason = seen if seen is not None else (None, None, None)
     await conn.execute(
-        """INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state, expires_at)
+        """WITH seen AS (INSERT INTO approvals_seen (event_id, approval_id, order_id, outcome, reason)
+                         SELECT $7, $3, $1, $8, $9 WHERE $7::uuid IS NOT NULL ON CONFLICT (event_id) DO NOTHING)
+           INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state, expires_at)
            VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', $6)""",
-        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at,
+        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at, event_id, outcome,
+        reason,
     )
 
 
@@ -76,6 +83,19 @@ async def set_state(conn: asyncpg.Connection, order_id: UUID, state: SubmitState
                              broker_seen_at = CASE WHEN $3::text IS NULL THEN broker_seen_at ELSE now() END
            WHERE order_id = $1""",
         order_id, state.value, broker_order_id,
+    )
+
+
+async def record_submitted(conn: asyncpg.Connection, order_id: UUID, broker_order_id: str, status: str | None,
+                           filled_qty: Decimal, filled_notional: Decimal, call: BrokerCall | None) -> None:
+    """pending -> submitted with the broker's first report, and the audit row of the ``call`` that told us, in one
+    statement (the submit path's round trips are its latency)."""
+    await conn.execute(
+        """WITH call AS (INSERT INTO broker_calls (order_id, call, http_status) SELECT $1, $6, $7 WHERE $6::text IS NOT NULL)
+           UPDATE orders SET state = 'submitted', broker_order_id = $2, broker_status = COALESCE($3, broker_status),
+                             filled_qty = $4, filled_notional = $5, updated_at = now(), broker_seen_at = now()
+           WHERE order_id = $1""",
+        order_id, broker_order_id, status, filled_qty, filled_notional, call and call.call, call and call.http_status,
     )
 
 

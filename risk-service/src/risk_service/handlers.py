@@ -7,8 +7,10 @@ publishes (concurrently), then the acks. No thread hop, no per-message database 
 before it is published, so a redelivery is answered with the stored event, byte for byte.
 
 Every change to the book is made under one lock together with the database write that records it (the batch's
-insert, an order outcome, a fill), and the refresh loads the book under the same lock: so a refresh sees a change
-either both in PostgreSQL and in memory, or in neither, and never applies one twice.
+insert, an order's end, a fill), and the refresh loads the book under the same lock: so a refresh sees a change
+either both in PostgreSQL and in memory, or in neither, and never applies one twice. The one exception is an order
+submitted: its row is written before the lock is taken (so the next decision does not wait for that commit) and
+the book is changed under it; ``Book.record_submitted`` is idempotent, so a refresh in between is harmless.
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ class RiskHandlers:
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
         """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
         if isinstance(event, OrderSubmitted):
+            # written before the lock is taken: the next decision does not wait for this commit. Safe because
+            # record_submitted is idempotent — a refresh between the two loads the row and this applies it again.
+            await self._store.mark_submitted(event.order_id, event.occurred_at)
             async with self._lock:
-                await self._store.mark_submitted(event.order_id, event.occurred_at)
                 self._book.record_submitted(event.order_id, event.occurred_at)
         elif closes_approval(event):
             async with self._lock:
