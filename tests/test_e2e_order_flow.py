@@ -2,16 +2,31 @@
 simulator through alpaca-py, filled, and every step is an event; a bad order is rejected with its reasons."""
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
+from tradectl.testing import running_stack as run_stack
 from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def running_stack():
+    """One `tradectl up` for the module (its start-up is the slow part): (home, process, its start-up output)."""
+    base = Path(tempfile.mkdtemp(prefix="tradebus-e2e-flow-"))
+    try:
+        with run_stack(base / "home") as (proc, output):
+            yield base / "home", proc, output
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 async def place_and_follow(nats_url, request, until, timeout=30):

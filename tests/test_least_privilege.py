@@ -31,7 +31,7 @@ from tradectl.testing import running_stack, stack_endpoints, wait_for_reference_
 pytestmark = pytest.mark.integration
 
 SERVICES = tuple(s.value for s in Service)
-REFUSED_WAIT_S = 0.5  # a refused JetStream API request gets no answer: it times out after this
+REFUSED_WAIT_S = 0.2  # a refused JetStream API request gets no answer: it times out after this
 
 
 @pytest.fixture(scope="module")
