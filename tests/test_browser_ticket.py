@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
@@ -227,7 +228,14 @@ def test_limit_order_when_canceled_from_the_blotter_then_asked_once_sent_once_an
 
     dialog = page.get_by_role("dialog")
     timeline = dialog.get_by_role("list", name="Timeline")
-    expected = [e["summary"] for e in api(stack, f"/api/orders/{order_id}")["timeline"]]
+    # the page adds an event the moment it arrives live, the API once its read model has it: compare once both have
+    # the same number of steps (within seconds), then every step
+    deadline = time.monotonic() + 10
+    while True:
+        expected = [e["summary"] for e in api(stack, f"/api/orders/{order_id}")["timeline"]]
+        if timeline.locator("li").count() == len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     expect(timeline.locator("li")).to_have_count(len(expected))
     for summary in expected:
         expect(timeline).to_contain_text(summary)
