@@ -57,7 +57,7 @@ import httpx
 import nats
 import psutil
 import pytest
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from alpaca_sim.app import SimSettings
 from alpaca_sim.errors import RATE_LIMITED, BrokerError
@@ -842,7 +842,17 @@ class Observer:
         nc = await nats.connect(nats_servers(self.storm.rig.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         try:
             while True:
-                verdict = await self.collect(nc)
+                try:
+                    verdict = await self.collect(nc)
+                except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError) as exc:
+                    # the observer, not the system under test: a stream whose leader is still being elected after a
+                    # server's restart does not answer for a moment; ask again until the deadline (nothing was
+                    # consumed: a read that failed half-way is read again from where it started)
+                    if time.monotonic() > deadline:
+                        raise
+                    print(f"observer: {type(exc).__name__} while reading the streams, asking again")
+                    await asyncio.sleep(1.0)
+                    continue
                 if verdict.settled or time.monotonic() > deadline:
                     return verdict
                 await asyncio.sleep(1.0)
