@@ -69,8 +69,13 @@ async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, sig
     refdata, trading = RefData(), TradingStateFollower()
     book = Book(limits.throttle_window, trading_day_start(utc_now()), timedelta(seconds=settings.fill_settle_margin_s))
     decider = Decider(limits, refdata, book, signer, trading)
+    async def fills_pending() -> int:
+        info = await io.bus.js.consumer_info(RISK_FILLS.stream, RISK_FILLS.name)
+        return (info.num_pending or 0) + (info.num_ack_pending or 0)
+
     handlers = RiskHandlers(io.bus, DecisionStore(io.pool), decider, settings.exposure_refresh_s,
-                            settled_floor=refdata.settled_floor, confirm_state=trading.current)
+                            settled_floor=refdata.settled_floor, confirm_state=trading.current,
+                            fills_pending=fills_pending)
     responders = RiskResponders(decider)
     await handlers.refresh_book()
     await trading.start(io.bus.nc)

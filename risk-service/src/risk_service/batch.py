@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from tradebus_contracts import OrderRequested, RiskApproved
+from tradebus_contracts import OrderRequested, RiskApproved, RiskRejected
 from tradebus_contracts.envelope import Envelope
 
 from .book import Book
@@ -102,6 +102,11 @@ Outcome = Publish | Poison | Retry
 class BatchPlan:
     asks: tuple[Ask | Poison, ...]  # one per message, in order
     new: tuple[NewDecision, ...]  # one per order_id, decided for its first request in the batch
+
+    def refuses_for(self, codes: Set[str]) -> bool:
+        """Whether a decision of the batch is a rejection for one of ``codes`` (among others)."""
+        return any(isinstance(d.event, RiskRejected) and any(r.code in codes for r in d.event.reasons)
+                   for d in self.new)
 
     def lost(self, inserted: Set[UUID]) -> list[NewDecision]:
         """The decisions the insert did not store: their order_ids were decided before."""

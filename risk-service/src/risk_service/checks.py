@@ -180,6 +180,13 @@ def check_short(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterato
         yield reason("SHORT_NOT_ALLOWED", f"{story}: {order.symbol} is not shortable", "qty")
 
 
+LIFTED_BY_FILLS = frozenset({"SELL_EXCEEDS_AVAILABLE"})
+"""Refusals that a fill already published, but not yet in the book, may lift: the position the broker holds now is
+the one check that reads fills the moment they are recorded (a trader who sells the shares a buy has just filled
+saw that fill before sending the sell). The request consumer decides such a batch again once every fill published
+is in the book (``handlers.RiskHandlers``)."""
+
+
 def check_sell_available(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterator[RejectionReason]:
     """The broker's own rule for a sell (Alpaca; alpaca-sim models it): it may sell what the position holds beyond
     what open sell orders already hold back; more than that — flipping a long into a short in one order, or adding

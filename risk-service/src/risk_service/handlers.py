@@ -6,6 +6,11 @@ new decisions, a look-up of stored decisions only for the order_ids that insert 
 publishes (concurrently), then the acks. No thread hop, no per-message database round trip. A decision is stored
 before it is published, so a redelivery is answered with the stored event, byte for byte.
 
+Fills arrive on their own consumer, so a request can overtake a fill published before it: a trader sells the shares
+a buy has just filled, and the book does not hold that fill yet. A batch with a refusal that a fill may lift
+(``checks.LIFTED_BY_FILLS``) is therefore taken back and decided again once the fill consumer has nothing pending
+(bounded by ``FILLS_CATCH_UP_S``); the common batch pays nothing for it.
+
 Every change to the book is made under one lock together with the database write that records it (the batch's
 insert, an order's end, a fill), and the refresh loads the book under the same lock: so a refresh sees a change
 either both in PostgreSQL and in memory, or in neither, and never applies one twice. The one exception is an order
@@ -27,14 +32,16 @@ from tradebus_contracts.trading_day import trading_day_start
 from tradebus_runtime import Bus, PoisonMessage, get_logger
 from tradebus_runtime.crashpoints import crash_point
 
-from .batch import Outcome, Poison, Publish, Retry, plan_batch, take_back
+from .batch import BatchPlan, Outcome, Poison, Publish, Retry, plan_batch, take_back
 from .booking import FillSeen, closes_approval, filled_at_close
+from .checks import LIFTED_BY_FILLS
 from .decider import Decider
 from .model import DecisionEvent
 from .store import DecisionStore
 
 log = get_logger(__name__)
 FILL_LOOKBACK = timedelta(days=1)  # fills loaded when no settled snapshot is known yet
+FILLS_CATCH_UP_S = 2.0  # the longest a batch with a refusal a fill may lift waits for the fill consumer
 
 
 class RiskHandlers:
@@ -42,8 +49,10 @@ class RiskHandlers:
 
     def __init__(self, bus: Bus, store: DecisionStore, decider: Decider, refresh_every_s: float,
                  settled_floor: Callable[[], datetime | None], clock: Callable[[], datetime] = utc_now,
-                 confirm_state: Callable[[], Awaitable[object]] | None = None) -> None:
+                 confirm_state: Callable[[], Awaitable[object]] | None = None,
+                 fills_pending: Callable[[], Awaitable[int]] | None = None) -> None:
         self._bus = bus
+        self._fills_pending = fills_pending  # fills published and not yet handled by ``on_fill`` (consumer info)
         self._confirm_state = confirm_state  # reads the kill switch again after a reconnect (TradingStateFollower)
         self._settled_floor = settled_floor
         self._store = store
@@ -68,10 +77,15 @@ class RiskHandlers:
     async def on_requests(self, items: Sequence[tuple[Envelope, Msg]]) -> list[Exception | None]:
         if self._confirm_state is not None:  # never decide on a trading state older than the last reconnect
             await self._confirm_state()
+        requests = [event for event, _ in items]
         async with self._lock:
-            outcomes = await self._decide_and_store([event for event, _ in items])
-            crash_point("risk.before_publish")  # decided and stored, nothing published: the redelivery sends the same
-            return await self._publish(outcomes)
+            plan, fills_pending = self._plan(requests), self._fills_pending
+            if fills_pending is None or not plan.refuses_for(LIFTED_BY_FILLS):
+                return await self._store_and_publish(plan)
+            take_back(self._book, plan.new)  # nothing stored or sent: decided again below, with every fill in
+        await _catch_up(fills_pending)
+        async with self._lock:
+            return await self._store_and_publish(self._plan(requests))
 
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
         """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
@@ -96,21 +110,44 @@ class RiskHandlers:
             if await self._store.insert_fill(fill):
                 self._book.record_fill(fill)
 
-    async def _decide_and_store(self, requests: list[Envelope]) -> list[Outcome]:
+    def _plan(self, requests: list[Envelope]) -> BatchPlan:
+        return plan_batch(requests, self._decider.decide, self._book, self._clock())
+
+    async def _store_and_publish(self, plan: BatchPlan) -> list[Exception | None]:
         # An INSERT that raises leaves the batch's approvals booked: over-counting until the next refresh is the
         # safe side, and every message of the batch is delivered again.
-        plan = plan_batch(requests, self._decider.decide, self._book, self._clock())
         inserted = await self._store.insert(plan.new)
         lost = plan.lost(inserted)
         take_back(self._book, lost)
         stored = await self._store.find([d.order_id for d in lost]) if lost else {}
-        return plan.outcomes(inserted, stored)
+        outcomes = plan.outcomes(inserted, stored)
+        crash_point("risk.before_publish")  # decided and stored, nothing published: the redelivery sends the same
+        return await self._publish(outcomes)
 
     async def _publish(self, outcomes: list[Outcome]) -> list[Exception | None]:
         sends = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, Publish)]
         results = await asyncio.gather(*(self._bus.publish(o.event) for _, o in sends), return_exceptions=True)
         published = {i: result for (i, _), result in zip(sends, results, strict=True)}
         return [_settle(outcome, published.get(i)) for i, outcome in enumerate(outcomes)]
+
+
+async def _catch_up(fills_pending: Callable[[], Awaitable[int]]) -> None:
+    """Wait (at most ``FILLS_CATCH_UP_S``) until the fill consumer has handled every fill published so far: a fill
+    on the FILLS stream before this call is then in the book. Past the bound, or with NATS unreachable, the batch
+    is decided with the book as it is (a refusal then stands, and says what it counted)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FILLS_CATCH_UP_S
+    while True:
+        try:
+            if await fills_pending() == 0:
+                return
+        except Exception as exc:
+            log.warning("risk.fills_catch_up_failed", error=str(exc))
+            return
+        if loop.time() >= deadline:
+            log.warning("risk.fills_catch_up_timeout", waited_s=FILLS_CATCH_UP_S)
+            return
+        await asyncio.sleep(0.01)
 
 
 def _settle(outcome: Outcome, published: object) -> Exception | None:
