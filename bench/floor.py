@@ -123,19 +123,18 @@ class KeptAlive:
     def __init__(self, base_url: str) -> None:
         self.host, _, port = base_url.removeprefix("http://").rstrip("/").partition(":")
         self.port = int(port or 80)
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None  # opened at the first POST
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        if self.connection is None:
+            self.connection = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.connection
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
                           f"Content-Length: {len(body)}\r\n{head}\r\n".encode() + body)
-        status_line, *lines = (await self.reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
         length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
+        return int(status_line.split()[1]), await reader.readexactly(length)
 
 
 async def durable_gateway(url: str, database_url: str, broker_url: str) -> None:

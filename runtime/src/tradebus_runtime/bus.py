@@ -323,7 +323,10 @@ class Consumer:
         self._spec = spec
         if spec.concurrency > 1 and handler is None:
             raise ValueError(f"{spec.durable}: concurrency needs a one-by-one handler, not a batch handler")
-        self._handler = handler
+        # what a fetched batch goes to: each message to its own task (concurrency > 1), or the batch in turn
+        self._take: Callable[[list[Msg]], Awaitable[None]] = (
+            functools.partial(self._start_each, handler) if spec.concurrency > 1 and handler is not None
+            else self._process)
         self._working: set[asyncio.Task[None]] = set()  # handlers under way (concurrency > 1)
         if handler is not None and batch_handler is None:
             self._deliver = functools.partial(self._one_by_one, handler)
@@ -398,10 +401,10 @@ class Consumer:
                     await asyncio.sleep(0.5)
                     continue
                 if concurrent:
-                    await self._start_each(messages)
+                    await self._take(messages)
                     continue
                 try:
-                    await self._process(messages)
+                    await self._take(messages)
                 except Exception as exc:  # e.g. an ack on a lost connection: what is not settled comes back
                     log.warning("consumer.settle_failed", durable=self._spec.durable,
                                 error=f"{type(exc).__name__}: {exc}")
@@ -433,9 +436,8 @@ class Consumer:
             keepalive.cancel()
             self._in_hand = {}
 
-    async def _start_each(self, messages: list[Msg]) -> None:
+    async def _start_each(self, handler: Handler, messages: list[Msg]) -> None:
         """concurrency > 1: each message to its own handler task, settled when it is done."""
-        assert self._handler is not None
         for msg in messages:
             self._in_hand[msg.metadata.sequence.stream] = msg
             try:
@@ -443,7 +445,7 @@ class Consumer:
             except InvalidEvent as exc:
                 await self._dead_letter(msg, f"undecodable: {exc}")
                 continue
-            task = asyncio.create_task(self._handle_one(self._handler, event, msg),
+            task = asyncio.create_task(self._handle_one(handler, event, msg),
                                        name=f"{self._spec.durable}:{msg.metadata.sequence.stream}")
             self._working.add(task)
             task.add_done_callback(self._working.discard)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from tradebus_contracts import InvalidEvent, TradingState, TradingStateChanged, decode
@@ -40,8 +39,7 @@ class TradingStateFollower:
         self.state = TradingState.ACTIVE
         self.last: TradingStateChanged | None = None
         self._sub = None
-        self._js: JetStreamContext | None = None
-        self._nc: NatsClient | None = None
+        self._nc: NatsClient | None = None  # set by start()
         self._read_at_reconnects = -1  # the client's reconnect count when the state was last read from the stream
 
     def apply(self, raw: bytes) -> None:
@@ -60,14 +58,13 @@ class TradingStateFollower:
 
     async def start(self, nc: NatsClient) -> None:
         """Follow the subject, then read its last message: subscribing first means no change can slip between."""
-        self._js = nc.jetstream()
         self._nc = nc
 
         async def on_msg(msg: Msg) -> None:
             self.apply(msg.data)
 
         self._sub = await nc.subscribe(TRADING_STATE, cb=on_msg)
-        await self._read()
+        await self._read(nc)
         log.info("trading_state.loaded", state=self.state.value, source="stream" if self.last else "default (never set)")
 
     async def current(self) -> TradingState:
@@ -79,19 +76,18 @@ class TradingStateFollower:
             raise TradingStateUnknown("NATS is not connected: the trading state cannot be confirmed")
         if self._read_at_reconnects != nc.stats["reconnects"]:
             try:
-                await self._read()
+                await self._read(nc)
             except Exception as exc:
                 raise TradingStateUnknown(f"the trading state could not be read again after a reconnect: "
                                           f"{type(exc).__name__}: {exc}") from exc
             log.info("trading_state.confirmed_after_reconnect", state=self.state.value)
         return self.state
 
-    async def _read(self) -> None:
+    async def _read(self, nc: NatsClient) -> None:
         """Read the last state from the stream (a change the subscription delivered too is ignored as a copy)."""
-        assert self._js is not None and self._nc is not None
-        reconnects = self._nc.stats["reconnects"]
+        reconnects = nc.stats["reconnects"]
         try:
-            last = await self._js.get_last_msg("CONTROL", TRADING_STATE)
+            last = await nc.jetstream().get_last_msg("CONTROL", TRADING_STATE)
         except NotFoundError:
             pass  # never set: ACTIVE
         else:

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -149,16 +150,12 @@ class Stack:
 
     async def _gather_facts(self) -> StackFacts:
         """Everything the plan needs that takes I/O: the servers' URLs, the broker, free ports, the signing key."""
-        identities = None
-        if not (self.opts.nats_url and self.opts.database_url):
-            identities = ensure_identities(self.home)  # made once; the embedded servers know only these
-        nats_url = await self._start_nats(identities)
-        database_url = await self._start_postgres(identities)
-        await self._provision_nats(nats_url, identities)
-        pg_identities = identities if not self.opts.database_url else None
-        if pg_identities is not None:
-            await self._provision_postgres(database_url, pg_identities)
-        self._superuser = pg_identities
+        nats_url = await self._start_nats()
+        database_url = await self._start_postgres()
+        await self._provision_nats(nats_url)
+        if not self.opts.database_url:
+            await self._provision_postgres(database_url, self.identities)
+            self._superuser = self.identities
         broker = await self._choose_broker(database_url)
         simulator_port, webhook_port, spare_port = free_ports(3)
         return StackFacts(
@@ -175,8 +172,8 @@ class Stack:
             webhook_secret_path=ensure_webhook_secret(self.home / "keys"),
             bin_dir=Path(sys.executable).parent,
             base_env=dict(os.environ),
-            nats_identities=identities if not self.opts.nats_url else None,
-            pg_identities=pg_identities,
+            nats_identities=None if self.opts.nats_url else self.identities,
+            pg_identities=self._superuser,
         )
 
     async def _choose_broker(self, database_url: str) -> BrokerKind:
@@ -203,12 +200,17 @@ class Stack:
         password = self._superuser.pg_superuser_password if self._superuser is not None else None
         return await asyncpg.connect(database_url, password=password)
 
-    async def _start_nats(self, identities: StackIdentities | None) -> str:
+    @functools.cached_property
+    def identities(self) -> StackIdentities:
+        """The stack's identities, made once under the home and read back after; the embedded servers know only
+        these (read only when a server is embedded)."""
+        return ensure_identities(self.home)
+
+    async def _start_nats(self) -> str:
         if self.opts.nats_url:
             self.say(f"  ✓ nats                   {self.opts.nats_url} (external, from NATS_URL)")
             return self.opts.nats_url
-        assert identities is not None
-        auth = auth_config(identities.nats_public_keys, identities.admin_bcrypt)
+        auth = auth_config(self.identities.nats_public_keys, self.identities.admin_bcrypt)
         servers = embedded_nats_servers(self.home / "nats", self.opts.nats_cluster, auth, self.opts.fsync_always)
         self.servers.extend(servers)
         urls = await asyncio.gather(*(asyncio.to_thread(server.start) for server in servers))
@@ -219,15 +221,14 @@ class Stack:
                  f"a user per service)")
         return url
 
-    async def _start_postgres(self, identities: StackIdentities | None) -> str:
+    async def _start_postgres(self) -> str:
         if self.opts.database_url:
             shown = _hide_password(self.opts.database_url)
             self.say(f"  ✓ postgres               {shown} (external, from DATABASE_URL)")
             return self.opts.database_url
-        assert identities is not None
         # never widen a directory above the home (or the virtualenv): refuse, naming it, if PostgreSQL cannot pass
         server = EmbeddedPostgres(self.home / "postgres", widen_ancestors=False,
-                                  superuser_password=identities.pg_superuser_password)
+                                  superuser_password=self.identities.pg_superuser_password)
         self.servers.append(server)
         try:
             url = await asyncio.to_thread(server.start)
@@ -236,9 +237,9 @@ class Stack:
         self.say(f"  ✓ postgres               {url} (embedded, password authentication)")
         return url
 
-    async def _provision_nats(self, url: str, identities: StackIdentities | None) -> None:
+    async def _provision_nats(self, url: str) -> None:
         """Streams, durable consumers and KV buckets, as the admin (the services may only use them)."""
-        admin_url = identities.admin_url(url) if identities is not None and not self.opts.nats_url else url
+        admin_url = url if self.opts.nats_url else self.identities.admin_url(url)
         nc = await nats.connect(nats_servers(admin_url), connect_timeout=5,
                                 max_reconnect_attempts=3)
         try:
