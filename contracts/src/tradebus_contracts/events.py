@@ -265,6 +265,11 @@ class CorporateActionApplied(Envelope):
 # --- facts from the broker, and the audit trail ------------------------------------------------------------------
 
 
+EXECUTION_EVENTS: frozenset[str] = frozenset({"fill", "partial_fill"})
+"""Alpaca's trade update events that carry one execution (``execution_id``, ``qty``, ``price``): every other event
+only changes the order's status."""
+
+
 class BrokerTradeUpdate(Envelope):
     """A trade update from the broker that arrived by a door other than the gateway's own connection (a verified
     fill webhook today). Not a fill yet: the order gateway, the one authority for fills, applies it through the same

@@ -131,6 +131,16 @@ FINAL_PROGRESS: frozenset[OrderProgress] = frozenset({
 })
 OPEN_PROGRESS: frozenset[OrderProgress] = frozenset(set(OrderProgress) - FINAL_PROGRESS)
 
+PROGRESS_RANK: dict[OrderProgress, int] = {
+    OrderProgress.REQUESTED: 0,
+    OrderProgress.APPROVED: 1,
+    OrderProgress.SUBMITTED: 2,
+    OrderProgress.PARTIALLY_FILLED: 3,
+    **{p: 4 for p in OrderProgress if p in FINAL_PROGRESS},
+}
+"""How far along its way an order is: a later report never moves an order to a lower rank (reports can arrive out
+of order), and every final progress ranks last (the first one reached stays)."""
+
 _PROGRESS_OF_STATUS: dict[OrderStatus, OrderProgress] = {
     OrderStatus.PARTIALLY_FILLED: OrderProgress.PARTIALLY_FILLED,
     OrderStatus.FILLED: OrderProgress.FILLED,

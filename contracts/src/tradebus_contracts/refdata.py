@@ -44,9 +44,11 @@ __all__ = [
     "CLOCK_KEY",
     "CALENDAR_KEY",
     "parse_key",
+    "REFDATA_DESCRIPTION",
 ]
 
 REFDATA_BUCKET = "REFDATA"
+REFDATA_DESCRIPTION = "broker reference data, written by order-gateway"  # the bucket's description, as created
 ACCOUNT_KEY = "account"
 CLOCK_KEY = "clock"
 CALENDAR_KEY = "calendar"

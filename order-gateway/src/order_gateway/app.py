@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field
 
 from tradebus_contracts.consumers import GATEWAY_APPROVALS, GATEWAY_CANCELS, GATEWAY_TRADE_UPDATES
-from tradebus_contracts.refdata import REFDATA_BUCKET
+from tradebus_contracts.refdata import REFDATA_BUCKET, REFDATA_DESCRIPTION
 from tradebus_contracts.services import Service
 from tradebus_contracts.signing import trusted_keys
 from tradebus_contracts.subjects import GATEWAY_FILLS_HISTORY, GATEWAY_POSITIONS
@@ -115,7 +115,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     approvals = ApprovalHandler(ctx, trusted, trading, positions)
     cancels = CancelHandler(ctx)
     webhook_updates = WebhookUpdates(ctx)
-    kv = await ensure_kv(io.bus.js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
+    kv = await ensure_kv(io.bus.js, REFDATA_BUCKET, REFDATA_DESCRIPTION)
     watch = {x.strip().upper() for x in s.quote_symbols.split(",") if x.strip()}
     quotes = QuoteWriter(kv, QuotePacer(s.quote_writes_per_s))
     market = MarketStream(quotes, key_id, secret, feed=s.quote_feed, url=market_data_url(s.broker_url, s.quote_feed)) \

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tradebus_contracts.events import BrokerTradeUpdate, FillSource
+from tradebus_contracts.events import EXECUTION_EVENTS, BrokerTradeUpdate, FillSource
 
 from .broker import BrokerOrder, dec, parse_time
 from .fills import ExecutionReport
-
-EXECUTION_EVENTS = frozenset({"fill", "partial_fill"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,11 +36,13 @@ class RefData(RefDataMirror):
         if key == ACCOUNT_KEY and before is not None and self.account is not before:
             self._flat_as_of = before.as_of
             self._changed = None
-        elif self._changed is not None and key.startswith(("quotes.", "positions.")):
+        elif self._changed is not None:
             try:
-                self._changed.add(parse_key(key)[1] or "")
+                kind, symbol = parse_key(key)
             except ValueError:
-                pass  # the mirror logged it and ignored it
+                return  # the mirror logged it and ignored it
+            if kind in ("quotes", "positions"):
+                self._changed.add(symbol or "")
 
     def take_changed(self) -> set[str] | None:
         """The symbols whose quote or settled position changed since the last call (None: any of them)."""

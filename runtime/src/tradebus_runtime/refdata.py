@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from tradebus_contracts.projection import EXACT
 from tradebus_contracts.refdata import (
     REFDATA_BUCKET,
+    REFDATA_DESCRIPTION,
     AccountRef,
     AssetRef,
     CalendarRef,
@@ -80,7 +81,7 @@ class RefDataMirror:
 
     async def start(self, js: JetStreamContext, timeout: float = 10.0) -> None:
         """Load every current entry (returns once they are in), then follow changes in the background."""
-        kv = await ensure_kv(js, REFDATA_BUCKET, "broker reference data, written by order-gateway")
+        kv = await ensure_kv(js, REFDATA_BUCKET, REFDATA_DESCRIPTION)
         watcher = await kv.watchall()
         self._task = asyncio.create_task(self._follow(watcher), name="refdata-watch")
         await asyncio.wait_for(self.ready.wait(), timeout=timeout)

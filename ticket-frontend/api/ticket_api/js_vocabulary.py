@@ -20,7 +20,15 @@ from pydantic import TypeAdapter
 from tradebus_contracts import generated
 from tradebus_contracts.codec import EVENT_TYPES
 from tradebus_contracts.events import CancelOutcome, TradingState
-from tradebus_contracts.orders import FINAL_PROGRESS, OrderProgress, OrderSide, OrderType, Symbol, TimeInForce
+from tradebus_contracts.orders import (
+    FINAL_PROGRESS,
+    PROGRESS_RANK,
+    OrderProgress,
+    OrderSide,
+    OrderType,
+    Symbol,
+    TimeInForce,
+)
 from tradebus_contracts.subjects import KIND_BY_EVENT_TYPE, subject_filter
 
 from .live import LIVE_SUBJECTS
@@ -35,7 +43,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "src" / "lib" / "vocabulary
 _ENUMS: tuple[type[StrEnum], ...] = (OrderSide, OrderType, TimeInForce, OrderProgress, CancelOutcome, TradingState)
 
 
-def _export(name: str, value: dict[str, str] | list[str]) -> str:
+def _export(name: str, value: dict[str, str] | dict[str, int] | list[str]) -> str:
     """``export const <name> = Object.freeze(...)``: a list on one line; an enum on one line when it fits in 120
     characters, else an entry a line."""
     if isinstance(value, dict):
@@ -73,6 +81,8 @@ def render() -> str:
         "",
         "/** The order progress values after which nothing changes (tradebus_contracts.orders.FINAL_PROGRESS). */",
         _export("FINAL_PROGRESS", final),
+        "/** How far along its way an order is; every final progress ranks last (tradebus_contracts.orders). */",
+        _export("PROGRESS_RANK", {p.value: rank for p, rank in PROGRESS_RANK.items()}),
         "",
         "/** Every event type on the bus, by name (tradebus_contracts.codec.EVENT_TYPES). */",
         _export("EventType", {name: name for name in EVENT_TYPES}),

@@ -34,21 +34,13 @@ from tradebus_contracts import (
 )
 from tradebus_contracts.decimal_types import decimal_to_str
 from tradebus_contracts.envelope import Envelope
-from tradebus_contracts.orders import FINAL_PROGRESS, OrderProgress, progress_of
+from tradebus_contracts.orders import PROGRESS_RANK, OrderProgress, progress_of
 
 ORDER_EVENTS: tuple[type[Envelope], ...] = (
     OrderRequested, RiskApproved, RiskRejected, OrderSubmitted, SubmissionFailed, OrderStatusChanged,
     FillReported, CancelRequested, CancelResult,
 )
 
-
-_RANK: dict[OrderProgress, int] = {
-    OrderProgress.REQUESTED: 0,
-    OrderProgress.APPROVED: 1,
-    OrderProgress.SUBMITTED: 2,
-    OrderProgress.PARTIALLY_FILLED: 3,
-    **{s: 4 for s in FINAL_PROGRESS},
-}
 
 _FROM_CANCEL: dict[CancelOutcome, OrderProgress] = {
     CancelOutcome.CANCELED: OrderProgress.CANCELED,
@@ -87,7 +79,7 @@ def advance(current: OrderProgress, proposed: OrderProgress) -> OrderProgress:
     """The status to keep: ``proposed`` when it is further along, else ``current`` (late events are stale)."""
     if current.is_final:
         return current
-    return proposed if _RANK[proposed] >= _RANK[current] else current
+    return proposed if PROGRESS_RANK[proposed] >= PROGRESS_RANK[current] else current
 
 
 def reduce(state: OrderState | None, event: Envelope) -> OrderState:

@@ -8,22 +8,15 @@
 // caught up. Reads can come back out of order (a slow list answer after a quick detail answer), so a read never
 // moves an order backwards: the further status wins, then the later `updated_at`; the first final status stays.
 import { describeEvent } from "./orderStatus.js";
-import { FINAL_PROGRESS, ORDER_EVENT_TYPES, OrderProgress } from "./vocabulary.generated.js";
+import { FINAL_PROGRESS, ORDER_EVENT_TYPES, PROGRESS_RANK } from "./vocabulary.generated.js";
 
 const FINAL = new Set(FINAL_PROGRESS);
 const ORDER_EVENTS = new Set(ORDER_EVENT_TYPES);
-// the server's own order (ticket_api/reducer.py `_RANK`): every final status ranks last
-const RANK = {
-  [OrderProgress.REQUESTED]: 0,
-  [OrderProgress.APPROVED]: 1,
-  [OrderProgress.SUBMITTED]: 2,
-  [OrderProgress.PARTIALLY_FILLED]: 3,
-};
-const FINAL_RANK = 4;
 // live events kept per order: an order's whole life is about ten; this only bounds a runaway
 const LIVE_MAX = 100;
 
-export const statusRank = (status) => (FINAL.has(status) ? FINAL_RANK : (RANK[status] ?? 0));
+// the server's own order (tradebus_contracts.orders.PROGRESS_RANK): every final status ranks last
+export const statusRank = (status) => PROGRESS_RANK[status] ?? 0;
 
 const instant = (iso) => {
   const t = Date.parse(iso ?? "");

@@ -27,6 +27,18 @@ export const TradingState = Object.freeze({ ACTIVE: "active", REDUCING: "reducin
 
 /** The order progress values after which nothing changes (tradebus_contracts.orders.FINAL_PROGRESS). */
 export const FINAL_PROGRESS = Object.freeze(["rejected", "filled", "canceled", "expired", "failed"]);
+/** How far along its way an order is; every final progress ranks last (tradebus_contracts.orders). */
+export const PROGRESS_RANK = Object.freeze({
+  requested: 0,
+  approved: 1,
+  submitted: 2,
+  partially_filled: 3,
+  rejected: 4,
+  filled: 4,
+  canceled: 4,
+  expired: 4,
+  failed: 4,
+});
 
 /** Every event type on the bus, by name (tradebus_contracts.codec.EVENT_TYPES). */
 export const EventType = Object.freeze({

@@ -22,7 +22,7 @@ import nats
 from nats.js import JetStreamContext
 
 from tradebus_contracts.consumers import DURABLES
-from tradebus_contracts.refdata import REFDATA_BUCKET
+from tradebus_contracts.refdata import REFDATA_BUCKET, REFDATA_DESCRIPTION
 from tradebus_contracts.services import OPERATOR, Service
 from tradebus_runtime import vault
 from tradebus_runtime.bus import ConsumerSpec, ensure_consumers, ensure_kv, ensure_streams
@@ -47,7 +47,7 @@ AUDIT_TABLES = ("events", "stream_identity")
 async def provision_nats(js: JetStreamContext, *, replicas: int = 1) -> None:
     await ensure_streams(js, update=True, replicas=replicas)
     await ensure_consumers(js, [ConsumerSpec.of(d) for d in DURABLES])
-    await ensure_kv(js, REFDATA_BUCKET, "broker reference data, written by order-gateway", replicas=replicas)
+    await ensure_kv(js, REFDATA_BUCKET, REFDATA_DESCRIPTION, replicas=replicas)
     await ensure_kv(js, REPLAYS_BUCKET, "dead letters replayed by tradectl dlq replay, by DLQ sequence",
                     replicas=replicas)
 

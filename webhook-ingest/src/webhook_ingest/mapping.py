@@ -25,7 +25,7 @@ from uuid import UUID, uuid5
 from pydantic import ValidationError
 
 from tradebus_contracts import DeadLetter, OrderSide, OrderStatus, order_id_from_client_order_id
-from tradebus_contracts.events import BrokerTradeUpdate
+from tradebus_contracts.events import EXECUTION_EVENTS, BrokerTradeUpdate
 from tradebus_contracts.orders import SYMBOL_PATTERN
 from tradebus_contracts.services import Service
 
@@ -40,7 +40,6 @@ TRADE_UPDATE_EVENTS = frozenset({
     "accepted", "rejected", "pending_new", "stopped", "pending_cancel", "pending_replace", "calculated",
     "suspended", "order_replace_rejected", "order_cancel_rejected", "held",  # and the rarer ones
 })
-EXECUTION_EVENTS = frozenset({"fill", "partial_fill"})
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 _STATUSES = frozenset(OrderStatus)
 _SIDES = frozenset(OrderSide)
