@@ -461,14 +461,18 @@ def test_positions_when_a_buy_and_a_sell_fill_then_the_panel_shows_the_ledger_wi
     msft = next(p for p in api(stack, "/api/positions")["positions"] if p["symbol"] == "MSFT")
     assert Decimal(msft["avg_cost"]) == bought.quantize(Decimal("0.01"))  # FIFO: what is left is the buy's lot
     assert Decimal(msft["realized_pl"]) == (sold - bought).quantize(Decimal("0.01"))
-    cells = row.locator("td")
+    assert Decimal(msft["cost_basis"]) == (2 * bought).quantize(Decimal("0.01"))  # the 2 shares left, at the buy
+    cells = row.locator("td")  # qty, avg cost, last, cost basis, market value, unrealized, realized, today's
     expect(cells.nth(1)).to_have_text(dollars(msft["avg_cost"]))
-    expect(cells.nth(5)).to_have_text(dollars(msft["realized_pl"], signed=True))
+    expect(cells.nth(3)).to_have_text(dollars(msft["cost_basis"]))
+    expect(cells.nth(6)).to_have_text(dollars(msft["realized_pl"], signed=True))
     assert msft["drift"] is False and row.locator(".drift-badge").count() == 0
-    for figure in (cells.nth(2), cells.nth(3), cells.nth(4)):  # last, market value, unrealized: the market moves
+    for figure in (cells.nth(2), cells.nth(4), cells.nth(5)):  # last, market value, unrealized: the market moves
         expect(figure).to_have_text(re.compile(r"^[+-]?\$[\d,]+\.\d{2,4}$"))
-    unrealized = cells.nth(4).locator(".pnl")
+    unrealized = cells.nth(5).locator(".pnl")
     sign = (unrealized.text_content() or "")[:1]
     expect(unrealized).to_have_class(re.compile({"+": "pnl--up", "-": "pnl--down"}.get(sign, "pnl--flat")))
     expect(panel.locator("tfoot")).to_contain_text("Total")
-    expect(panel.locator("tfoot td").nth(2)).to_have_text(re.compile(r"\$"))  # total realized P&L
+    totals = api(stack, "/api/positions")["totals"]
+    expect(panel.get_by_test_id("total-cost-basis")).to_have_text(dollars(totals["cost_basis"]))
+    expect(panel.get_by_test_id("total-realized")).to_have_text(re.compile(r"\$"))

@@ -3,17 +3,27 @@ to alpaca-sim through alpaca-py, position-sync-service): orders placed on the bu
 equal to a table worked out by hand; a position opened at the broker behind tradebus's back is one PositionDrift
 within one sync, adopted, and the next sync is clean; splits and a reverse split at the simulator scale the lots with
 their basis kept and leave nothing to reconcile, a cash dividend lands in the income ledger, and a short position
-splits the same way, and a short position's symbol change moves its lots (issue 12, "Done when").
+splits the same way, and a short position's symbol change moves its lots; `tradectl sync --rebuild` rebuilds the
+ledger from the broker's FILL history into the same lots, and a second rebuild changes nothing; the market closed at
+the simulator is one after-close sync and then none (issue 12, "Done when").
 
 One stack for the module (its start-up is the slow part), with short sync settings: syncs run only when a test asks
 (`rpc.position-sync-service.sync`), two mismatching reads 1 s apart make a drift, policy `adopt`, and the gateway reads
-the broker's activities every second. Each test trades its own symbol at prices it pins at the simulator.
+the broker's activities every second and its clock every 3 s. Each test trades its own symbol at prices it pins at the
+simulator.
+
+Not here: a short sync interval. A periodic sync would race the tests' own syncs (the drift test must see its drift
+in the sync it asks for), so "no interval sync while closed, one every interval while open" is proven at the service
+level (position-sync-service/tests/test_position_sync_service_sync.py, the test playing the gateway's clock), as is
+a restart in the middle of a sync; here the closed market is the simulator's, through the gateway's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,7 +45,7 @@ from tradebus_contracts import OrderRequested, decode_event, encode_event, subje
 from tradebus_contracts.rpc import LedgerPosition, LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
 from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC, symbol_subject
 from tradectl.positions import ask
-from tradectl.testing import running_stack, stack_endpoints, wait_for_reference_data
+from tradectl.testing import TRADECTL, running_stack, stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -47,6 +57,7 @@ STACK_ENV = {
     "POSITION_SYNC_TICK_S": "0.2",
     "POSITION_HISTORY_RETRY_S": "1",
     "GATEWAY_ACTIVITY_INTERVAL_S": "1",
+    "GATEWAY_CLOCK_INTERVAL_S": "3",  # the simulator's clock reaches REFDATA within 3 s (default 60)
 }
 
 
@@ -62,7 +73,7 @@ def stack() -> Iterator[dict[str, str]]:
                 running.enter_context(running_stack(base / "home"))
             endpoints = stack_endpoints(base / "home")
             asyncio.run(first_sync_done(endpoints["nats_url"]))
-            yield endpoints
+            yield {**endpoints, "home": str(base / "home")}
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -359,3 +370,77 @@ async def test_ledger_when_a_short_position_changes_its_symbol_then_its_lots_mov
     moved = position(after, "BACX")
     assert moved is not None and lots(moved) == [(D(-10), D(40), D(-400))]
     assert clean(reply), reply
+
+
+def figures(reply: LedgerPositionsReply, exact_lots: bool) -> dict[str, Any]:
+    """What a rebuild must keep, per symbol: quantity, cost, realized P&L, Alpaca's average and the open lots, not the
+    prices and P&L the market moves. ``exact_lots`` adds each lot's id and time: a rebuild takes them from the broker's
+    FILL activities (an adopted lot becomes the broker's fill, a live fill's time the activity's)."""
+    def lot(view: Any) -> tuple[Any, ...]:
+        return (view.lot_id, view.opened_at, view.qty, view.price, view.cost_basis) if exact_lots else \
+            (view.qty, view.price, view.cost_basis)
+
+    return {p.symbol: (p.qty, p.avg_cost, p.cost_basis, p.realized_pl, p.broker_avg_entry_price,
+                       [lot(view) for view in p.lots]) for p in reply.positions}
+
+
+def tradectl_sync(stack: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`tradectl sync` against this stack, as an operator runs it."""
+    return subprocess.run([TRADECTL, "sync", *args, "--home", stack["home"]], capture_output=True, text=True,
+                          timeout=60)
+
+
+async def test_rebuild_when_run_twice_through_tradectl_then_the_same_lots_and_the_second_changes_nothing(stack):
+    nats_url, broker_url = stack["nats_url"], stack["broker_url"]
+    await wait_for_reference_data(nats_url, "WMT")
+    # buy 6 @ 80, buy 4 @ 82, sell 5 @ 85: FIFO leaves 1 @ 80 and 4 @ 82, realized 5 × 5 = 25
+    for bid, ask_price, side, qty in (("79.98", "80.00", "buy", "6"), ("81.98", "82.00", "buy", "4"),
+                                      ("85.00", "85.02", "sell", "5")):
+        await pin(broker_url, "WMT", bid, ask_price)
+        await trade(nats_url, "WMT", side, qty)
+    await ledger_holds(nats_url, "WMT", "5")
+    before = await ledger(nats_url)
+
+    once = await asyncio.to_thread(tradectl_sync, stack, "--rebuild")
+    after_once = await ledger(nats_url)
+    twice = await asyncio.to_thread(tradectl_sync, stack, "--rebuild")
+    after_twice = await ledger(nats_url)
+
+    assert (once.returncode, twice.returncode) == (0, 0), (once.stdout + once.stderr, twice.stdout + twice.stderr)
+    wmt = position(after_once, "WMT")
+    assert wmt is not None and lots(wmt) == [(D(1), D(80), D(80)), (D(4), D(82), D(328))] and wmt.realized_pl == D(25)
+    assert figures(after_once, exact_lots=False) == figures(before, exact_lots=False)  # every symbol the module
+    assert figures(after_twice, exact_lots=True) == figures(after_once, exact_lots=True)  # traded, not only WMT
+    assert after_twice.totals.dividends == after_once.totals.dividends == before.totals.dividends
+    assert not any(p.drift for p in after_twice.positions)
+
+
+def synced(home: str) -> list[dict[str, Any]]:
+    """position-sync's ``positions.synced`` log events so far (the stack logs each service to ``<home>/logs``)."""
+    text = (Path(home) / "logs" / "position-sync-service.log").read_text(errors="replace")
+    events = (json.loads(line) for line in text.splitlines() if line.startswith("{"))
+    return [e for e in events if e.get("event") == "positions.synced"]
+
+
+async def set_market(broker_url: str, is_open: bool) -> None:
+    async with httpx.AsyncClient(base_url=broker_url) as http:
+        (await http.post("/admin/clock", json={"is_open": is_open})).raise_for_status()
+
+
+async def test_schedule_when_the_market_closes_at_the_broker_then_one_after_close_sync_and_none_while_closed(stack):
+    home, broker_url = stack["home"], stack["broker_url"]
+    before = len(synced(home))
+    try:
+        await set_market(broker_url, False)
+
+        async def closed_sync() -> list[dict[str, Any]]:
+            return synced(home)[before:]
+
+        first = await eventually(closed_sync, "the sync after the close (the gateway reads the clock every 3 s)", 15)
+        await asyncio.sleep(7)  # two more of the gateway's clock reads and 35 of the scheduler's looks: closed
+        while_closed = synced(home)[before:]
+    finally:
+        await set_market(broker_url, True)
+
+    assert [e["reason"] for e in first] == ["after_close"]
+    assert while_closed == first  # nothing more while closed: no interval sync, no second after-close

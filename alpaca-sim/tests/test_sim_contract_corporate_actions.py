@@ -10,7 +10,9 @@ from decimal import Decimal
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, StopOrderRequest
 
+from alpaca_sim.assets import Asset
 from alpaca_sim.broker import Broker
+from alpaca_sim.corporate_actions import list_asset
 from alpaca_sim.nyse import is_trading_day
 from alpaca_sim.persistence import restore, snapshot
 from alpaca_sim.portfolio import corporate_action, positions_json
@@ -193,3 +195,18 @@ def test_state_when_saved_after_a_name_change_then_restored_with_the_new_symbol_
     assert positions_json(restored) == positions_json(broker)
     assert restored.assets.find("FORD").tradable and not restored.assets.find("F").tradable
     assert restored.feed.quote("FORD").bid == Decimal("11.00")
+
+
+def test_state_when_saved_with_a_listed_symbol_then_restored_holding_and_quoting_it():
+    broker = Broker(seed=1)
+    list_asset(broker, Asset("ZZB1", "A listed benchmark symbol", "NYSE", Decimal("20.00")))
+    broker.set_quote("ZZB1", "19.99", "20.01")
+    broker.submit({"symbol": "ZZB1", "qty": "3", "side": "buy", "type": "market", "time_in_force": "day"})
+    broker.match_all()
+
+    restored = Broker(seed=1)
+    restore(restored, json.loads(json.dumps(snapshot(broker))))
+
+    assert positions_json(restored) == positions_json(broker) and positions_json(restored)[0]["qty"] == "3"
+    assert restored.assets.find("ZZB1").tradable and restored.feed.quote("ZZB1").ask == Decimal("20.01")
+    assert [a["symbol"] for a in restored.ledger.activities if a.get("activity_type") == "FILL"] == ["ZZB1"]

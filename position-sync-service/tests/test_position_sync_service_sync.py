@@ -1,7 +1,8 @@
-"""position-sync-service against a broker (played by the test) that disagrees, fails, or holds history: one drift after
-two reads at least the gap apart, adopted once under ``adopt``; a failed or empty read concludes nothing; a kill in
-the middle of a sync changes nothing; no periodic sync while the market is closed; a rebuild from the broker's FILL
-history gives the live path's lots and running it twice changes nothing."""
+"""position-sync-service against a broker (played by the test) that agrees, disagrees, fails, or holds history: a sync
+publishes a PositionSnapshot per symbol from each side; one drift after two reads at least the gap apart, adopted
+once under ``adopt``, only advised under ``reduce``; a failed or empty read concludes nothing; a kill in the middle
+of a sync changes nothing; no periodic sync while the market is closed; a rebuild from the broker's FILL history
+gives the live path's lots and running it twice changes nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +28,29 @@ def table(reply):
 async def holding_ten_aapl(harness, Fills) -> None:
     await harness.publish(*Fills().order("AAPL", "buy", ("10", "100")))
     await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(10))
+
+
+async def test_sync_when_ledger_and_broker_agree_then_one_snapshot_per_symbol_from_each_side_of_the_same_read(
+        harness, Fills):
+    harness.start()
+    await harness.healthy()
+    await harness.until(lambda: len(harness.gateway.reads) >= 1, what="the start sync")
+    await harness.publish(*Fills().order("AAPL", "buy", ("10", "100")), *Fills().order("MSFT", "buy", ("4", "250.5")),
+                          *Fills().order("MSFT", "buy", ("1", "252.5")))
+    await harness.settled(lambda r: {s: q[0] for s, q in table(r).items()} == {"AAPL": D(10), "MSFT": D(5)})
+    harness.gateway.positions = {"AAPL": ("10", "100"), "MSFT": ("5", "250.9")}
+    harness.events.clear()
+
+    reply = await harness.sync()
+    await asyncio.sleep(0.3)
+
+    snapshots = harness.of_type("PositionSnapshot")
+    assert (reply.ok, reply.symbols_checked, reply.mismatched) == (True, 2, [])
+    assert sorted((s.source, s.symbol, s.qty, s.avg_entry_price, s.cost_basis) for s in snapshots) == [
+        ("broker", "AAPL", D(10), D(100), D(1000)), ("broker", "MSFT", D(5), D("250.90"), D("1254.50")),
+        ("ledger", "AAPL", D(10), D(100), D(1000)), ("ledger", "MSFT", D(5), D("250.90"), D("1254.50"))]
+    assert len({s.correlation_id for s in snapshots}) == 1  # all four from the sync's one read
+    assert all(s.as_of <= reply.finished_at for s in snapshots)
 
 
 async def test_drift_when_the_broker_holds_more_then_exactly_one_drift_after_two_reads_and_alert_changes_nothing(
@@ -75,6 +99,32 @@ async def test_drift_when_policy_is_adopt_then_reconciled_once_and_the_next_sync
     reply = await harness.positions(lots=True)
     assert table(reply)["AAPL"] == (D(12), D(100), D(1200), D(0))  # 2 shares at the broker's average, none realized
     assert not reply.positions[0].drift
+
+
+async def test_drift_when_policy_is_reduce_then_an_advisory_alert_and_nothing_switches_trading(harness, Fills):
+    harness.env["POSITION_SYNC_POLICY"] = "reduce"
+    control: list[str] = []
+
+    async def on_control(msg) -> None:
+        control.append(msg.subject)
+
+    await harness.nc.subscribe("control.>", cb=on_control)
+    harness.start()
+    await harness.healthy()
+    await holding_ten_aapl(harness, Fills)
+    harness.gateway.positions = {"AAPL": ("12", "100")}
+
+    reply = await harness.sync()
+    await asyncio.sleep(0.3)
+
+    assert reply.drifts == ["AAPL"]
+    [drift] = harness.of_type("PositionDrift")
+    assert (drift.policy, drift.qty_diff) == ("reduce", D(2))
+    [advised] = harness.log_events("positions.reduce_advised")
+    assert (advised["symbol"], advised["advisory"], advised["recommendation"]) == (
+        "AAPL", True, "tradectl halt --reducing")
+    assert control == []  # position-sync switched nothing: the trading state is the operator's
+    assert table(await harness.positions())["AAPL"][0] == D(10) and harness.of_type("PositionReconciled") == []
 
 
 async def test_read_when_the_broker_read_fails_or_lists_nothing_then_nothing_is_concluded(harness, Fills):

@@ -93,6 +93,7 @@ class AssetBook:
         self._by_symbol = {a.symbol: a for a in assets}
         self._by_id = {a.id: a for a in assets}
         self.renames: list[tuple[str, str]] = []  # (old, new) symbol changes, in order (saved with the state)
+        self.listings: list[Asset] = []  # assets listed beyond the starting universe (saved with the state)
 
     def all(self) -> list[Asset]:
         return list(self._by_symbol.values())
@@ -100,6 +101,14 @@ class AssetBook:
     def find(self, symbol_or_id: str) -> Asset | None:
         key = (symbol_or_id or "").strip()
         return self._by_symbol.get(key.upper()) or self._by_id.get(key.lower())
+
+    def add_listing(self, asset: Asset) -> Asset:
+        """A new listing (a benchmark's thousand symbols): tradable like any other from now on."""
+        if asset.symbol in self._by_symbol:
+            raise ValueError(f"{asset.symbol} is already listed")
+        self._by_symbol[asset.symbol] = self._by_id[asset.id] = asset
+        self.listings.append(asset)
+        return asset
 
     def rename(self, old: str, new: str) -> Asset:
         """A symbol change: the asset trades as ``new`` from now on (a new asset id); ``old`` stays listed, inactive,

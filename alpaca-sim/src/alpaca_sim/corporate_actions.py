@@ -63,6 +63,13 @@ def corporate_action(broker: Broker, payload: Any) -> dict[str, Any]:
             "ex_date": action.ex_date.isoformat(), "activities": legs, **result}
 
 
+def list_asset(broker: Broker, asset: Asset) -> Asset:
+    """A new listing and its market (also replayed when a saved state is loaded)."""
+    broker.assets.add_listing(asset)
+    broker.feed.add(asset.symbol, asset.price)
+    return asset
+
+
 def rename_symbol(broker: Broker, old: str, new: str) -> Asset:
     """The asset and its market move to ``new`` (also replayed when a saved state is loaded)."""
     renamed = broker.assets.rename(old, new)

@@ -71,6 +71,11 @@ class PriceFeed:
             self._quotes[symbol] = self._quote_around(self._mids[symbol])
         return self._quotes[symbol]
 
+    def add(self, symbol: str, price: Decimal) -> None:
+        """A newly listed symbol walks from ``price``, seeded like the others."""
+        self._mids[symbol] = price
+        self._rngs[symbol] = random.Random(f"{self._seed}:{symbol}")
+
     def pin(self, symbol: str, bid: Decimal, ask: Decimal) -> Quote:
         quote = Quote(bid, ask, self._now())
         self._pinned[symbol] = quote

@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .assets import Asset
 from .broker import Broker
-from .corporate_actions import rename_symbol
+from .corporate_actions import list_asset, rename_symbol
 from .ledger import Position
 from .orders import Order
 
@@ -61,6 +62,7 @@ def snapshot(broker: Broker) -> dict[str, Any]:
         "client_order_ids": broker.client_order_ids,
         "liquidity": {s: str(q) for s, q in broker.liquidity.items()},
         "market_open": broker.clock.is_open,
+        "listings": [_dump(asset) for asset in broker.assets.listings],
         "renames": [list(pair) for pair in broker.assets.renames],
         "feed": broker.feed.to_state(),
     }
@@ -77,6 +79,8 @@ def restore(broker: Broker, state: dict[str, Any]) -> None:
     broker.client_order_ids = dict(state.get("client_order_ids", {}))
     broker.liquidity = {s: Decimal(q) for s, q in state.get("liquidity", {}).items()}
     broker.clock.is_open = bool(state.get("market_open", broker.clock.is_open))
+    for listed in state.get("listings", []):  # before the renames and the feed: they may name a listed symbol
+        list_asset(broker, _load(Asset, listed | {"price": Decimal(listed["price"])}))
     for old, new in state.get("renames", []):  # symbol changes, before the feed: the new symbols quote too
         rename_symbol(broker, old, new)
     broker.feed.load_state(state.get("feed", {}))

@@ -216,7 +216,9 @@ class PositionDrift(Envelope):
     symbol. ``qty_diff`` = broker_qty - ledger_qty. ``severity``: ``info`` when only the cost basis is outside
     the tolerance, ``warning`` for a quantity on the same side below the critical notional, ``critical`` beyond it
     or on the other side (position_sync.reconcile). ``policy`` is what position-sync does about it
-    (``alert``: nothing changes; ``adopt``: a ``PositionReconciled`` follows; ``reduce``: the symbol goes REDUCING)."""
+    (``alert``: nothing changes; ``adopt``: a ``PositionReconciled`` follows; ``reduce``: advisory, nothing changes
+    either: the alert recommends reducing-only trading, which the operator switches for the whole account with
+    ``tradectl halt --reducing``; position-sync may not publish ``control.>``)."""
 
     event_type: Literal["PositionDrift"] = "PositionDrift"
     symbol: Symbol

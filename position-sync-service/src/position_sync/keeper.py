@@ -391,9 +391,11 @@ def _log_outcomes(outcomes: list[Outcome], read: BrokerRead | ReadFailed) -> Non
             log.warning("positions.adopted_broker", symbol=o.symbol, qty_before=str(o.before.qty),
                         qty_after=str(o.after.qty), reason=o.reason, adjustment_id=str(o.adjustment_id))
         elif isinstance(o, Reduce):
-            log.warning("positions.reduce_requested", symbol=o.symbol, drift_id=str(o.drift_id), reason=o.reason,
-                        action="risk and the gateway act on PositionDrift(policy=reduce); position-sync may not "
-                               "publish control.>: the operator can `tradectl halt --reducing`")
+            log.warning("positions.reduce_advised", symbol=o.symbol, drift_id=str(o.drift_id), reason=o.reason,
+                        advisory=True, recommendation="tradectl halt --reducing",
+                        meaning="nothing was switched: trading state is account-wide and the operator's "
+                                "(position-sync may not publish control.>), and risk and the gateway do not read "
+                                "PositionDrift")
         elif isinstance(o, Reconciled):
             log.info("positions.reconciled", symbol=o.symbol, resolution=o.resolution, drift_id=str(o.drift_id))
 

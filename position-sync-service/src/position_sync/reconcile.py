@@ -19,8 +19,9 @@ watch as it was. A drift is reported once per (ledger qty, broker qty) it shows;
 **Policy** (``SyncRules.policy``): ``alert`` (default) reports the drift and changes nothing; ``adopt`` also emits
 an ``Adjustment`` that makes the ledger equal the broker, with an id derived from the symbol and the two reads
 (so running the same decision twice gives the same adjustment, and the ledger applies it once); ``reduce`` also
-emits ``Reduce`` for a quantity drift (the symbol goes REDUCING until reconciled; a basis-only drift does not
-change what may be traded). Never a synthetic order, never a silent overwrite.
+emits ``Reduce`` for a quantity drift: a recommendation, not a switch (trading state is account-wide and the
+operator's, ``tradectl halt --reducing``; a basis-only drift recommends nothing). Never a synthetic order, never a
+silent overwrite.
 
 Severity: ``info`` basis only; ``warning`` quantity on the same side below ``critical_notional``; ``critical``
 when one side is flat, the sides differ, or the difference is worth at least ``critical_notional``.
@@ -242,7 +243,8 @@ def _drift(symbol: str, ledger: Figures, broker: Figures, first_read: str, secon
         outcomes.append(Adjustment(uuid.uuid5(NAMESPACE, f"adjustment|{key}"), symbol, ledger, broker, reason,
                                    drift.drift_id, at))
     elif rules.policy is Policy.REDUCE and ledger.qty != broker.qty:
-        outcomes.append(Reduce(symbol, drift.drift_id, f"position drift ({drift.severity}): reducing until reconciled"))
+        outcomes.append(Reduce(symbol, drift.drift_id, f"position drift ({drift.severity}): reducing-only trading "
+                                                       "recommended until reconciled"))
     return Drifting(drift, adopted=rules.policy is Policy.ADOPT), tuple(outcomes)
 
 

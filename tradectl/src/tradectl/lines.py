@@ -1,9 +1,13 @@
-"""One event, one line: how ``tail`` and ``replay`` print events (human-readable, or JSON lines with --json)."""
+"""One event, one line: how ``tail`` and ``replay`` print events (human-readable, or JSON lines with --json).
+
+Most events show the fields worth a glance as ``key=value``; the position alerts (``PositionDrift``,
+``PositionReconciled``) read as sentences, since a person has to act on them."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from tradebus_contracts import Envelope as Event
@@ -35,13 +39,40 @@ class TailFilter:
         return True
 
 
-def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None) -> str:
-    """``HH:MM:SS.mmm  EventType  SYMBOL  key=value ...  [subject]``."""
-    if payload is None:
-        return f"??:??:??.???  (undecodable)  [{subject}]"
-    data = payload
-    when = str(data.get("occurred_at", ""))[11:23] or "??:??:??.???"
-    parts = [when, f"{data.get('event_type', '?'):<22}", f"{data.get('symbol', '-'):<6}"]
+# What each drift policy did (PositionDrift.policy), said where the operator reads it.
+_POLICY_MEANS = {
+    "alert": "nothing changed",
+    "adopt": "the ledger adopts the broker's figures",
+    "reduce": "advisory: trading is unchanged; to allow only reductions: tradectl halt --reducing",
+}
+
+
+def _signed(value: Any) -> str:
+    try:
+        positive = Decimal(str(value)) > 0
+    except ArithmeticError:
+        positive = False
+    return f"+{value}" if positive else str(value)
+
+
+def _position_alert(data: dict[str, Any]) -> str | None:
+    """The sentence of a position alert, or None for any other event."""
+    kind = data.get("event_type")
+    if kind == "PositionDrift":
+        policy = str(data.get("policy", "alert"))
+        return (f"DRIFT {str(data.get('severity', '?')).upper()}: ledger {data.get('ledger_qty')} vs broker "
+                f"{data.get('broker_qty')} (difference {_signed(data.get('qty_diff'))}); cost basis ledger "
+                f"{data.get('ledger_cost_basis')} vs broker {data.get('broker_cost_basis')}; "
+                f"policy {policy}: {_POLICY_MEANS.get(policy, policy)}")
+    if kind == "PositionReconciled":
+        drift = data.get("drift_event_id")
+        return (f"RECONCILED ({data.get('resolution')}): ledger now {data.get('qty')} at cost basis "
+                f"{data.get('cost_basis')}" + (f"; drift {drift}" if drift else ""))
+    return None
+
+
+def _summary(data: dict[str, Any]) -> list[str]:
+    parts = []
     if data.get("order_id"):
         parts.append(f"order={data['order_id']}")
     for name in _SUMMARY_FIELDS:
@@ -50,6 +81,19 @@ def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None
             parts.append(f"{name}={value}")
     if data.get("reasons"):
         parts.append("reasons=" + ",".join(r.get("code", "?") for r in data["reasons"]))
+    return parts
+
+
+def human_line(subject: str, event: Event | None, payload: dict[str, Any] | None) -> str:
+    """``HH:MM:SS.mmm  EventType  SYMBOL  key=value ...  [subject]`` (a position alert: a sentence instead of
+    ``key=value``)."""
+    if payload is None:
+        return f"??:??:??.???  (undecodable)  [{subject}]"
+    data = payload
+    when = str(data.get("occurred_at", ""))[11:23] or "??:??:??.???"
+    parts = [when, f"{data.get('event_type', '?'):<22}", f"{data.get('symbol', '-'):<6}"]
+    alert = _position_alert(data)
+    parts += [alert] if alert is not None else _summary(data)
     if event is None:
         parts.append("(not a valid tradebus event)")
     parts.append(f"[{subject}]")

@@ -1,5 +1,5 @@
-// Positions from the ledger (GET /api/positions: position-sync-service's FIFO cost basis and P&L, rounded by the
-// API) with account totals, and the account: which one (paper or live, at which broker) and the broker's buying
+// Positions from the ledger (GET /api/positions: position-sync-service's FIFO cost basis — per share as "Avg cost",
+// in total as "Cost basis" — and P&L, rounded by the API) with account totals, and the account: which one (paper or live, at which broker) and the broker's buying
 // power, equity and cash ("—" with the reason until the broker's account has been read). Refreshed on every fill
 // and position event from /api/events (debounced: a burst is one request) and by polling, so a missed event costs
 // seconds.
@@ -18,6 +18,7 @@ const POSITION_COLUMNS = [
   { label: "Qty", num: true },
   { label: "Avg cost", num: true },
   { label: "Last", num: true },
+  { label: "Cost basis", num: true },
   { label: "Market value", num: true },
   { label: "Unrealized P&L", num: true },
   { label: "Realized P&L", num: true },
@@ -65,6 +66,7 @@ function PositionRow({ p }) {
       <td className="num">{formatQty(p.qty)}</td>
       <td className="num">{formatPrice(p.avg_cost)}</td>
       <td className="num">{formatPrice(p.last)}</td>
+      <td className="num">{formatMoney(p.cost_basis)}</td>
       <td className="num">{formatMoney(p.market_value)}</td>
       <Pnl value={p.unrealized_pl} />
       <Pnl value={p.realized_pl} />
@@ -79,6 +81,9 @@ function TotalsRow({ totals }) {
       <th scope="row" colSpan={4}>
         Total
       </th>
+      <td className="num" data-testid="total-cost-basis">
+        {formatMoney(totals.cost_basis)}
+      </td>
       <td className="num" data-testid="total-market-value">
         {formatMoney(totals.market_value)}
       </td>

@@ -34,9 +34,9 @@ describe("the positions panel", () => {
 
     const table = await screen.findByRole("table", { name: "Positions" });
     expect([...table.querySelectorAll("thead th")].map((th) => th.textContent)).toEqual([
-      "Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized P&L", "Realized P&L", "Today's P&L",
+      "Symbol", "Qty", "Avg cost", "Last", "Cost basis", "Market value", "Unrealized P&L", "Realized P&L", "Today's P&L",
     ]);
-    expect(cells(row("AAPL"))).toEqual(["AAPL", "150", "$187.33", "$190.01", "$28,501.50", "+$402.00", "-$12.30", "+$1,234.56"]);
+    expect(cells(row("AAPL"))).toEqual(["AAPL", "150", "$187.33", "$190.01", "$28,099.50", "$28,501.50", "+$402.00", "-$12.30", "+$1,234.56"]);
     expect(within(row("AAPL")).getByText("+$402.00")).toHaveClass("pnl--up");
     expect(within(row("AAPL")).getByText("-$12.30")).toHaveClass("pnl--down");
   });
@@ -47,7 +47,7 @@ describe("the positions panel", () => {
     renderPanel();
 
     await screen.findByText("TSLA");
-    expect(cells(row("TSLA"))).toEqual(["TSLAdrift", "-2.5", "$250.00", "—", "—", "—", "$0.00", "—"]);
+    expect(cells(row("TSLA"))).toEqual(["TSLAdrift", "-2.5", "$250.00", "—", "-$625.00", "—", "—", "$0.00", "—"]);
     expect(within(row("TSLA")).getAllByText("—")[2]).toHaveClass("pnl--none");
   });
 
@@ -70,7 +70,7 @@ describe("the positions panel", () => {
 
     const total = (await screen.findByRole("rowheader", { name: "Total" })).closest("tr");
     expect(total.closest("tfoot")).not.toBeNull();
-    expect(cells(total)).toEqual(["Total", "$28,501.50", "-$1,402.50", "-$12.30", "$0.00"]);
+    expect(cells(total)).toEqual(["Total", "$27,474.50", "$28,501.50", "-$1,402.50", "-$12.30", "$0.00"]);
     expect(screen.getByTestId("total-day").firstChild).toHaveClass("pnl--flat");
     expect(panel()).toHaveTextContent(/Ledger as of .* · synced with the broker .* · dividends \$0\.44/);
   });
