@@ -10,7 +10,8 @@ and one filled market buy in each, so the broker holds 1,000 positions and its F
 position-sync rebuilds its ledger from that history on its first start (through the gateway) and syncs once; then
 each timed run is `rpc.position-sync-service.sync` (what `tradectl sync` sends) from request to reply: the gateway
 reads the simulator's positions over HTTP through alpaca-py, position-sync compares 1,000 symbols, records the
-sync in PostgreSQL and publishes 2,000 ``PositionSnapshot`` to JetStream. Each must come back clean (1,000 checked,
+sync in PostgreSQL and publishes a ``PositionSnapshot`` for each figure that moved (none after the first sync: the timed
+syncs are the steady state; ``publish 2n`` times 2,000 on their own). Each must come back clean (1,000 checked,
 none mismatched). Also timed, as a part of it: the gateway's read alone (``rpc.order-gateway.positions``).
 
 Without ``--stack``: what one sync computes once the gateway has answered, timed as position-sync-service runs it

@@ -1,5 +1,5 @@
 """position-sync-service against a broker (played by the test) that agrees, disagrees, fails, or holds history: a sync
-publishes a PositionSnapshot per symbol from each side; one drift after two reads at least the gap apart, adopted
+publishes a PositionSnapshot per symbol from each side whose figures moved; one drift after two reads at least the gap apart, adopted
 once under ``adopt``, only advised under ``reduce``; a failed or empty read concludes nothing; a kill in the middle
 of a sync changes nothing; no periodic sync while the market is closed; a rebuild from the broker's FILL history
 gives the live path's lots and running it twice changes nothing."""
@@ -51,6 +51,15 @@ async def test_sync_when_ledger_and_broker_agree_then_one_snapshot_per_symbol_fr
         ("ledger", "AAPL", D(10), D(100), D(1000)), ("ledger", "MSFT", D(5), D("250.90"), D("1254.50"))]
     assert len({s.correlation_id for s in snapshots}) == 1  # all four from the sync's one read
     assert all(s.as_of <= reply.finished_at for s in snapshots)
+
+    harness.events.clear()
+    assert (await harness.sync()).ok  # nothing moved: nothing published again
+    harness.gateway.positions = {"AAPL": ("10", "100"), "MSFT": ("5", "251.1")}
+    await harness.sync()  # the broker's MSFT average moved (a drift suspect, not yet a drift): that one only
+    await asyncio.sleep(0.3)
+
+    assert [(s.source, s.symbol, s.avg_entry_price) for s in harness.of_type("PositionSnapshot")] == [
+        ("broker", "MSFT", D("251.10"))]
 
 
 async def test_drift_when_the_broker_holds_more_then_exactly_one_drift_after_two_reads_and_alert_changes_nothing(
