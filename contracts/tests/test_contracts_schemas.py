@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from tradebus_contracts.codec import EVENT_TYPES
-from tradebus_contracts.schema_export import DEFAULT_SCHEMA_DIR, main, render_schemas, stale_schemas, write_schemas
+from tradebus_contracts.schema_export import DEFAULT_SCHEMA_DIR, main, render_schemas
 
 REEXPORT = "re-export with: uv run python -m tradebus_contracts.schema_export"
 
 
 def test_committed_schemas_when_compared_with_models_then_identical():
-    assert stale_schemas(DEFAULT_SCHEMA_DIR) == [], REEXPORT
+    assert main(["--check"]) == 0, REEXPORT
     assert sorted(p.name for p in DEFAULT_SCHEMA_DIR.glob("*.json")) == sorted(f"{n}.json" for n in EVENT_TYPES)
 
 
@@ -28,7 +28,7 @@ def test_render_when_any_event_then_sorted_stable_json_with_final_newline():
 
 
 def test_export_when_a_file_is_stale_or_left_over_then_check_fails_and_write_repairs(tmp_path, capsys):
-    write_schemas(tmp_path)
+    assert main(["--out", str(tmp_path)]) == 0
     (tmp_path / "FillReported.json").write_text("{}\n")
     (tmp_path / "OrderExploded.json").write_text("{}\n")
 
@@ -36,5 +36,5 @@ def test_export_when_a_file_is_stale_or_left_over_then_check_fails_and_write_rep
     assert "FillReported.json" in capsys.readouterr().out
 
     assert main(["--out", str(tmp_path)]) == 0
-    assert stale_schemas(tmp_path) == []
+    assert main(["--out", str(tmp_path), "--check"]) == 0
     assert not (tmp_path / "OrderExploded.json").exists()

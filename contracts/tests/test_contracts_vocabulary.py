@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tradebus_contracts.codec import EVENT_TYPES
-from tradebus_contracts.exposure import buying_power_needed, opposes_position, reduces_position
+from tradebus_contracts.exposure import buying_power_needed, opposes_position
 from tradebus_contracts.orders import (
     FINAL_PROGRESS,
     FINAL_STATUSES,
@@ -16,6 +16,7 @@ from tradebus_contracts.orders import (
     OrderStatus,
     progress_of,
 )
+from tradebus_contracts.projection import Projection
 from tradebus_contracts.rpc import PreviewReply
 from tradebus_contracts.services import OPERATOR, Service
 from tradebus_contracts.topology import CHANNELS, ENDPOINTS
@@ -57,8 +58,9 @@ def test_progress_when_every_broker_final_status_then_the_progress_is_final_too(
     (SELL, "1", "0", False),  # flat: nothing to reduce
     (SELL, "0", "10", False),
 ])
-def test_reduces_position_when_side_size_and_position_vary_then_only_true_reductions(side, qty, position, reduces):
-    assert reduces_position(side, Decimal(qty), Decimal(position)) is reduces
+def test_reduces_when_nothing_is_working_and_side_size_and_position_vary_then_only_true_reductions(side, qty,
+                                                                                                    position, reduces):
+    assert Projection(Decimal(position)).reduces(side, Decimal(qty)) is reduces
 
 
 def test_opposes_position_when_flat_then_nothing_opposes():

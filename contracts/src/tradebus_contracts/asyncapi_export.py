@@ -76,7 +76,6 @@ __all__ = [
     "build_document",
     "render_document",
     "is_stale",
-    "write_document",
     "main",
 ]
 
@@ -506,11 +505,6 @@ def _expected(out: Path) -> dict[Path, str]:
 def is_stale(path: Path = DEFAULT_DOCUMENT, text: str | None = None) -> bool:
     """True when ``path`` is missing or differs from a fresh generation."""
     return bool(generated.stale({path: render_document() if text is None else text}))
-
-
-def write_document(path: Path = DEFAULT_DOCUMENT) -> bool:
-    """Rewrite ``path`` when stale; returns whether it changed."""
-    return bool(generated.write(_expected(path)))
 
 
 def main(argv: list[str] | None = None) -> int:

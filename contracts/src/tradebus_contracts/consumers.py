@@ -29,7 +29,6 @@ __all__ = [
     "TICKET_ORDERS",
     "TICKET_RISK",
     "TICKET_FILLS",
-    "durables_of",
 ]
 
 DEFAULT_ACK_WAIT_S = 5.0
@@ -93,7 +92,3 @@ DURABLES: tuple[Durable, ...] = (
 )
 """Every durable consumer of the deployment. webhook-ingest consumes nothing; audit-recorder reads AUDIT through
 an ephemeral consumer from the head of its own table (it keeps the position itself, not the server)."""
-
-
-def durables_of(service: str) -> tuple[Durable, ...]:
-    return tuple(d for d in DURABLES if d.service == service)

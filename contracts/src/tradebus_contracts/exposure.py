@@ -8,9 +8,9 @@ REDUCING gate, defence in depth) must never disagree on:
 * how much of an order needs **buying power**: all of a buy (buying to cover a short is paid for too); of a sell,
   only the part that opens or grows a short — selling what is held needs none.
 
-Pure functions over Decimals; a position is signed (long > 0, short < 0, flat 0). Both read one position; with open
-orders working on it, the checks read it through ``projection`` (its worst cases), whose ``Projection.reduces``
-is ``reduces_position`` when nothing is working.
+Pure functions over Decimals; a position is signed (long > 0, short < 0, flat 0). Whether an order reduces a position
+is ``projection.Projection.reduces``: the checks read the position with the open orders working on it (its worst
+cases), and ``Projection(position).reduces`` is the answer with nothing working.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tradebus_contracts.orders import OrderSide
-from tradebus_contracts.projection import Projection
 
-__all__ = ["opposes_position", "reduces_position", "buying_power_needed"]
+__all__ = ["opposes_position", "buying_power_needed"]
 
 _ZERO = Decimal(0)
 
@@ -28,11 +27,6 @@ _ZERO = Decimal(0)
 def opposes_position(side: OrderSide, position_qty: Decimal) -> bool:
     """The order trades against the position: a sell of a long, a buy of a short (never true when flat)."""
     return position_qty > 0 if side is OrderSide.SELL else position_qty < 0
-
-
-def reduces_position(side: OrderSide, qty: Decimal, position_qty: Decimal) -> bool:
-    """True only when the order provably shrinks the position towards flat and not past it."""
-    return Projection(position_qty).reduces(side, qty)
 
 
 def buying_power_needed(side: OrderSide, cost: Decimal | None, shares: Decimal | None,

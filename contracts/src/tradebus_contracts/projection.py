@@ -147,5 +147,5 @@ class Projection:
 
     def reduces(self, side: OrderSide, qty: Decimal) -> bool:
         """True only when an order of ``qty`` on ``side`` shrinks the position towards flat and not past it, whatever
-        the other open orders do. With nothing working it is `exposure.reduces_position`."""
+        the other open orders do (with nothing working: the opposite side, and no more than is held)."""
         return qty > 0 and qty <= self.covered(side)

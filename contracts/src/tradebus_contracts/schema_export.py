@@ -20,7 +20,7 @@ from pathlib import Path
 from tradebus_contracts import generated
 from tradebus_contracts.codec import EVENT_TYPES
 
-__all__ = ["DEFAULT_SCHEMA_DIR", "render_schemas", "write_schemas", "stale_schemas", "main"]
+__all__ = ["DEFAULT_SCHEMA_DIR", "render_schemas", "main"]
 
 # contracts/src/tradebus_contracts/schema_export.py -> contracts/schemas
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -41,16 +41,6 @@ def _expected(directory: Path) -> dict[Path, str]:
 
 def _owned(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
-
-
-def stale_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> list[str]:
-    """File names that are missing, different, or left over from an event that no longer exists."""
-    return [p.name for p in generated.stale(_expected(directory), _owned(directory))]
-
-
-def write_schemas(directory: Path = DEFAULT_SCHEMA_DIR) -> list[str]:
-    """Rewrite ``directory`` to match the models; returns the names written or removed."""
-    return [p.name for p in generated.write(_expected(directory), _owned(directory))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -123,9 +123,3 @@ def configure_logging(service: str, level: str = "info", fmt: str = "json", stre
 
 def get_logger(name: str | None = None, **bound: Any) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name, **bound)
-
-
-def secrets_in(lines: Iterable[str], secrets: Iterable[str]) -> list[str]:
-    """Lines that leak any of ``secrets`` (used by tests that grep logs for canaries)."""
-    needles = [s for s in secrets if s]
-    return [line for line in lines if any(n in line for n in needles)]
