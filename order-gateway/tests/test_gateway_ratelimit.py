@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from order_gateway.broker import Broker
 from order_gateway.ratelimit import RateLimiter
 
 
@@ -36,3 +37,21 @@ def test_limiter_when_configured_out_of_range_then_refused():
         RateLimiter(0)
     with pytest.raises(ValueError):
         RateLimiter(60, reserve=1.0)
+
+
+async def test_broker_when_background_reads_spend_the_budget_then_the_next_read_waits_and_an_order_lookup_goes():
+    """The adapter takes a token for every call: no HTTP here (the SDK's methods are replaced), only the budget."""
+    broker = Broker("key", "secret", "http://127.0.0.1:9", paper=True, requests_per_min=60)  # 1 token a second
+    calls: list[str] = []
+    broker._client.get_account = lambda: calls.append("account") or {"id": "acct"}
+    broker._client.get_order_by_client_id = lambda cid: calls.append(cid) or {"client_order_id": cid}
+    try:
+        for _ in range(45):  # the background share of 60 tokens: 15 stay for urgent calls
+            await broker.account()
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(broker.account(), timeout=0.1)
+        assert (await asyncio.wait_for(broker.order_by_client_id("tb-1"), timeout=0.1))["client_order_id"] == "tb-1"
+        assert calls == ["account"] * 45 + ["tb-1"]
+    finally:
+        broker.close()
