@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,32 +51,33 @@ def _servers_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _serve(server: Any, url_of: Callable[[Any], str]) -> Iterator[str]:
+    """Start a server (a container or an embedded one), yield its URL, stop it."""
+    server.start()
+    try:
+        yield url_of(server)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def nats_server(_servers_dir: Path) -> Iterator[str]:
     """URL of a NATS server with JetStream for the whole session."""
     if os.environ.get("NATS_URL"):
         yield os.environ["NATS_URL"]
-        return
-    if _docker_engine_answers():
+    elif _docker_engine_answers():
         from testcontainers.core.container import DockerContainer
         from testcontainers.core.waiting_utils import wait_for_logs
 
-        container = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
-        container.start()
-        wait_for_logs(container, "Server is ready", timeout=30)
-        try:
-            yield f"nats://{container.get_container_host_ip()}:{container.get_exposed_port(4222)}"
-        finally:
-            container.stop()
-        return
-    from tradectl.embedded import EmbeddedNats
+        def ready(container: Any) -> str:
+            wait_for_logs(container, "Server is ready", timeout=30)
+            return f"nats://{container.get_container_host_ip()}:{container.get_exposed_port(4222)}"
 
-    server = EmbeddedNats(_servers_dir / "nats", fsync_always=False)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+        yield from _serve(DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222), ready)
+    else:
+        from tradectl.embedded import EmbeddedNats
+
+        yield from _serve(EmbeddedNats(_servers_dir / "nats", fsync_always=False), lambda server: server.url)
 
 
 @pytest.fixture(scope="session")
@@ -84,25 +85,15 @@ def pg_server(_servers_dir: Path) -> Iterator[str]:
     """DSN (to an admin database) of a PostgreSQL server for the whole session."""
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
-        return
-    if _docker_engine_answers():
+    elif _docker_engine_answers():
         from testcontainers.postgres import PostgresContainer
 
-        container = PostgresContainer("postgres:17", driver=None)
-        container.start()
-        try:
-            yield container.get_connection_url()
-        finally:
-            container.stop()
-        return
-    from tradectl.embedded import EmbeddedPostgres
+        yield from _serve(PostgresContainer("postgres:17", driver=None), lambda c: c.get_connection_url())
+    else:
+        from tradectl.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(_servers_dir / "postgres", durable=False)
-    server.start()
-    try:
-        yield server.url("postgres")
-    finally:
-        server.stop()
+        yield from _serve(EmbeddedPostgres(_servers_dir / "postgres", durable=False),
+                          lambda server: server.url("postgres"))
 
 
 async def _delete_all_streams(url: str) -> None:
@@ -123,6 +114,24 @@ def nats_url(nats_server: str) -> str:
     """A NATS server with no streams at all: each test declares what it needs."""
     asyncio.run(_delete_all_streams(nats_server))
     return nats_server
+
+
+@pytest.fixture
+def bus_service() -> str:
+    """The service a test's ``bus`` publishes as (override in a module)."""
+    return "test-service"
+
+
+@pytest.fixture
+async def bus(nats_url: str, bus_service: str) -> AsyncIterator[Any]:
+    """A runtime Bus for ``bus_service`` on a fresh connection, every domain stream declared."""
+    from tradebus_runtime.bus import Bus, connect, ensure_streams
+
+    nc = await connect(nats_url, "test")
+    b = Bus(nc, bus_service)
+    await ensure_streams(b.js)
+    yield b
+    await nc.drain()
 
 
 def _with_database(dsn: str, database: str) -> str:

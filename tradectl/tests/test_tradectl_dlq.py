@@ -13,7 +13,7 @@ import nats
 import pytest
 
 from tradebus_contracts import DeadLetter, encode_event, subject_for
-from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, PoisonMessage, connect, ensure_streams
+from tradebus_runtime.bus import Consumer, ConsumerSpec, PoisonMessage
 from tradectl.dlq import (
     Letter,
     ReplayRecord,
@@ -103,12 +103,8 @@ async def dlq_replay(nats_url, *ids, every=False, service=None, force=False):
 
 
 @pytest.fixture
-async def bus(nats_url):
-    nc = await connect(nats_url, "test")
-    b = Bus(nc, "risk-service")
-    await ensure_streams(b.js)
-    yield b
-    await nc.drain()
+def bus_service() -> str:
+    return "risk-service"  # the root conftest's ``bus`` publishes as the service whose letters these are
 
 
 async def dead_letter_through_a_consumer(bus, event):

@@ -42,6 +42,7 @@ from .guards import Credentials, Fault, FaultBook
 from .logs import log
 from .market import Quote, Trade
 from .orders import iso
+from .stream import frames
 
 FEEDS = ("iex", "sip", "delayed_sip", "test")
 CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds")
@@ -301,10 +302,7 @@ async def marketdata_endpoint(ws: WebSocket) -> None:
     deadline = asyncio.create_task(_expire_unauthenticated(conn, hub.limits.auth_timeout_s))
     conn.control({"T": "success", "msg": "connected"})
     try:
-        while True:
-            raw = await ws.receive()
-            if raw["type"] == "websocket.disconnect":
-                break
+        async for raw in frames(ws):
             try:
                 message = decode(raw)
             except Exception:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -58,6 +60,15 @@ class StreamHub:
                 await ws.close(code=1011)
 
 
+async def frames(ws: WebSocket) -> AsyncIterator[dict[str, Any]]:
+    """The client's frames as Starlette receives them, until it disconnects (both of the simulator's websockets)."""
+    while True:
+        raw = await ws.receive()
+        if raw["type"] == "websocket.disconnect":
+            return
+        yield raw
+
+
 async def _send(ws: WebSocket, message: dict) -> None:
     await ws.send_bytes(json.dumps(message).encode())
 
@@ -94,10 +105,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
     sim.hub.attach(ws)
     authorized = False
     try:
-        while True:
-            raw = await ws.receive()
-            if raw["type"] == "websocket.disconnect":
-                break
+        async for raw in frames(ws):
             try:
                 message = json.loads(raw.get("text") or raw.get("bytes") or b"")
                 action = message.get("action")
