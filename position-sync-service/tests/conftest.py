@@ -81,6 +81,11 @@ class Harness:
         self.events: list[Any] = []
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @staticmethod
+    def table(reply) -> dict:
+        """A positions reply as ``{symbol: (qty, avg_cost, cost_basis, realized_pl)}``."""
+        return {p.symbol: (p.qty, p.avg_cost, p.cost_basis, p.realized_pl) for p in reply.positions}
+
     async def open(self) -> None:
         self.nc = await nats.connect(self.nats_url)
         self.js = self.nc.jetstream()

@@ -22,10 +22,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def table(reply):
-    return {p.symbol: (p.qty, p.avg_cost, p.cost_basis, p.realized_pl) for p in reply.positions}
-
-
 def lots(reply, symbol):
     return [(lot.lot_id, lot.qty, lot.price) for p in reply.positions if p.symbol == symbol for lot in p.lots]
 
@@ -45,11 +41,11 @@ async def test_fills_when_buys_and_partial_sells_arrive_out_of_order_and_repeate
 
     # the second execution of the first buy arrives before the first, which arrives twice
     await harness.publish(buy_1[1], buy_1[0], buy_1[0], *buy_2, *sell, *short, *cover)
-    reply = await harness.settled(lambda r: table(r).get("MSFT", (0,))[0] == D(-6))
+    reply = await harness.settled(lambda r: harness.table(r).get("MSFT", (0,))[0] == D(-6))
 
     # hand-computed FIFO: the 70 @ 15 close 60 @ 10 (+300) and 10 of 40 @ 10.50 (+45); the 50 @ 15.20 close
     # 30 @ 10.50 (+141) and 20 of 50 @ 12 (+64): 550 realized, 30 @ 12 left. MSFT: short 10 @ 300, cover 4 @ 290: +40.
-    assert table(reply) == {"AAPL": (D(30), D(12), D(360), D(550)), "MSFT": (D(-6), D(300), D(-1800), D(40))}
+    assert harness.table(reply) == {"AAPL": (D(30), D(12), D(360), D(550)), "MSFT": (D(-6), D(300), D(-1800), D(40))}
     assert lots(reply, "AAPL") == [("b-buy-2-e0", D(30), D(12))]
     assert lots(reply, "MSFT") == [("b-short-e0", D(-6), D(300))]
     aapl, msft = reply.positions
@@ -65,7 +61,7 @@ async def test_fills_when_the_service_restarts_then_the_ledger_is_rebuilt_from_i
     await harness.healthy()
     await harness.publish(*fills.order("AAPL", "buy", ("10", "100"), ("5", "101")),
                           *fills.order("AAPL", "sell", ("12", "110")))
-    before = await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(3))
+    before = await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(3))
 
     await harness.restart()
     after = await harness.positions(lots=True)
@@ -88,17 +84,17 @@ async def test_splits_when_a_4_for_1_then_a_1_for_20_arrive_as_legs_then_lots_sc
     harness.start()
     await harness.healthy()
     await harness.publish(*fills.order("AAPL", "buy", ("100", "400")))
-    await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(100))
+    await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(100))
 
     feed = [*split_legs("FSPLIT", "100", "400", "400", "100", "1", "4", today, "g-forward"),
             *split_legs("RSPLIT", "400", "100", "20", "2000", "20", "1", today, "g-reverse")]
     for raw in feed:
         await harness.activity(raw)
-    reply = await harness.settled(lambda r: table(r)["AAPL"][0] == D(20))
+    reply = await harness.settled(lambda r: harness.table(r)["AAPL"][0] == D(20))
     harness.gateway.positions = {"AAPL": ("20", "2000")}
     synced = await harness.sync()
 
-    assert table(reply)["AAPL"] == (D(20), D(2000), D(40000), D(0))
+    assert harness.table(reply)["AAPL"] == (D(20), D(2000), D(40000), D(0))
     applied = harness.of_type("CorporateActionApplied")
     assert [(e.action, e.ratio, e.qty_before, e.qty_after, e.cost_basis_after) for e in applied] == [
         ("split", D(4), D(100), D(400), D(40000)), ("split", D("0.05"), D(400), D(20), D(40000))]
@@ -123,16 +119,16 @@ async def test_split_when_it_arrives_after_fills_dated_after_it_then_the_ledger_
     three_days_ago, yesterday = utc_now() - timedelta(days=3), utc_now() - timedelta(days=1)
     await harness.publish(*Fills(three_days_ago).order("AAPL", "buy", ("100", "400")),
                           *Fills(yesterday).order("AAPL", "buy", ("10", "101")))  # bought after the split
-    await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(110))
+    await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(110))
     ex_date = trading_date(utc_now() - timedelta(days=2)).isoformat()
 
     for raw in split_legs("FSPLIT", "100", "400", "400", "100", "1", "4", ex_date, "g-late"):
         await harness.activity(raw)
-    reply = await harness.settled(lambda r: table(r)["AAPL"][0] == D(410))
+    reply = await harness.settled(lambda r: harness.table(r)["AAPL"][0] == D(410))
 
     await harness.until(lambda: harness.of_type("CorporateActionApplied"), what="the CorporateActionApplied")
 
-    assert table(reply)["AAPL"][2] == D(41010)  # 40,000 split into 400 shares, then 10 @ 101
+    assert harness.table(reply)["AAPL"][2] == D(41010)  # 40,000 split into 400 shares, then 10 @ 101
     assert [(e.qty_before, e.qty_after) for e in harness.of_type("CorporateActionApplied")] == [(D(100), D(400))]
     assert harness.log_events("positions.ledger_refolded")
 
@@ -141,7 +137,7 @@ async def test_dividend_when_a_cash_dividend_activity_arrives_then_it_lands_in_t
     harness.start()
     await harness.healthy()
     await harness.publish(*Fills(utc_now() - timedelta(days=3)).order("AAPL", "buy", ("100", "150")))
-    await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(100))
+    await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(100))
     dividend = leg("DIV", "CDIV", None, None, group_id=None, net_amount="25.00", symbol="AAPL", rate="0.25",
                    entitled_qty="100", ex_date=trading_date(utc_now()).isoformat())
 
@@ -150,7 +146,7 @@ async def test_dividend_when_a_cash_dividend_activity_arrives_then_it_lands_in_t
     reply = await harness.settled(lambda r: r.totals.dividends == D(25))
     await asyncio.sleep(0.5)
 
-    assert table(reply)["AAPL"] == (D(100), D(150), D(15000), D(0))  # the lots do not change
+    assert harness.table(reply)["AAPL"] == (D(100), D(150), D(15000), D(0))  # the lots do not change
     [event] = harness.of_type("CorporateActionApplied")
     assert (event.action, event.cash_per_share, event.cash_amount) == ("dividend", D("0.25"), D("25.00"))
     assert (await harness.positions()).totals.dividends == D(25)
@@ -161,7 +157,7 @@ async def test_corporate_action_when_a_leg_is_missing_then_an_alert_and_nothing_
     harness.start()
     await harness.healthy()
     await harness.publish(*Fills(utc_now() - timedelta(days=3)).order("AAPL", "buy", ("100", "400")))
-    await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(100))
+    await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(100))
 
     removal, _ = split_legs("FSPLIT", "100", "400", "400", "100", "1", "4", trading_date(utc_now()).isoformat(), "g-x")
     await harness.activity(removal)
@@ -170,5 +166,5 @@ async def test_corporate_action_when_a_leg_is_missing_then_an_alert_and_nothing_
 
     alerts = harness.log_events("positions.corporate_action_alert")
     assert {(a["code"], a["action_id"]) for a in alerts} == {("MISSING_LEG", "g-x")}  # again after the restart
-    assert table(await harness.positions())["AAPL"][0] == D(100)
+    assert harness.table(await harness.positions())["AAPL"][0] == D(100)
     assert harness.of_type("CorporateActionApplied") == []

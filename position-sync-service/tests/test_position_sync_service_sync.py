@@ -21,13 +21,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def table(reply):
-    return {p.symbol: (p.qty, p.avg_cost, p.cost_basis, p.realized_pl) for p in reply.positions}
-
-
 async def holding_ten_aapl(harness, Fills) -> None:
     await harness.publish(*Fills().order("AAPL", "buy", ("10", "100")))
-    await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(10))
+    await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(10))
 
 
 async def test_sync_when_ledger_and_broker_agree_then_one_snapshot_per_symbol_from_each_side_of_the_same_read(
@@ -37,7 +33,7 @@ async def test_sync_when_ledger_and_broker_agree_then_one_snapshot_per_symbol_fr
     await harness.until(lambda: len(harness.gateway.reads) >= 1, what="the start sync")
     await harness.publish(*Fills().order("AAPL", "buy", ("10", "100")), *Fills().order("MSFT", "buy", ("4", "250.5")),
                           *Fills().order("MSFT", "buy", ("1", "252.5")))
-    await harness.settled(lambda r: {s: q[0] for s, q in table(r).items()} == {"AAPL": D(10), "MSFT": D(5)})
+    await harness.settled(lambda r: {s: q[0] for s, q in harness.table(r).items()} == {"AAPL": D(10), "MSFT": D(5)})
     harness.gateway.positions = {"AAPL": ("10", "100"), "MSFT": ("5", "250.9")}
     harness.events.clear()
 
@@ -82,7 +78,7 @@ async def test_drift_when_the_broker_holds_more_then_exactly_one_drift_after_two
         "AAPL", "warning", D(10), D(12), D(2), "alert")
     assert drift.first_seen_at < drift.detected_at - timedelta(seconds=0.9)
     reply = await harness.positions()
-    assert table(reply)["AAPL"][0] == D(10) and reply.positions[0].drift
+    assert harness.table(reply)["AAPL"][0] == D(10) and reply.positions[0].drift
     assert harness.of_type("PositionReconciled") == []
     assert harness.log_events("positions.drift")
 
@@ -106,7 +102,7 @@ async def test_drift_when_policy_is_adopt_then_reconciled_once_and_the_next_sync
         "adopt", "AAPL", D(12), D(1200), "adopted_broker_qty")
     assert reconciled.drift_event_id == drift.event_id
     reply = await harness.positions(lots=True)
-    assert table(reply)["AAPL"] == (D(12), D(100), D(1200), D(0))  # 2 shares at the broker's average, none realized
+    assert harness.table(reply)["AAPL"] == (D(12), D(100), D(1200), D(0))  # 2 shares at the broker's average, none realized
     assert not reply.positions[0].drift
 
 
@@ -133,7 +129,7 @@ async def test_drift_when_policy_is_reduce_then_an_advisory_alert_and_nothing_sw
     assert (advised["symbol"], advised["advisory"], advised["recommendation"]) == (
         "AAPL", True, "tradectl halt --reducing")
     assert control == []  # position-sync switched nothing: the trading state is the operator's
-    assert table(await harness.positions())["AAPL"][0] == D(10) and harness.of_type("PositionReconciled") == []
+    assert harness.table(await harness.positions())["AAPL"][0] == D(10) and harness.of_type("PositionReconciled") == []
 
 
 async def test_read_when_the_broker_read_fails_or_lists_nothing_then_nothing_is_concluded(harness, Fills):
@@ -153,7 +149,7 @@ async def test_read_when_the_broker_read_fails_or_lists_nothing_then_nothing_is_
     assert (empty.ok, empty.drifts, empty_again.drifts) == (False, [], [])
     assert "never taken as flat" in empty.message
     assert harness.of_type("PositionDrift") == []
-    assert table(reply)["AAPL"][0] == D(10) and reply.last_sync_ok is False
+    assert harness.table(reply)["AAPL"][0] == D(10) and reply.last_sync_ok is False
 
 
 async def test_sync_when_killed_in_the_middle_then_after_the_restart_one_drift_and_one_adoption(harness, Fills):
@@ -177,7 +173,7 @@ async def test_sync_when_killed_in_the_middle_then_after_the_restart_one_drift_a
 
     assert len(harness.of_type("PositionDrift")) == 1 and len(harness.of_type("PositionReconciled")) == 1
     assert clean.drifts == after_restart.drifts == [] and after_restart.mismatched == []
-    assert table(await harness.positions())["AAPL"][:3] == (D(12), D(100), D(1200))
+    assert harness.table(await harness.positions())["AAPL"][:3] == (D(12), D(100), D(1200))
 
 
 async def test_schedule_when_the_market_is_closed_then_only_the_start_sync_runs_and_open_it_syncs_on_interval(harness):
@@ -222,7 +218,7 @@ async def test_rebuild_when_first_started_then_lots_from_fill_history_equal_the_
         fill_activity("e-buy-1", "b-buy", "buy", "60", "10", "60", day, False)]
     harness.start()
     await harness.healthy()
-    rebuilt = await harness.settled(lambda r: table(r).get("AAPL", (0,))[0] == D(50))
+    rebuilt = await harness.settled(lambda r: harness.table(r).get("AAPL", (0,))[0] == D(50))
 
     # the same executions by the live path: the buy as one merged polling fill, the sell under its trade id
     live = Fills(day)
@@ -231,7 +227,7 @@ async def test_rebuild_when_first_started_then_lots_from_fill_history_equal_the_
     await harness.publish(merged[0].model_copy(update={"execution_id": "b-buy:cum:100"}),
                           sell[0].model_copy(update={"execution_id": "e-sell"}))
     await harness.publish(*Fills().order("AAPL", "buy", ("5", "13"), broker_order_id="b-new"))  # not in the history
-    live_after = await harness.settled(lambda r: table(r)["AAPL"][0] == D(55))
+    live_after = await harness.settled(lambda r: harness.table(r)["AAPL"][0] == D(55))
     once = await harness.sync(rebuild=True)
     after_once = await harness.positions(lots=True)
     twice = await harness.sync(rebuild=True)
@@ -239,8 +235,8 @@ async def test_rebuild_when_first_started_then_lots_from_fill_history_equal_the_
 
     assert [(lot.lot_id, lot.qty, lot.price) for lot in rebuilt.positions[0].lots] == [
         ("e-buy-1", D(10), D(10)), ("e-buy-2", D(40), D("10.5"))]  # FIFO: the sell of 50 closed 50 of the first 60
-    assert table(rebuilt)["AAPL"][3] == D(100)  # 50 × (12 − 10)
-    qty, _, basis, realized = table(live_after)["AAPL"]
+    assert harness.table(rebuilt)["AAPL"][3] == D(100)  # 50 × (12 − 10)
+    qty, _, basis, realized = harness.table(live_after)["AAPL"]
     assert (qty, basis, realized) == (D(55), D(585), D(100))  # the live repeats added nothing, the new buy did
     assert once.rebuilt and twice.rebuilt
     assert after_once.positions == after_twice.positions == live_after.positions
