@@ -56,6 +56,7 @@ def test_submit_when_client_order_id_of_a_canceled_order_then_still_refused(brok
         pytest.param({"qty": "-1"}, id="negative-qty"),
         pytest.param({"qty": "abc"}, id="non-numeric-qty"),
         pytest.param({"qty": "0.0000000001"}, id="ten-decimals"),
+        pytest.param({"qty": "1.000000000000000000000000000001"}, id="thirty-decimals"),  # 28-digit context: 1
         pytest.param({"qty": "1", "type": "limit"}, id="limit-without-price"),
         pytest.param({"qty": "1", "limit_price": "10"}, id="market-with-limit-price", marks=pytest.mark.sim_strict),
         pytest.param({"qty": "1", "type": "stop_limit", "limit_price": "10"}, id="stop-limit-without-stop"),
@@ -77,6 +78,19 @@ def test_submit_when_input_invalid_then_422(broker, body, request):
     error = refusal(post_order(broker, **order))
 
     assert error.status_code == 422
+
+
+def test_submit_when_qty_is_a_json_number_with_thirty_decimals_then_422(broker):
+    """A JSON number, not a string: read as a float it was 1.0 and filled. Sent as raw bytes, since alpaca-py would
+    send a float (17 digits)."""
+    body = ('{"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", '
+            '"qty": 1.000000000000000000000000000001}')
+    headers = {"APCA-API-KEY-ID": broker.key, "APCA-API-SECRET-KEY": broker.secret, "content-type": "application/json"}
+
+    r = httpx.post(f"{broker.url}/v2/orders", content=body, headers=headers, timeout=10)
+
+    assert r.status_code == 422, r.text
+    assert not broker.trading().get_orders()  # nothing was placed
 
 
 def test_submit_when_limit_price_sub_penny_then_422(broker):

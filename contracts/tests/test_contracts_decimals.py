@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tradebus_contracts.decimal_types import DECIMAL_PATTERN, MAX_DIGITS, Money, Quantity, decimal_to_str
+from tradebus_contracts.decimal_types import (
+    DECIMAL_PATTERN,
+    MAX_DIGITS,
+    Money,
+    Quantity,
+    decimal_places,
+    decimal_to_str,
+)
 
 
 class Priced(BaseModel):
@@ -106,3 +113,17 @@ def test_validate_when_too_many_digits_then_rejected_without_rendering_them():
 
 def test_validate_when_negative_or_zero_then_accepted_because_risk_reports_it():
     assert Priced(price="-1", qty="0").qty == 0
+
+
+@pytest.mark.parametrize(("text", "places"), [("10.50", 1), ("100", 0), ("1E+2", 0), ("0.000", 0), ("-0.0001", 4),
+                                              ("187.2500000000000000001", 19),
+                                              ("1.000000000000000000000000000001", 30)])
+def test_decimal_places_when_counted_then_the_digits_as_sent_decide_not_the_28_digit_context(text, places):
+    assert decimal_places(Decimal(text)) == places
+
+
+@given(finite_decimals)
+def test_decimal_places_when_any_finite_decimal_then_the_places_of_its_plain_string_without_trailing_zeros(value):
+    fraction = decimal_to_str(value).partition(".")[2].rstrip("0")
+
+    assert decimal_places(value) == len(fraction)

@@ -86,7 +86,7 @@ async def test_reducing_when_a_long_is_sold_twice_then_refused_kept_over_a_resta
     assert isinstance(released, RiskApproved)
 
 
-async def test_short_sale_when_not_shortable_and_a_long_is_sold_in_two_then_refused_like_one_sell_of_the_whole(
+async def test_short_sale_when_not_shortable_and_a_long_is_sold_in_two_then_refused_like_the_whole_even_after_a_restart(
     risk, order_requested
 ):
     await holding(risk, "100", shortable=False)
@@ -94,18 +94,25 @@ async def test_short_sale_when_not_shortable_and_a_long_is_sold_in_two_then_refu
     first = await decide(risk, order_requested, side="sell", qty="100")
     second = await decide(risk, order_requested, side="sell", qty="100")
     whole = await decide(risk, order_requested, side="sell", qty="200")
+    await restart(risk)
+    after_restart = await decide(risk, order_requested, side="sell", qty="100")  # a forgotten first sell: approved
 
     assert isinstance(first, RiskApproved)
     assert "SHORT_NOT_ALLOWED" in codes(second) and "SHORT_NOT_ALLOWED" in codes(whole)
+    assert "SHORT_NOT_ALLOWED" in codes(after_restart)
 
 
-async def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_is_refused(risk, order_requested):
+async def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_is_refused_also_after_a_restart(
+    risk, order_requested
+):
     await risk.seed(buying_power="1000000")  # only the position cap is in the way
     await asyncio.sleep(0.3)  # the account reaches risk's REFDATA watch
     decisions = [await decide(risk, order_requested, qty="240", limit_price="187.25") for _ in range(3)]
+    await restart(risk)
+    after_restart = await decide(risk, order_requested, qty="240", limit_price="187.25")  # flat without the book
 
     assert [isinstance(d, RiskApproved) for d in decisions] == [True, True, False]
-    assert codes(decisions[2]) == {"POSITION_NOTIONAL_EXCEEDS_LIMIT"}
+    assert codes(decisions[2]) == codes(after_restart) == {"POSITION_NOTIONAL_EXCEEDS_LIMIT"}
 
 
 async def test_fill_when_the_settled_position_lags_then_it_holds_its_room_over_a_restart_and_no_longer_once_settled(

@@ -1,12 +1,15 @@
 """Bad input to the ticket API over HTTP, against a real server: a JSON NaN, Infinity or 1e400 in any decimal is a
-422 (it was a 500: the refusal could not be encoded); a body over 64 KiB is a 413 before it is read whole; no error
-reply quotes more than a short excerpt of what was sent."""
+422 (it was a 500: the refusal could not be encoded); a JSON number with more digits than a float holds reaches risk
+with every digit (it was rounded to a float's 17, and risk approved what it would have refused); a body over 64 KiB
+is a 413 before it is read whole; no error reply quotes more than a short excerpt of what was sent."""
 
 from __future__ import annotations
 
 import socket
 
 import pytest
+
+from .conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +34,47 @@ def test_order_when_a_decimal_is_not_finite_or_huge_then_4xx_with_a_short_reply(
                 assert r.status_code in (400, 422) and len(r.content) < 2000, (field, number[:10], path, r.text)
 
     assert statuses == {400, 422}  # 400: an integer too long for Python to read (over 4,300 digits)
+
+
+EXACT = {"qty": "1.000000000000000000000000000001", "limit_price": "187.2500000000000000001"}
+EXACT_NUMBERS = ORDER.replace('"qty": "1", "limit_price": "1"', ", ".join(f'"{k}": {v}' for k, v in EXACT.items()))
+
+
+def test_preview_when_json_numbers_have_more_digits_than_a_float_then_risk_is_asked_about_every_digit(ticket):
+    r = post_raw(ticket, "/api/orders/preview", EXACT_NUMBERS + "}")
+
+    assert r.status_code == 200, r.text
+    asked = ticket.risk_requests[-1]
+    assert {k: asked[k] for k in EXACT} == EXACT  # risk counts 30 and 19 decimals: QTY_TOO_MANY_DECIMALS, SUB_PENNY
+
+
+def test_order_when_json_numbers_have_more_digits_than_a_float_then_the_order_requested_carries_every_digit(ticket):
+    r = post_raw(ticket, "/api/orders", EXACT_NUMBERS + "}")
+
+    assert r.status_code == 202, r.text
+    order_id = r.json()["order_id"]
+    with ticket.client() as c:
+        order = eventually(lambda: (o := c.get(f"/api/orders/{order_id}")).status_code == 200 and o.json())
+    (requested,) = order["timeline"]
+    assert {k: requested["event"][k] for k in EXACT} == EXACT and {k: order[k] for k in EXACT} == EXACT
+
+
+@pytest.mark.parametrize("number", ["1e-400", "1e41", "1.0000000000000000000000000000000000000001"])
+def test_order_when_a_json_number_is_past_the_wire_bound_then_422_instead_of_a_rounded_float(ticket, number):
+    for path in ENDPOINTS:
+        r = post_raw(ticket, path, ORDER + f', "qty": {number}}}')
+
+        assert r.status_code == 422, (path, r.text)  # as floats, 1e-400 was 0.0 and the 41 digits were 1.0
+        assert r.json()["detail"][0]["loc"] == ["body", "qty"] and "40 digits" in r.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_order_when_a_decimal_is_a_non_finite_json_constant_then_422_naming_the_field(ticket, constant):
+    r = post_raw(ticket, "/api/orders/preview", ORDER + f', "limit_price": {constant}}}')
+
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "limit_price"] and "finite" in error["msg"]
 
 
 def test_order_when_a_field_is_a_60_kib_string_then_the_422_quotes_only_an_excerpt(ticket):

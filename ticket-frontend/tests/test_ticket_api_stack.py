@@ -52,6 +52,22 @@ def test_place_order_when_the_whole_stack_runs_then_risk_previews_and_the_order_
     assert any(r["code"] == "QTY_NOT_POSITIVE" for r in rejected["reject_reasons"])
 
 
+def test_order_when_json_numbers_carry_more_digits_than_a_float_then_the_real_risk_counts_every_one(stack_ticket):
+    body = ('{"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", '
+            '"qty": 1.000000000000000000000000000001, "limit_price": 187.2500000000000000001}')
+    exact = {"content": body, "headers": {"content-type": "application/json"}}  # a float would round both to pass
+    refusals = {("qty", "QTY_TOO_MANY_DECIMALS"), ("limit_price", "SUB_PENNY_PRICE")}
+
+    preview = stack_ticket.post("/api/orders/preview", **exact)
+    assert preview.status_code == 200, preview.text
+    assert refusals <= {(e["field"], e["code"]) for e in preview.json()["errors"]}, preview.json()
+
+    order_id = stack_ticket.post("/api/orders", **exact).json()["order_id"]
+    rejected = eventually(lambda: (r := stack_ticket.get(f"/api/orders/{order_id}")).status_code == 200
+                          and r.json()["status"] == "rejected" and r.json(), timeout=30, interval=0.2)
+    assert refusals <= {(r["field"], r["code"]) for r in rejected["reject_reasons"]}, rejected["reject_reasons"]
+
+
 def test_positions_when_an_order_fills_then_the_ledger_holds_it_with_its_cost(stack_ticket):
     order_id = stack_ticket.post("/api/orders", json=MARKET_BUY).json()["order_id"]
     eventually(lambda: stack_ticket.get(f"/api/orders/{order_id}").json().get("status") == "filled", timeout=30,

@@ -15,13 +15,16 @@ MAX_MAGNITUDE = Decimal("1e12")
 
 
 def parse_decimal(value: Any, field: str) -> Decimal:
-    """Accept JSON numbers and strings (alpaca-py sends floats); refuse anything else."""
+    """Accept JSON numbers and strings (alpaca-py sends floats); refuse anything else. A JSON number arrives as a
+    Decimal with every digit as sent (``web.read_json``); a float only from a Python caller."""
     if isinstance(value, bool) or value is None:
         raise invalid(f"invalid {field}")
     if isinstance(value, float):
         value = repr(value)
+    elif isinstance(value, str):
+        value = value.strip()
     try:
-        number = Decimal(str(value).strip()) if isinstance(value, (str, int)) else None
+        number = Decimal(value) if isinstance(value, (str, int, Decimal)) else None
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite():
@@ -33,11 +36,6 @@ def parse_decimal(value: Any, field: str) -> Decimal:
 
 def optional_decimal(value: Any, field: str) -> Decimal | None:
     return None if value is None or value == "" else parse_decimal(value, field)
-
-
-def decimal_places(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def fmt(number: Decimal | None) -> str | None:

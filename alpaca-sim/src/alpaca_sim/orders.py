@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from tradebus_contracts.decimal_types import decimal_places
 from tradebus_contracts.orders import OrderStatus
 
 from .assets import Asset, AssetBook
 from .errors import BrokerError, invalid, unprocessable
-from .numbers import MAX_QTY_DECIMALS, decimal_places, fmt, is_sub_penny, optional_decimal
+from .numbers import MAX_QTY_DECIMALS, fmt, is_sub_penny, optional_decimal
 
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
@@ -28,11 +29,13 @@ def internal_error() -> JSONResponse:
 
 
 async def read_json(request: Request, default: Any = None) -> Any:
+    """The body as JSON, its numbers as Decimals with every digit as sent: a float would turn a qty of
+    ``1.000000000000000000000000000001`` into 1.0, which passes the 9-decimal rule Alpaca enforces."""
     raw = await request.body()
     if not raw.strip():
         return default
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise BrokerError(400, 40010000, "request body format is invalid") from None
 

@@ -33,7 +33,8 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["MAX_DIGITS", "DECIMAL_PATTERN", "DecimalString", "Money", "Quantity", "Ratio", "decimal_to_str"]
+__all__ = ["MAX_DIGITS", "DECIMAL_PATTERN", "DecimalString", "Money", "Quantity", "Ratio", "decimal_places",
+           "decimal_to_str"]
 
 MAX_DIGITS = 40
 DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"  # ASCII digits only: \d admits other scripts
@@ -43,6 +44,21 @@ _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 def decimal_to_str(value: Decimal) -> str:
     """The one wire spelling of a decimal: plain notation, exponent (trailing zeros) kept."""
     return format(value, "f")
+
+
+def decimal_places(value: Decimal) -> int:
+    """Decimal places that matter, counted on the digits as sent: ``10.50`` has 1, ``100`` has 0,
+    ``1.000000000000000000000000000001`` has 30. The one way to count them (risk's QTY_TOO_MANY_DECIMALS and
+    SUB_PENNY_PRICE, alpaca-sim's 422): ``normalize()`` would round to the context's 28 digits first and find 0."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN or Infinity: no places to count
+        return 0
+    significant = len(digits)
+    while significant and digits[significant - 1] == 0:
+        significant -= 1
+    if not significant:  # zero, however written
+        return 0
+    return max(0, -(exponent + len(digits) - significant))
 
 
 def _plain_digit_count(value: Decimal) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal, localcontext
 
 from tradebus_contracts import OrderFields, OrderSide, OrderType, RejectionReason, TimeInForce, TradingState
+from tradebus_contracts.decimal_types import decimal_places
 from tradebus_contracts.exposure import opposes_position
 from tradebus_contracts.projection import EXACT
 
@@ -32,7 +33,6 @@ from .limits import Limits
 from .model import RiskContext, Verdict
 from .pricing import (
     PRICES_BY_TYPE,
-    decimals,
     estimate,
     far_side_price,
     is_fractional,
@@ -95,9 +95,9 @@ def check_quantity(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
         elif qty < MIN_FRACTIONAL_QTY:
             yield reason("FRACTIONAL_QTY_BELOW_MIN",
                          f"fractional qty {shares(qty)} is below the minimum of {MIN_FRACTIONAL_QTY} shares", "qty")
-        if decimals(qty) > MAX_QTY_DECIMALS:
+        if decimal_places(qty) > MAX_QTY_DECIMALS:
             yield reason("QTY_TOO_MANY_DECIMALS",
-                         f"qty {shares(qty)} has {decimals(qty)} decimals; at most {MAX_QTY_DECIMALS}", "qty")
+                         f"qty {shares(qty)} has {decimal_places(qty)} decimals; at most {MAX_QTY_DECIMALS}", "qty")
     if notional is not None:
         if notional <= 0:
             yield reason("NOTIONAL_NOT_POSITIVE", f"notional must be greater than $0, got {price(notional)}",
@@ -105,9 +105,9 @@ def check_quantity(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iter
         elif notional < MIN_NOTIONAL:
             yield reason("NOTIONAL_BELOW_MIN", f"notional {price(notional)} is below the minimum of $1.00",
                          "notional")
-        if decimals(notional) > 2:
+        if decimal_places(notional) > 2:
             yield reason("NOTIONAL_TOO_MANY_DECIMALS",
-                         f"notional {price(notional)} has {decimals(notional)} decimals; at most 2 (cents)", "notional")
+                         f"notional {price(notional)} has {decimal_places(notional)} decimals; at most 2 (cents)", "notional")
         if order.type is not OrderType.MARKET:
             yield reason("NOTIONAL_REQUIRES_MARKET",
                          f"a notional order must be a market order, not {order.type}", "type")
@@ -127,8 +127,8 @@ def check_prices(order: OrderFields, ctx: RiskContext, limits: Limits) -> Iterat
             yield reason("PRICE_NOT_POSITIVE", f"{label} must be greater than $0, got {price(value)}", name)
         elif value is not None:
             allowed = 2 if value >= 1 else 4
-            if decimals(value) > allowed:
-                yield reason("SUB_PENNY_PRICE", f"{label} {price(value)} has {decimals(value)} decimals; prices "
+            if decimal_places(value) > allowed:
+                yield reason("SUB_PENNY_PRICE", f"{label} {price(value)} has {decimal_places(value)} decimals; prices "
                              f"{'at or above' if allowed == 2 else 'below'} $1 allow at most {allowed}", name)
 
 

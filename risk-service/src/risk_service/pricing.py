@@ -25,7 +25,6 @@ __all__ = [
     "order_shares",
     "signed",
     "is_fractional",
-    "decimals",
     "is_stale",
     "usable_quote",
 ]
@@ -96,20 +95,6 @@ def signed(order: OrderFields, qty: Decimal) -> Decimal:
 def is_fractional(order: OrderFields) -> bool:
     """Alpaca's definition: any notional order, or a qty with a fractional part."""
     return order.notional is not None or (order.qty is not None and order.qty != order.qty.to_integral_value())
-
-
-def decimals(value: Decimal) -> int:
-    """Decimal places that matter, counted on the digits as sent: ``10.50`` has 1, ``100`` has 0,
-    ``1.000000000000000000000000000001`` has 30. (``normalize()`` would round to the context's 28 digits first.)"""
-    _, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):
-        return 0
-    significant = len(digits)
-    while significant and digits[significant - 1] == 0:
-        significant -= 1
-    if not significant:  # zero, however written
-        return 0
-    return max(0, -(exponent + len(digits) - significant))
 
 
 def is_stale(as_of: datetime, now: datetime, max_age_s: Decimal) -> bool:

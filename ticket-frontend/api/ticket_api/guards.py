@@ -3,23 +3,30 @@
 * `BodyLimit`: a body over ``MAX_BODY_BYTES`` (64 KiB; an order is a few hundred bytes) is answered 413 as soon
   as its ``Content-Length`` says so, or, without one, as soon as the bytes read pass the limit; it is never read
   whole. A body within the limit is read once and handed on unchanged.
+* `ExactJsonRoute`: bodies decoded with exact decimals. A JSON number becomes a ``Decimal`` with every digit as sent
+  (``1.000000000000000000000000000001`` stays 30 decimals, so risk refuses it: QTY_TOO_MANY_DECIMALS), never a float
+  rounded to 17 digits; ``NaN`` and ``Infinity`` become non-finite Decimals, which every decimal field refuses (422
+  naming the field).
 * `validation_error`: FastAPI's 422, with every error kept to its location, message, type and an excerpt of the
-  input. FastAPI's own handler echoes the whole input (a 60 KiB string comes back whole), and fails to encode a
-  JSON ``NaN``, ``Infinity`` or ``1e400`` (read as non-finite floats), which turned a refused order into a 500.
+  input. FastAPI's own handler echoes the whole input (a 60 KiB string comes back whole), and failed to encode a
+  JSON ``NaN``, ``Infinity`` or ``1e400`` (then read as non-finite floats), which turned a refused order into a 500.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_BODY_BYTES", "BodyLimit", "validation_error", "excerpt"]
+__all__ = ["MAX_BODY_BYTES", "BodyLimit", "ExactJsonRoute", "validation_error", "excerpt"]
 
 MAX_BODY_BYTES = 64 * 1024
 EXCERPT_CHARS = 40
@@ -76,6 +83,25 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class _ExactJsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal, parse_constant=Decimal)
+        return self._json
+
+
+class ExactJsonRoute(APIRoute):
+    """A route whose JSON body is read with exact decimals (FastAPI's own reading goes through ``Request.json``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def exact(request: Request) -> Response:
+            return await handle(_ExactJsonRequest(request.scope, request.receive))
+
+        return exact
+
+
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     """422 with at most ``MAX_ERRORS`` errors, each naming its field and quoting no more than an excerpt."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
@@ -89,6 +115,8 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     """A short, always-encodable rendering of any input value."""
     if isinstance(value, str):
         text = value
+    elif isinstance(value, Decimal):
+        text = str(value)  # "1E+400", "NaN": short, where the plain notation of a huge exponent is not
     elif isinstance(value, float) and not math.isfinite(value):
         text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     else:

@@ -1,9 +1,10 @@
 """The HTTP API's request and response bodies (OpenAPI at ``/openapi.json``).
 
 Requests take an order as the contracts' ``OrderFields`` (Alpaca's field names), with one leniency: decimals may
-be JSON strings or numbers (a browser form sends either); a number becomes ``Decimal(str(x))``, so ``0.1`` is 0.1
-and not the float's 55 digits. Only *well-typed* is checked here (a decimal, a known enum, a ticker pattern, no
-unknown fields): 422 per field.
+be JSON strings or numbers (a browser form sends either); a number is read as a ``Decimal`` with every digit as
+sent (``guards.ExactJsonRoute``), so ``0.1`` is 0.1 and not the float's 55 digits, and a qty with 30 decimals keeps
+them for risk to refuse. A float (only a Python caller can pass one) is refused: its digits are already lost.
+Only *well-typed* is checked here (a decimal, a known enum, a ticker pattern, no unknown fields): 422 per field.
 Business rules (qty xor notional, prices per type, limits) are the risk service's: the preview shows them
 and a requested order that breaks them is rejected with reasons.
 
@@ -33,9 +34,7 @@ def _decimal_input(kind: str) -> Any:
         if isinstance(value, bool):
             raise PydanticCustomError("decimal_string", "{kind} must be a decimal string or number, got a boolean",
                                       {"kind": kind})
-        if isinstance(value, (int, float)):
-            value = Decimal(str(value))
-        return checker.validate_python(value)
+        return checker.validate_python(value)  # a JSON number arrives as a Decimal or an int, never a float
 
     schema = {"anyOf": [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "number"}],
               "description": f"{kind} as a decimal string (preferred) or a JSON number", "examples": ["10.5"]}

@@ -24,6 +24,7 @@ from tradebus_runtime.trading_state import TradingStateFollower, TradingStateUnk
 
 from . import live
 from .context import PRODUCER, Ticket, cancel_requested_event_id, order_requested_event_id
+from .guards import ExactJsonRoute
 from .models import (
     AccountOut,
     CancelAccepted,
@@ -65,7 +66,7 @@ def _ticket(request: Request) -> Ticket:
 
 TicketDep = Annotated[Ticket, Depends(_ticket)]
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=ExactJsonRoute)  # JSON numbers read as Decimals, every digit kept
 
 
 @router.get("/mode", response_model=ModeOut)
