@@ -59,13 +59,18 @@ export function SelectField({ id, label, value, onChange, options, allowed, erro
   );
 }
 
-/** Props that bind a decimal TextField to one field of the order form, by the field's name. */
-export function bindDecimal({ form, update, errorFor, ids }) {
+/** Props that bind a field to one field of the order form, by the field's name: its id, value, change and error. */
+export function bindField({ form, update, errorFor, ids }) {
   return (name) => ({
     id: ids[name],
     value: form[name],
     onChange: (value) => update(name, value),
     error: errorFor(name),
-    inputMode: "decimal",
   });
+}
+
+/** The same for a decimal TextField (a numeric keyboard on phones). */
+export function bindDecimal(binding) {
+  const field = bindField(binding);
+  return (name) => ({ ...field(name), inputMode: "decimal" });
 }

@@ -32,7 +32,7 @@ import { OrderType, SYMBOL_PATTERN } from "../../lib/vocabulary.generated.js";
 import { AmountFields } from "./AmountFields.jsx";
 import { ConfirmDialog } from "./ConfirmDialog.jsx";
 import { CostEstimate, effectiveEstimate } from "./CostEstimate.jsx";
-import { SelectField, TextField, bindDecimal } from "./Field.jsx";
+import { SelectField, TextField, bindDecimal, bindField } from "./Field.jsx";
 import { QuoteBox } from "./QuoteBox.jsx";
 
 // the order in which a failed Review moves focus to the first field to fix
@@ -89,6 +89,7 @@ export default function TradeTicket({ mode = null, trading = null, onOrderPlaced
     if (!client && !hasClientErrors) return preview.fieldErrors[field] ?? null;
     return null;
   };
+  const field = bindField({ form, update, errorFor, ids: FIELD_IDS });
   const decimal = bindDecimal({ form, update, errorFor, ids: FIELD_IDS });
 
   const serverBlocks = Boolean(preview.data?.errors?.length) || Object.keys(preview.fieldErrors).length > 0;
@@ -154,17 +155,8 @@ export default function TradeTicket({ mode = null, trading = null, onOrderPlaced
         <QuoteBox symbol={quoteSymbol} quote={quote} ticks={ticks} error={quoteError} />
 
         <div className="row">
-          <SelectField id={FIELD_IDS.side} label="Side" value={form.side} onChange={(v) => update("side", v)} options={SIDES} error={errorFor("side")} />
-          <SelectField
-            id={FIELD_IDS.type}
-            label="Order type"
-            value={form.type}
-            onChange={(v) => update("type", v)}
-            options={ORDER_TYPES}
-            allowed={types.values}
-            hint={types.reason}
-            error={errorFor("type")}
-          />
+          <SelectField {...field("side")} label="Side" options={SIDES} />
+          <SelectField {...field("type")} label="Order type" options={ORDER_TYPES} allowed={types.values} hint={types.reason} />
         </div>
 
         <AmountFields form={form} update={update} errorFor={errorFor} ids={FIELD_IDS} />
@@ -182,14 +174,11 @@ export default function TradeTicket({ mode = null, trading = null, onOrderPlaced
 
         <div className="row">
           <SelectField
-            id={FIELD_IDS.time_in_force}
+            {...field("time_in_force")}
             label="Time in force"
-            value={form.time_in_force}
-            onChange={(v) => update("time_in_force", v)}
             options={TIME_IN_FORCE}
             allowed={tifs.values}
             hint={tifs.reason}
-            error={errorFor("time_in_force")}
           />
           <div className={`field field--checkbox ${errorFor("extended_hours") ? "field--invalid" : ""}`}>
             <div className="checkbox-line">
