@@ -19,7 +19,8 @@ have a bucket of their own, as Alpaca counts them apart.
 
 Errors are classified for the caller: `BrokerRejected` (a definitive 4xx: the order is not there),
 `BrokerRateLimited` (429, with the wait the headers ask for), `BrokerUnavailable` (timeout, connection error,
-5xx: the outcome is unknown and must be looked up).
+5xx: the outcome is unknown and must be looked up; a ``DependencyUnavailable``, so a message whose handler it ends
+waits for the broker instead of being dead-lettered).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from alpaca.trading.requests import GetAssetsRequest, GetCalendarRequest, GetOrd
 
 from tradebus_contracts import OrderFields, OrderSide, OrderStatus
 from tradebus_contracts.decimal_types import decimal_to_str
+from tradebus_runtime.faults import DependencyUnavailable
 
 from .ratelimit import RateLimiter
 
@@ -72,8 +74,9 @@ class BrokerRateLimited(BrokerError):
         self.retry_after_s = retry_after_s
 
 
-class BrokerUnavailable(BrokerError):
-    """Timeout, connection failure or 5xx: whether the broker acted is unknown."""
+class BrokerUnavailable(BrokerError, DependencyUnavailable):
+    """Timeout, connection failure or 5xx: whether the broker acted is unknown. A dependency away: a handler it
+    escapes from waits for the broker (`faults.is_transient`), it is never dead-lettered for it."""
 
 
 class _TimeoutSession(requests.Session):
