@@ -83,6 +83,9 @@ class GatewaySettings(ServiceSettings):
         default=APPROVALS.max_deliver, ge=1, validation_alias="GATEWAY_APPROVAL_MAX_DELIVER",
         description="failures of an approval before it is dead-lettered; a dependency away (broker, PostgreSQL, "
                     "NATS) is waited out and never counts")
+    late_watch_s: float = Field(default=300.0, ge=0, validation_alias="GATEWAY_LATE_WATCH_S",
+                                description="how long after an order was recorded failed polling still looks for it "
+                                            "among the broker's recent orders (a POST that landed after all)")
     stream: bool = Field(default=True, validation_alias="GATEWAY_STREAM",
                          description="follow trade_updates (polling runs regardless)")
     quote_stream: bool = Field(default=True, validation_alias="GATEWAY_QUOTE_STREAM",
@@ -128,7 +131,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     await refdata.start(io.bus.nc)
     poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s,
                     landing_window_s=s.broker_timeout_s + s.landing_margin_s,
-                    resting_interval_s=s.resting_poll_interval_s)
+                    resting_interval_s=s.resting_poll_interval_s, late_watch_s=s.late_watch_s)
     await outbox.flush()  # whatever a crash left unpublished
     log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
                 account=s.account, trusted_key_ids=sorted(trusted), live=live)
