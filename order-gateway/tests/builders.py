@@ -1,4 +1,5 @@
-"""Plain values the unit tests start from: a signed approval, our order row, the broker's word on an order."""
+"""Plain values the unit tests start from: a signed approval, our order row, the broker's word on an order; and the
+runtime's verdicts on one failure, delivery after delivery."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from order_gateway.broker import BrokerOrder
 from order_gateway.model import OrderRow, SubmitState
 from tradebus_contracts import OrderRequested, RiskApproved, client_order_id_for, sign_approval
 from tradebus_contracts.signing import generate_private_key, public_key_to_b64, trusted_keys
+from tradebus_runtime.bus import Ack, Bury, ConsumerSpec, Retry, settle
 
 from .fakes import START, alpaca_order
 
@@ -54,3 +56,13 @@ def broker_order(row: OrderRow, status: str, *, filled_qty: str = "0", filled_av
 def after_report(row: OrderRow, status: str | None, cum_qty: Decimal, notional: Decimal) -> OrderRow:
     """The row as the writer leaves it after a report (what the next report starts from)."""
     return replace(row, broker_status=status, filled_qty=cum_qty, filled_notional=notional)
+
+
+def verdicts_on(failure: Exception, spec: ConsumerSpec) -> list[Ack | Retry | Bury]:
+    """How the runtime settles ``failure`` at each delivery, as the consumer does, far past what ``spec``'s
+    ``max_deliver`` lets a failing handler use."""
+    tally, verdicts = None, []
+    for delivered in range(1, spec.max_deliver * 3 + 1):
+        tally, verdict = settle(failure, delivered, tally, spec)
+        verdicts.append(verdict)
+    return verdicts

@@ -1,6 +1,8 @@
 """A running order-gateway (real process) against alpaca-sim (through the real alpaca-py), real NATS and PostgreSQL.
 
 Tests sign approvals themselves with a test key, so the gateway is tested alone: what it submits, what it refuses.
+Unit tests get the in-memory edges instead (`clock`, `broker`: tests/fakes.py); a module that talks to the simulator
+through the real adapter gives its own ``broker``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tradebus_contracts.signing import generate_private_key, public_key_to_b64
 from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import NotHealthy, wait_until_healthy
 from tradectl.testing import exit_reason
+
+from .fakes import FakeBroker, FakeClock
 
 BIN = Path(sys.executable).parent
 
@@ -148,6 +152,16 @@ class GatewayHarness:
 
     def log_text(self):
         return self.log_path.read_text()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def broker(clock):
+    return FakeBroker(clock)
 
 
 @pytest.fixture

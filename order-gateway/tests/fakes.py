@@ -124,6 +124,10 @@ class FakeBroker:
         self._answer("open_orders")
         return [dict(o) for o in self.orders.values() if not OrderStatus(o["status"]).is_final]
 
+    async def orders_since(self, after: datetime, page: int = 500) -> list[dict[str, Any]]:
+        self._answer("orders_since")
+        return [dict(o) for o in self.orders.values() if datetime.fromisoformat(o["created_at"]) > after]
+
     async def cancel(self, broker_order_id: str) -> None:
         fault = self._answer("cancel")
         order = next((o for o in self.orders.values() if o["id"] == broker_order_id), None)

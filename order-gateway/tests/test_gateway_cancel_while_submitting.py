@@ -11,15 +11,14 @@ import pytest
 from order_gateway.app import CANCELS
 from order_gateway.cancels import SubmitInFlight
 from tradebus_contracts import CancelOutcome, CancelRequested, OrderStatus
-from tradebus_runtime.bus import Bury, Retry, settle
+from tradebus_runtime.bus import Bury, Retry
+
+from .builders import verdicts_on
 
 
 def test_cancel_when_the_submit_stays_unresolved_delivery_after_delivery_then_it_waits_and_is_never_dead_lettered():
     """The cancel consumer's own settings and the runtime's verdict, delivery after delivery (as the consumer does)."""
-    tally, verdicts = None, []
-    for delivered in range(1, CANCELS.max_deliver * 3 + 1):  # far past what a failing handler may use
-        tally, verdict = settle(SubmitInFlight("order 1 is being submitted"), delivered, tally, CANCELS)
-        verdicts.append(verdict)
+    verdicts = verdicts_on(SubmitInFlight("order 1 is being submitted"), CANCELS)
 
     assert [v for v in verdicts if isinstance(v, Bury)] == []
     assert all(isinstance(v, Retry) and v.transient and v.delay_s <= CANCELS.transient_retry_max_s for v in verdicts)

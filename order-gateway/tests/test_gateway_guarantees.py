@@ -167,6 +167,15 @@ async def test_approval_when_trading_is_halted_then_the_gateway_refuses_it_too(g
     assert await gateway.broker_orders(client_order_id_for(request.order_id)) == []
 
 
+async def land_late(gateway, request):
+    """The POST we gave up on lands after all: the broker gets the order with its client_order_id."""
+    landed = await gateway.http.post(
+        "/v2/orders", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"},
+        json={"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day",
+              "client_order_id": client_order_id_for(request.order_id)})
+    assert landed.status_code == 200, landed.text
+
+
 @pytest.fixture
 def short_landing_window(monkeypatch):
     """Asked for before ``gateway``: broker calls time out after 1 s, and a POST may land up to 2 s after that."""
@@ -191,13 +200,32 @@ async def test_submit_when_every_post_fails_until_expiry_then_pending_through_th
     assert datetime.now(UTC) - approval.expires_at >= timedelta(seconds=2)  # at least the margin after the last POST
 
     await gateway.admin("/admin/faults", method="DELETE")
-    landed = await gateway.http.post(  # the POST we gave up on lands after all
-        "/v2/orders", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"},
-        json={"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day",
-              "client_order_id": client_order_id_for(request.order_id)})
-    assert landed.status_code == 200, landed.text
+    await land_late(gateway, request)
     final = await gateway.final_status(request.order_id, timeout=20)
 
     assert final.status == OrderStatus.FILLED and len(gateway.of(request.order_id, "OrderSubmitted")) == 1
     assert sum(f.qty for f in gateway.of(request.order_id, "FillReported")) == Decimal(1)
+    assert "gateway.late_order_adopted" in gateway.log_text()
+
+
+async def test_late_order_when_the_stream_is_silent_then_polling_finds_it_adopts_it_and_counts_its_fill(
+        short_landing_window, gateway):
+    """Issue 11: a POST that landed after its order was recorded failed was adopted only when the stream or a webhook
+    reported it — polling followed submitted rows alone. Now polling matches the broker's recent orders against the
+    rows it has not seen there (pending, or failed lately)."""
+    await gateway.admin("/admin/faults", {"method": "POST", "path": "/v2/orders", "status": 504, "times": 0})
+    request = gateway.request()
+    await gateway.publish(gateway.approve(request, ttl=timedelta(seconds=1)))
+    await gateway.submission_failed(request.order_id, timeout=20)
+    await gateway.admin("/admin/faults", method="DELETE")
+    await gateway.admin("/admin/faults", {"method": "GET", "path": "/stream", "status": 503, "times": 0,
+                                          "after_effect": True})  # the stream stays connected and says nothing
+
+    await land_late(gateway, request)
+    final = await gateway.final_status(request.order_id, timeout=20)
+    fills = gateway.of(request.order_id, "FillReported")
+
+    assert final.status == OrderStatus.FILLED and final.source == "poll"
+    assert len(gateway.of(request.order_id, "OrderSubmitted")) == 1
+    assert sum(f.qty for f in fills) == Decimal(1) and {f.source for f in fills} == {"poll"}
     assert "gateway.late_order_adopted" in gateway.log_text()

@@ -34,16 +34,6 @@ class Audit(list):
         self.append((call.call, call.http_status))
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def broker(clock):
-    return FakeBroker(clock)
-
-
 async def test_submit_when_the_broker_answers_then_placed_once_from_the_answer(broker, clock):
     approved, audit = approval(), Audit()
 

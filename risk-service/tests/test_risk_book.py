@@ -1,6 +1,7 @@
 """The book: which order outcomes close an open approval (a final status, a failed submission, a cancel before
-submit — and nothing else: a partial fill, ``done_for_day`` or a cancel that came too late keep it open); and, for
-any sequence of approvals, fills, ends and reloads, the totals it keeps as it goes equal the ones recomputed from
+submit — and nothing else: a partial fill, ``done_for_day`` or a cancel that came too late keep it open); an order
+the gateway gave up on counts again once it is submitted after all (a late order, adopted); and, for any sequence of
+approvals, fills, ends (failed submissions among them) and reloads, the totals it keeps as it goes equal the ones recomputed from
 the facts (``tradebus_contracts.projection``), the open buys the account does not hold back yet included."""
 
 from __future__ import annotations
@@ -49,11 +50,54 @@ def test_closes_approval_when_the_gateway_reports_an_outcome_then_only_an_end_cl
     assert closes_approval(event) is closes
 
 
+T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+
+def a_book_with_a_buy(shares: str = "10", cost: str = "1000") -> tuple[Book, UUID]:
+    book = Book(timedelta(seconds=1), trading_day_start(T0))
+    order_id = uuid4()
+    book.record_approval(order_id, "AAPL", OrderSide.BUY, Commitment(Decimal(cost), Decimal(shares)),
+                         T0 + timedelta(seconds=30), T0)
+    return book, order_id
+
+
+def test_book_when_a_failed_submission_is_followed_by_order_submitted_then_the_order_counts_again():
+    book, order_id = a_book_with_a_buy()
+    book.record_closed(order_id, Decimal(0), failed=True)  # the gateway gave up on it
+    released = (book.projection("AAPL", Decimal(0), T0), book.open_total, book.daily_total)
+
+    book.record_submitted(order_id, T0 + timedelta(seconds=40))  # the POST landed after all: adopted
+    book.record_submitted(order_id, T0 + timedelta(seconds=41))  # a redelivery changes nothing
+
+    assert released == (Projection(Decimal(0), Decimal(0), Decimal(0)), 0, Decimal(0))
+    assert book.projection("AAPL", Decimal(0), T0).buying == Decimal(10)
+    assert (book.open_total, book.daily_total) == (1, Decimal(1000))
+    assert book.buys_not_in_account(T0) == Decimal(1000)
+
+
+def test_book_when_an_order_ended_by_a_final_status_sees_its_order_submitted_late_then_it_stays_ended():
+    book, order_id = a_book_with_a_buy()
+    book.record_closed(order_id, Decimal(0))  # e.g. canceled, its OrderSubmitted redelivered after the end
+
+    book.record_submitted(order_id, T0 + timedelta(seconds=1))
+
+    assert (book.open_total, book.daily_total) == (0, Decimal(0))
+    assert book.projection("AAPL", Decimal(0), T0).buying == Decimal(0)
+
+
+def test_book_when_a_failed_submission_arrives_after_the_order_was_submitted_then_it_is_stale():
+    book, order_id = a_book_with_a_buy()
+    book.record_submitted(order_id, T0)
+
+    book.record_closed(order_id, Decimal(0), failed=True)
+
+    assert book.open_total == 1 and book.projection("AAPL", Decimal(0), T0).buying == Decimal(10)
+
+
 # --- the book kept incrementally is the book recomputed from scratch ---------------------------------------------
 
-T0 = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 SYMBOLS = ("AAPL", "MSFT")
-ops = st.lists(st.tuples(st.sampled_from(["approve", "submit", "fill", "close", "undo", "reload", "wait"]),
+ops = st.lists(st.tuples(st.sampled_from(["approve", "submit", "fill", "close", "fail", "undo", "reload", "wait"]),
                          st.integers(0, 1_000), st.integers(1, 300), st.sampled_from([None, "37.5", "100"])),
                max_size=50)
 
@@ -85,6 +129,8 @@ def test_book_when_approvals_fills_and_ends_come_in_any_order_then_it_equals_the
             book.record_submitted(chosen.order_id, now)
             if not chosen.submitted:
                 chosen.submitted, chosen.submitted_at = True, now
+                if chosen.closed_by_failure:  # the gateway gave up on it, then adopted it: open again
+                    chosen.closed, chosen.closed_by_failure, chosen.filled_at_close = False, False, Decimal(0)
         elif op == "fill" and chosen is not None:
             fill = FillSeen(f"ex-{pick}-{qty}", chosen.order_id, chosen.symbol, chosen.side, Decimal(qty).scaleb(-2),
                             Decimal("10.25"), now)
@@ -98,6 +144,10 @@ def test_book_when_approvals_fills_and_ends_come_in_any_order_then_it_equals_the
             book.record_closed(chosen.order_id, Decimal(pick))
             if not chosen.closed:
                 chosen.closed, chosen.filled_at_close = True, Decimal(pick)
+        elif op == "fail" and chosen is not None:  # a submission that failed: stale once the order is submitted
+            book.record_closed(chosen.order_id, Decimal(0), failed=True)
+            if not chosen.closed and not chosen.submitted:
+                chosen.closed, chosen.closed_by_failure = True, True
         elif op == "reload":  # a restart, or the safety-net refresh: everything from the store
             book.load(BookState(tuple(replace(o) for o in orders.values()), tuple(fills)), book.day_start, now)
 

@@ -12,7 +12,15 @@ from decimal import Decimal
 
 import pytest
 
-from tradebus_contracts import CancelResult, FillReported, OrderStatusChanged, RiskApproved
+from tradebus_contracts import (
+    CancelResult,
+    FillReported,
+    OrderStatusChanged,
+    OrderSubmitted,
+    RiskApproved,
+    SubmissionFailed,
+    signed_order,
+)
 
 pytestmark = pytest.mark.integration
 GATEWAY = {"producer": "order-gateway", "symbol": "AAPL"}
@@ -113,6 +121,29 @@ async def test_position_cap_when_flat_and_three_buys_of_45k_then_the_third_is_re
 
     assert [isinstance(d, RiskApproved) for d in decisions] == [True, True, False]
     assert codes(decisions[2]) == codes(after_restart) == {"POSITION_NOTIONAL_EXCEEDS_LIMIT"}
+
+
+async def test_position_cap_when_a_failed_order_is_submitted_late_after_all_then_it_holds_its_room_again_over_a_restart(
+    risk, order_requested
+):
+    """Issue 11: the gateway adopts a POST that landed after it had given up (SubmissionFailed, then OrderSubmitted);
+    risk had closed the order for good, so an adopted order still working counted no exposure."""
+    await risk.seed(buying_power="1000000")  # only the position cap is in the way
+    await asyncio.sleep(0.3)
+    first = await decide(risk, order_requested, qty="240", limit_price="187.25")
+    late = await decide(risk, order_requested, qty="240", limit_price="187.25")
+    order = {**GATEWAY, "order_id": late.order_id, "correlation_id": str(late.order_id), "client_order_id": "tb-x"}
+    await risk.request(SubmissionFailed(**order, message="not at the broker after the landing window"))
+    await risk.request(OrderSubmitted(**(order | signed_order(late).model_dump()), broker_order_id="b-x",
+                                      approval_id=late.approval_id, status="new", submitted_at=datetime.now(UTC)))
+    await asyncio.sleep(1.0)  # risk reads order outcomes on a consumer of their own
+
+    third = await decide(risk, order_requested, qty="240", limit_price="187.25")
+    await restart(risk)
+    after_restart = await decide(risk, order_requested, qty="240", limit_price="187.25")
+
+    assert isinstance(first, RiskApproved) and isinstance(late, RiskApproved)
+    assert codes(third) == codes(after_restart) == {"POSITION_NOTIONAL_EXCEEDS_LIMIT"}
 
 
 async def test_fill_when_the_settled_position_lags_then_it_holds_its_room_over_a_restart_and_no_longer_once_settled(

@@ -1,6 +1,7 @@
 """Crash points (tradebus_runtime.crashpoints): the setting is read strictly, and an armed point is a real kill -9
-at the N-th pass of each life."""
+at the N-th pass of each life, its last word naming the point."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -27,12 +28,14 @@ def test_crash_point_when_not_armed_then_it_does_nothing():
         crash_point("nobody.armed.this")
 
 
-def test_crash_point_when_armed_every_third_pass_then_the_process_is_sigkilled_on_the_third():
+def test_crash_point_when_armed_every_third_pass_then_the_process_says_which_point_and_is_sigkilled_on_the_third():
     script = ("from tradebus_runtime.crashpoints import crash_point\n"
               "for i in range(1, 10):\n"
               "    print(i, flush=True)\n"
               "    crash_point('here')\n")
     done = subprocess.run([sys.executable, "-c", script], env={CRASH_POINTS_ENV: "here:3"}, capture_output=True,
                           text=True, timeout=60)
+    struck = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert done.returncode == -signal.SIGKILL
     assert done.stdout.split() == ["1", "2", "3"]
+    assert [(x["event"], x["point"], x["pass"]) for x in struck] == [("crash_point.struck", "here", 3)]

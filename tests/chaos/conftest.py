@@ -149,13 +149,18 @@ class Life:
     ended_at: float | None = None
     exit_code: int | None = None
     killed: bool = False  # by the storm (kill -9), as opposed to exiting by itself
+    armed: str = ""  # its TRADEBUS_CRASH_POINTS (runtime/crashpoints.py)
+
+
+Arming = Callable[[], str]  # the TRADEBUS_CRASH_POINTS of a child's next life
 
 
 class ChaosChild:
     """A service process as the plan describes it, with every life it had and its log."""
 
-    def __init__(self, plan: ChildPlan) -> None:
+    def __init__(self, plan: ChildPlan, arming: Arming | None = None) -> None:
         self.plan = plan
+        self.arming = arming  # each life's crash points, in turn (else the plan's)
         self.proc: subprocess.Popen[bytes] | None = None
         self.lives: list[Life] = []
         self.paused = False
@@ -173,10 +178,13 @@ class ChaosChild:
         path = self.plan.log_path
         path.parent.mkdir(parents=True, exist_ok=True)
         offset = path.stat().st_size if path.exists() else 0
+        env = dict(self.plan.env)
+        if self.arming is not None:
+            env[CRASH_POINTS_ENV] = self.arming()
         with path.open("ab") as log:
-            self.proc = subprocess.Popen(list(self.plan.argv), env=dict(self.plan.env), stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(list(self.plan.argv), env=env, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        self.lives.append(Life(self.proc.pid, time.time(), offset))
+        self.lives.append(Life(self.proc.pid, time.time(), offset, armed=env.get(CRASH_POINTS_ENV, "")))
 
     def log_lines(self, life: Life | None = None) -> Iterator[dict[str, Any]]:
         """The JSON log lines of one life (all of them without ``life``)."""
@@ -208,10 +216,13 @@ class ChaosChild:
         hits = [line for line in path.read_text(errors="replace").splitlines() if all(n in line for n in needles)]
         return hits[:limit]
 
-    def crash_point_death(self, life: Life) -> bool:
-        """This life ended by a SIGKILL it sent itself at an armed crash point (runtime/crashpoints.py)."""
-        return (not life.killed and life.exit_code == -signal.SIGKILL
-                and bool(self.plan.env.get(CRASH_POINTS_ENV)))
+    def crash_point_death(self, life: Life) -> str | None:
+        """The crash point at which this life ended by a SIGKILL it sent itself (its last word names it:
+        runtime/crashpoints.py); None when it ended otherwise."""
+        if life.killed or life.exit_code != -signal.SIGKILL or not life.armed:
+            return None
+        struck = [line.get("point") for line in self.log_lines(life) if line.get("event") == "crash_point.struck"]
+        return str(struck[-1]) if struck else None
 
     def tail(self, chars: int = 3000) -> str:
         path = self.plan.log_path
@@ -263,10 +274,12 @@ class ChaosSupervisor:
     def unexpected_exits(self) -> list[dict[str, Any]]:
         return [{"child": c.name, "exit_code": life.exit_code, "at": life.ended_at}
                 for c in self.children for life in c.lives
-                if life.ended_at is not None and not life.killed and not c.crash_point_death(life)]
+                if life.ended_at is not None and not life.killed and c.crash_point_death(life) is None]
 
-    def crash_point_deaths(self) -> int:
-        return sum(c.crash_point_death(life) for c in self.children for life in c.lives)
+    def crash_point_deaths(self) -> Counter[str]:
+        """Deaths at crash points, by point."""
+        return Counter(point for c in self.children for life in c.lives
+                       if (point := c.crash_point_death(life)) is not None)
 
 
 # --- the rig: simulator, risk, two gateway replicas --------------------------------------------------------------
@@ -334,11 +347,20 @@ def risk_env() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture
+def gateway_arming() -> Arming | None:
+    """The crash points of each new life of either gateway replica, asked at every spawn (override in a module);
+    None: the plan's environment (``gateway_env``)."""
+    return None
+
+
 @contextlib.asynccontextmanager
 async def running_rig(sim: RunningSimulator, home: Path, nats_url: str, database_url: str,
-                      gateway_env: dict[str, str], risk_env: dict[str, str]) -> AsyncIterator[Rig]:
+                      gateway_env: dict[str, str], risk_env: dict[str, str],
+                      gateway_arming: Arming | None = None) -> AsyncIterator[Rig]:
     """risk-service and two gateway replicas started, supervised and ready; stopped on the way out."""
-    children = [ChaosChild(p) for p in service_plans(home, nats_url, database_url, sim.url, gateway_env, risk_env)]
+    risk, *gateways = service_plans(home, nats_url, database_url, sim.url, gateway_env, risk_env)
+    children = [ChaosChild(risk), *(ChaosChild(p, gateway_arming) for p in gateways)]
     rig = Rig(nats_url, database_url, sim, home, children[0], (children[1], children[2]), ChaosSupervisor(children))
     rig.supervisor.start()
     try:
@@ -354,9 +376,11 @@ async def running_rig(sim: RunningSimulator, home: Path, nats_url: str, database
 # The rig on the servers it needs: each fixture depends on its servers, so it is stopped before they are.
 @pytest.fixture
 async def rig(chaos_sim: RunningSimulator, tmp_path: Path, nats_url: str, database_url: str,
-              gateway_env: dict[str, str], risk_env: dict[str, str]) -> AsyncIterator[Rig]:
+              gateway_env: dict[str, str], risk_env: dict[str, str],
+              gateway_arming: Arming | None) -> AsyncIterator[Rig]:
     """The rig on the session's NATS and a fresh database."""
-    async with running_rig(chaos_sim, tmp_path / "home", nats_url, database_url, gateway_env, risk_env) as running:
+    async with running_rig(chaos_sim, tmp_path / "home", nats_url, database_url, gateway_env, risk_env,
+                           gateway_arming) as running:
         yield running
 
 
@@ -459,7 +483,8 @@ class Restart:
 
 
 class Storm:
-    """Orders requested at ``RATE`` while the test's faults run, a halt after ``HALT_AT`` of them; what was done."""
+    """Orders requested at ``RATE`` while the test's faults run, a halt after ``HALT_AT`` of them (or later, see `run`);
+    what was done."""
 
     def __init__(self, name: str, rig: Rig, make_request: Callable[..., Any]) -> None:
         self.name = name
@@ -478,21 +503,26 @@ class Storm:
 
     # ---- the flow ---------------------------------------------------------------------------------------------
     async def run(self, orders: int, faults: Callable[[Storm, float], Awaitable[None]], *,
-                  halt: bool = True) -> None:
-        """Request ``orders`` orders over ``orders / RATE`` seconds while ``faults(storm, duration)`` runs."""
+                  halt: bool = True, halt_once: Callable[[], bool] | None = None) -> None:
+        """Request ``orders`` orders over ``orders / RATE`` seconds while ``faults(storm, duration)`` runs.
+        ``halt_once``: the halt waits until it is true, the orders flowing on meanwhile (one more before the halt for
+        each one it waits, up to twice ``orders`` in all); as many follow the halt either way."""
         duration = orders / RATE
         self.started_at = time.time()
         halt_after = int(orders * HALT_AT) if halt else None
-        await asyncio.gather(self._drive(orders, halt_after), faults(self, duration))
+        await asyncio.gather(self._drive(orders, halt_after, halt_once), faults(self, duration))
         self.flow_s = time.time() - self.started_at
 
-    async def _drive(self, orders: int, halt_after: int | None) -> None:
+    async def _drive(self, orders: int, halt_after: int | None, halt_once: Callable[[], bool] | None) -> None:
         nc = await nats.connect(nats_servers(self.rig.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         js = nc.jetstream()
         loop = asyncio.get_running_loop()
         t0 = loop.time()
+        limit, i = 2 * orders, 0
         try:
-            for i in range(orders):
+            while i < orders:
+                if i == halt_after and halt_once is not None and orders < limit and not halt_once():
+                    halt_after, orders = halt_after + 1, orders + 1
                 if i == halt_after:
                     await self._halt()
                 symbol = SYMBOLS[i % len(SYMBOLS)]
@@ -500,7 +530,8 @@ class Storm:
                                             qty=Decimal(self.rng.choice((1, 2, 3))), producer="chaos")
                 await _publish_until_stored(js, request)
                 self.requested.append(request)
-                await asyncio.sleep(max(0.0, t0 + (i + 1) / RATE - loop.time()))
+                i += 1
+                await asyncio.sleep(max(0.0, t0 + i / RATE - loop.time()))
         finally:
             await nc.close()
 
@@ -681,8 +712,8 @@ class Storm:
         return out
 
     def _crash_point_faults(self) -> dict[str, int]:
-        deaths = self.rig.supervisor.crash_point_deaths()
-        return {"kill -9 at a crash point": deaths} if deaths else {}
+        """The deaths at crash points, one entry per point."""
+        return {f"kill -9 at {point}": n for point, n in sorted(self.rig.supervisor.crash_point_deaths().items())}
 
     def summary(self, verdict: Verdict) -> dict[str, Any]:
         recoveries = self.recoveries(verdict)

@@ -46,6 +46,10 @@ SERVICE = Service.GATEWAY
 BACKGROUND_BROKER_CALLS = 4  # broker threads beyond the submits: polling, reference data, activities, cancels
 BACKGROUND_DB_USERS = 6  # cancels, trade updates, outbox relay, activities, reference data, responders
 log = get_logger(__name__)
+APPROVALS = ConsumerSpec.of(GATEWAY_APPROVALS, max_deliver=10, backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
+CANCELS = ConsumerSpec.of(GATEWAY_CANCELS, max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
+WEBHOOK_UPDATES = ConsumerSpec.of(GATEWAY_TRADE_UPDATES, max_deliver=10, backoff_s=(0.5, 1.0, 2.0, 5.0, 10.0),
+                                  batch=64)
 
 
 class GatewaySettings(ServiceSettings):
@@ -75,6 +79,13 @@ class GatewaySettings(ServiceSettings):
     landing_margin_s: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_LANDING_MARGIN_S",
                                     description="after the broker timeout, how long a POST we gave up on may still "
                                                 "land: a pending order is failed only after both")
+    approval_max_deliver: int = Field(
+        default=APPROVALS.max_deliver, ge=1, validation_alias="GATEWAY_APPROVAL_MAX_DELIVER",
+        description="failures of an approval before it is dead-lettered; a dependency away (broker, PostgreSQL, "
+                    "NATS) is waited out and never counts")
+    late_watch_s: float = Field(default=300.0, ge=0, validation_alias="GATEWAY_LATE_WATCH_S",
+                                description="how long after an order was recorded failed polling still looks for it "
+                                            "among the broker's recent orders (a POST that landed after all)")
     stream: bool = Field(default=True, validation_alias="GATEWAY_STREAM",
                          description="follow trade_updates (polling runs regardless)")
     quote_stream: bool = Field(default=True, validation_alias="GATEWAY_QUOTE_STREAM",
@@ -87,12 +98,6 @@ class GatewaySettings(ServiceSettings):
     activity_overlap_s: float = Field(default=300.0, ge=0, validation_alias="GATEWAY_ACTIVITY_OVERLAP_S",
                                       description="each read re-reads this much before the last activity published, "
                                                   "for activities that become visible late")
-
-
-APPROVALS = ConsumerSpec.of(GATEWAY_APPROVALS, max_deliver=10, backoff_s=(1.0, 2.0, 5.0, 10.0, 30.0), batch=16)
-CANCELS = ConsumerSpec.of(GATEWAY_CANCELS, max_deliver=20, backoff_s=(0.5, 1.0, 2.0, 5.0), batch=16)
-WEBHOOK_UPDATES = ConsumerSpec.of(GATEWAY_TRADE_UPDATES, max_deliver=10, backoff_s=(0.5, 1.0, 2.0, 5.0, 10.0),
-                                  batch=64)
 
 
 async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
@@ -126,7 +131,7 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
     await refdata.start(io.bus.nc)
     poller = Poller(ctx, s.poll_interval_s, s.silent_after_s, s.sweep_after_s,
                     landing_window_s=s.broker_timeout_s + s.landing_margin_s,
-                    resting_interval_s=s.resting_poll_interval_s)
+                    resting_interval_s=s.resting_poll_interval_s, late_watch_s=s.late_watch_s)
     await outbox.flush()  # whatever a crash left unpublished
     log.warning("gateway.mode", mode=s.mode, broker=s.broker, broker_url=s.broker_url or "alpaca default",
                 account=s.account, trusted_key_ids=sorted(trusted), live=live)
@@ -135,7 +140,8 @@ async def bootstrap(io: Connections, s: GatewaySettings, live: bool) -> Wiring:
         broker.close()
 
     wiring = Wiring(
-        consumers=[Subscription(replace(APPROVALS, concurrency=s.submit_concurrency), approvals.on_approval),
+        consumers=[Subscription(replace(APPROVALS, concurrency=s.submit_concurrency,
+                                              max_deliver=s.approval_max_deliver), approvals.on_approval),
                    Subscription(CANCELS, cancels.on_cancel),
                    Subscription(WEBHOOK_UPDATES, webhook_updates.on_update)],
         background={"poll": poller.run, "refdata": refdata.run, "outbox_relay": outbox.relay_forever},

@@ -82,8 +82,10 @@ class Unsettled:
     message: str
 
 
-class SubmitNotConfirmed(Exception):
-    """The broker could not be reached or asked; the order stays pending and the approval is redelivered."""
+class SubmitNotConfirmed(DependencyUnavailable):
+    """The broker could not be reached or asked; the order stays pending and the approval is redelivered. A
+    dependency away, not a bad approval: the runtime retries it for as long as the outage lasts and never
+    dead-letters it (`faults.is_transient`); once the broker answers, the redelivery asks it before sending."""
 
 
 class OrderInHand(DependencyUnavailable):
@@ -188,7 +190,8 @@ async def submit_at_broker(broker: Broker, approval: RiskApproved, decided: Plan
 
     Every call the broker answers with an error or a 404 goes to ``audit`` as it happens. ``halted`` is asked
     before every POST (it raises when the state cannot be confirmed: the row stays pending, the approval comes
-    back). Raises `SubmitNotConfirmed` after ``MAX_ATTEMPTS`` without a definite answer.
+    back). Raises `SubmitNotConfirmed` (transient: the approval waits for the broker) after ``MAX_ATTEMPTS``
+    without a definite answer.
     """
     client_order_id = client_order_id_for(approval.order_id)
     order = signed_order(approval)  # exactly the signed fields, nothing else

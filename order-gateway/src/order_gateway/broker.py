@@ -19,7 +19,8 @@ have a bucket of their own, as Alpaca counts them apart.
 
 Errors are classified for the caller: `BrokerRejected` (a definitive 4xx: the order is not there),
 `BrokerRateLimited` (429, with the wait the headers ask for), `BrokerUnavailable` (timeout, connection error,
-5xx: the outcome is unknown and must be looked up).
+5xx: the outcome is unknown and must be looked up; a ``DependencyUnavailable``, so a message whose handler it ends
+waits for the broker instead of being dead-lettered).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from alpaca.trading.requests import GetAssetsRequest, GetCalendarRequest, GetOrd
 
 from tradebus_contracts import OrderFields, OrderSide, OrderStatus
 from tradebus_contracts.decimal_types import decimal_to_str
+from tradebus_runtime.faults import DependencyUnavailable
 
 from .ratelimit import RateLimiter
 
@@ -72,8 +74,9 @@ class BrokerRateLimited(BrokerError):
         self.retry_after_s = retry_after_s
 
 
-class BrokerUnavailable(BrokerError):
-    """Timeout, connection failure or 5xx: whether the broker acted is unknown."""
+class BrokerUnavailable(BrokerError, DependencyUnavailable):
+    """Timeout, connection failure or 5xx: whether the broker acted is unknown. A dependency away: a handler it
+    escapes from waits for the broker (`faults.is_transient`), it is never dead-lettered for it."""
 
 
 class _TimeoutSession(requests.Session):
@@ -215,14 +218,23 @@ class Broker:
         return await self._call(self._client.get_order_by_id, broker_order_id)
 
     async def open_orders(self, page: int = OPEN_ORDERS_PAGE) -> list[dict[str, Any]]:
-        """Every open order. One call returns at most a page (500 is Alpaca's most), newest first; the next page is
-        asked ``until`` the oldest submission time seen, until a page comes back short. An order beyond the first
-        page is open, not gone: the poller would otherwise look each one up by id. Ties at a page's edge are
-        de-duplicated by id (or, if ``until`` excludes them, found by the poller's lookup)."""
+        """Every open order (`_listed`)."""
+        return await self._listed(QueryOrderStatus.OPEN, None, page)
+
+    async def orders_since(self, after: datetime, page: int = OPEN_ORDERS_PAGE) -> list[dict[str, Any]]:
+        """Every order submitted after ``after``, open or closed (`_listed`): where an order that landed late and
+        already filled is found."""
+        return await self._listed(QueryOrderStatus.ALL, after, page)
+
+    async def _listed(self, status: QueryOrderStatus, after: datetime | None, page: int) -> list[dict[str, Any]]:
+        """One call returns at most a page (500 is Alpaca's most), newest first; the next page is asked ``until``
+        the oldest submission time seen, until a page comes back short. An order beyond the first page is listed,
+        not gone: the poller would otherwise look each one up by id. Ties at a page's edge are de-duplicated by id
+        (or, if ``until`` excludes them, found by the poller's lookup)."""
         orders: dict[str, dict[str, Any]] = {}
         until: datetime | None = None
         while True:
-            request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=page, until=until)
+            request = GetOrdersRequest(status=status, limit=page, after=after, until=until)
             batch = list(await self._call(self._client.get_orders, request))
             fresh = [o for o in batch if str(o["id"]) not in orders]
             orders.update((str(o["id"]), o) for o in fresh)

@@ -13,7 +13,10 @@
   decides whether they exist, and "not found" counts only once the landing window has passed since the last moment
   a POST for the order could have been sent (``landing_window_s``: the broker timeout plus a margin).
 
-A report about an order we recorded as failed is not dropped: the order is adopted (recording.adopt_late).
+A report about an order we recorded as failed is not dropped: the order is adopted (recording.adopt_late). Polling
+looks for such orders itself: the rows the broker has not been seen to hold (pending, or failed within
+``late_watch_s``) are matched against the broker's recent orders, open or closed, so a late order is adopted and its
+fills counted even when the stream and webhooks never report it.
 
 Whatever the source, `follow` applies the report through `recording.record_report`, which counts each execution
 once (by execution id, and by cumulative quantity when a source has no id); trade updates are read by
@@ -47,6 +50,7 @@ from .trade_updates import UnusableUpdate, read_trade_update, read_webhook_updat
 
 log = get_logger(__name__)
 WAIT_FOR_SUBMIT_S = 1.0
+CLOCK_SKEW = timedelta(minutes=1)  # between our clock and the broker's, at most
 # alpaca-py's own websocket settings, without permessage-deflate: a trade update is a few hundred bytes, and inflating
 # two of them per order cost the gateway ~0.25 ms of CPU per order in a burst (zlib)
 STREAM_WEBSOCKET = {"ping_interval": 10, "ping_timeout": 180, "max_queue": 1024, "compression": None}
@@ -134,16 +138,22 @@ class Poller:
     list no longer holds (it ended while we were not told). While an order is fresh (submitted within
     ``fresh_for_s``) the list is read every ``interval_s``; once every tracked order is resting, every
     ``resting_interval_s`` — the stream and webhooks report at once, polling is the net under them. With nothing to
-    track, no call at all. So the cost at rest does not grow with the number of resting orders."""
+    track, no call at all. So the cost at rest does not grow with the number of resting orders.
+
+    Rows the broker has not been seen to hold — pending, or failed within ``late_watch_s`` — are matched, at the same
+    cadence, against one more list: the broker's orders since the oldest of them, open or closed (a late order may
+    have filled already). One found there is adopted (``follow`` → ``recording.adopt_late``): a POST we gave up on
+    landed after all, and the stream may never say so."""
 
     def __init__(self, ctx: Context, interval_s: float, fresh_for_s: float, sweep_after_s: float,
-                 landing_window_s: float, resting_interval_s: float) -> None:
+                 landing_window_s: float, resting_interval_s: float, late_watch_s: float = 300.0) -> None:
         self.ctx = ctx
         self.interval_s = interval_s
         self.fresh_for = timedelta(seconds=fresh_for_s)
         self.resting_interval = timedelta(seconds=resting_interval_s)
         self.sweep_after_s = sweep_after_s
         self.landing_window = timedelta(seconds=landing_window_s)
+        self.late_watch_s = late_watch_s
         self._listed_at: datetime | None = None
 
     async def run(self) -> None:
@@ -158,13 +168,22 @@ class Poller:
     async def poll_once(self) -> None:
         ctx = self.ctx
         tracked = await store.orders_to_track(ctx.pool)
-        if not tracked:
+        unseen = [row for row in await store.not_submitted(ctx.pool, self.late_watch_s)
+                  if row.order_id not in ctx.submitting]  # this process's submit records its own answer
+        if not tracked and not unseen:
             return
         now = ctx.clock.now()
         fresh = any(row.created_at > now - self.fresh_for for row in tracked)
         if not fresh and self._listed_at is not None and now - self._listed_at < self.resting_interval:
             return
         self._listed_at = now
+        if tracked:
+            await self._follow_open(tracked)
+        if unseen:
+            await self._find_landed(unseen)
+
+    async def _follow_open(self, tracked: list[OrderRow]) -> None:
+        ctx = self.ctx
         open_orders = {str(o.get("client_order_id")): o for o in await ctx.broker.open_orders()}
         for row in tracked:
             order = open_orders.get(row.client_order_id)
@@ -174,6 +193,17 @@ class Poller:
                 except BrokerError as exc:
                     log.warning("gateway.lookup_failed", order_id=str(row.order_id), error=exc.message)
                     continue
+            if order is not None:
+                await follow(ctx, order, "poll", row=row)
+
+    async def _find_landed(self, unseen: list[OrderRow]) -> None:
+        """The broker's orders since the oldest unseen row (less a margin for the two clocks), matched to those rows
+        by client_order_id: a pending one is confirmed, a failed one adopted."""
+        ctx = self.ctx
+        since = min(row.created_at for row in unseen) - CLOCK_SKEW
+        landed = {str(o.get("client_order_id")): o for o in await ctx.broker.orders_since(since)}
+        for row in unseen:
+            order = landed.get(row.client_order_id)
             if order is not None:
                 await follow(ctx, order, "poll", row=row)
 

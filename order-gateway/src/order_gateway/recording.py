@@ -168,8 +168,11 @@ async def _fail(ctx: Context, conn: asyncpg.Connection, order_id: UUID, http_sta
 
 async def adopt_late(ctx: Context, order_id: UUID, order: BrokerOrder, source: StatusSource) -> bool:
     """The broker reports an order we recorded as failed: it exists after all (a POST that landed late). Adopt it
-    — failed -> submitted with ``OrderSubmitted`` and its status, so its fills count and risk books it again — and
-    say so at error level: an operator should know the record was wrong. False when the row is not failed."""
+    — failed -> submitted with ``OrderSubmitted`` and its status, so its fills count and risk books it again (risk
+    reopens an approval that a ``SubmissionFailed`` closed when its ``OrderSubmitted`` follows) — and say so with the
+    ``gateway.late_order_adopted`` log line at error level, the alert: an operator should know the record was wrong
+    (no contract event means "late order adopted"; the ``OrderSubmitted`` after a ``SubmissionFailed`` is what the
+    bus sees). False when the row is not failed."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         row = await store.lock_order(conn, order_id)
         if row is None or row.state != SubmitState.FAILED or row.approval_id is None:

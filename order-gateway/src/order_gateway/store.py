@@ -156,6 +156,17 @@ async def orders_to_track(pool: asyncpg.Pool) -> list[OrderRow]:
     return [OrderRow.of(r) for r in rows]
 
 
+async def not_submitted(pool: asyncpg.Pool, failed_within_s: float) -> list[OrderRow]:
+    """Approved rows the broker has not been seen to hold: pending, or failed within the last ``failed_within_s``
+    — a POST we gave up on may still land. The poller matches them against the broker's recent orders."""
+    rows = await pool.fetch(
+        """SELECT * FROM orders WHERE approval_id IS NOT NULL
+             AND (state = 'pending' OR (state = 'failed' AND updated_at > now() - make_interval(secs => $1)))""",
+        failed_within_s,
+    )
+    return [OrderRow.of(r) for r in rows]
+
+
 async def pending_older_than(pool: asyncpg.Pool, seconds: float) -> list[tuple[OrderRow, datetime]]:
     """Pending rows not touched for ``seconds``, each with the last moment a POST for it could have been sent: its
     last recorded submit call (recorded when the call ended), else when the row was last written."""

@@ -203,19 +203,27 @@ class Book:
             self._remove(order)
 
     def record_submitted(self, order_id: UUID, at: datetime) -> None:
-        """The gateway submitted it at ``at``: it no longer expires (and counts again if its approval had
-        expired)."""
+        """The gateway submitted it at ``at``: it no longer expires (and counts again if its approval had expired, or
+        if the gateway had given up on it: a POST that landed late, adopted). Idempotent."""
         order = self._orders.get(order_id)
-        if order is not None and not order.submitted:
-            self._change(order, submitted=True, submitted_at=at)
-            if order_id in self._buys_unseen:
-                heapq.heappush(self._unseen_submitted, (at, next(self._pushed), order_id))
+        if order is None or order.submitted:
+            return
+        self._count(order, -1)
+        order.submitted, order.submitted_at = True, at
+        if order.closed and order.closed_by_failure:  # open again, and a buy the account may not hold back yet
+            order.closed, order.closed_by_failure, order.filled_at_close = False, False, _ZERO
+            if order.side is OrderSide.BUY:
+                self._buys_unseen[order_id] = order
+        self._count(order, 1)
+        if order_id in self._buys_unseen:
+            heapq.heappush(self._unseen_submitted, (at, next(self._pushed), order_id))
 
-    def record_closed(self, order_id: UUID, filled_qty: Decimal) -> None:
-        """The order ended with ``filled_qty`` filled: its unfilled part stops counting. Idempotent."""
+    def record_closed(self, order_id: UUID, filled_qty: Decimal, *, failed: bool = False) -> None:
+        """The order ended with ``filled_qty`` filled (``failed``: its submission failed): its unfilled part stops
+        counting. A failed submission of an order known submitted is stale and changes nothing. Idempotent."""
         order = self._orders.get(order_id)
-        if order is not None and not order.closed:
-            self._change(order, closed=True, filled_at_close=filled_qty)
+        if order is not None and not order.closed and not (failed and order.submitted):
+            self._change(order, closed=True, filled_at_close=filled_qty, closed_by_failure=failed)
             self._buys_unseen.pop(order_id, None)  # an ended order may cost nothing more (its open_cost is 0)
 
     def record_fill(self, fill: FillSeen) -> None:

@@ -2,7 +2,8 @@
 
 An approved order is *open* until the gateway reports its end (a final status, a failed submission, a cancel before
 submit: `closes_approval`) or, never submitted, until its approval expires; a late ``OrderSubmitted`` opens it
-again. What it may still move (``working``) is an open order's remainder, ordered − filled; of an ended one, the
+again — one that lapsed, or one the gateway gave up on (`gave_up`: a failed submission, then the POST landed after
+all and the gateway adopted it); an order that ended any other way stays ended. What it may still move (``working``) is an open order's remainder, ordered − filled; of an ended one, the
 part the gateway says filled whose fills have not arrived yet (risk reads outcomes and fills on two consumers, so
 either may come first). Today's notional counts what filled, at its prices, and what may still fill, at the
 estimate; never what an order that ended did not fill.
@@ -20,7 +21,8 @@ from tradebus_contracts import CancelOutcome, CancelResult, OrderSide, OrderStat
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.projection import EXACT, remaining
 
-__all__ = ["ClosingEvent", "closes_approval", "filled_at_close", "Commitment", "BookedOrder", "FillSeen", "BookState"]
+__all__ = ["ClosingEvent", "closes_approval", "gave_up", "filled_at_close", "Commitment", "BookedOrder", "FillSeen",
+           "BookState"]
 
 ESTIMATE_PLACES = Decimal("1e-12")  # an estimate's part of today's notional: fixed places keep every sum exact
 _ZERO = Decimal(0)
@@ -34,6 +36,12 @@ def closes_approval(event: Envelope) -> TypeGuard[ClosingEvent]:
     return ((isinstance(event, OrderStatusChanged) and event.status.is_final)
             or isinstance(event, SubmissionFailed)
             or (isinstance(event, CancelResult) and event.outcome == CancelOutcome.CANCELED_BEFORE_SUBMIT))
+
+
+def gave_up(event: ClosingEvent) -> bool:
+    """The end is the gateway giving up on a submission: the broker may still turn out to hold the order (a POST
+    that landed late, adopted with a later ``OrderSubmitted``)."""
+    return isinstance(event, SubmissionFailed)
 
 
 def filled_at_close(event: ClosingEvent) -> Decimal:
@@ -64,6 +72,7 @@ class BookedOrder:
     submitted: bool = False
     lapsed: bool = False  # never submitted, and its approval expired
     closed: bool = False  # the gateway reported its end
+    closed_by_failure: bool = False  # that end was a failed submission: an OrderSubmitted after it reopens the order
     filled_at_close: Decimal = _ZERO  # the gateway's cumulative filled qty then
     seen_qty: Decimal = _ZERO  # from the fills received
     seen_notional: Decimal = _ZERO

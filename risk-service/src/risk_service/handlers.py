@@ -33,7 +33,7 @@ from tradebus_runtime import Bus, PoisonMessage, get_logger
 from tradebus_runtime.crashpoints import crash_point
 
 from .batch import BatchPlan, Outcome, Poison, Publish, Retry, plan_batch, take_back
-from .booking import FillSeen, closes_approval, filled_at_close
+from .booking import FillSeen, closes_approval, filled_at_close, gave_up
 from .checks import LIFTED_BY_FILLS
 from .decider import Decider
 from .model import DecisionEvent
@@ -88,7 +88,8 @@ class RiskHandlers:
             return await self._store_and_publish(self._plan(requests))
 
     async def on_order_event(self, event: Envelope, _: Msg) -> None:
-        """Keep the book's open orders true: submitted, final, failed, cancelled before submit."""
+        """Keep the book's open orders true: submitted, final, failed, cancelled before submit; an order submitted
+        after the gateway gave up on it (a late order, adopted) is open again."""
         if isinstance(event, OrderSubmitted):
             # written before the lock is taken: the next decision does not wait for this commit. Safe because
             # record_submitted is idempotent — a refresh between the two loads the row and this applies it again.
@@ -96,9 +97,10 @@ class RiskHandlers:
             async with self._lock:
                 self._book.record_submitted(event.order_id, event.occurred_at)
         elif closes_approval(event):
+            failed = gave_up(event)
             async with self._lock:
-                await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event))
-                self._book.record_closed(event.order_id, filled_at_close(event))
+                await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event), failed=failed)
+                self._book.record_closed(event.order_id, filled_at_close(event), failed=failed)
 
     async def on_fill(self, event: Envelope, _: Msg) -> None:
         """A fill moves its shares from the order's remainder into flight, until the settled position has them."""

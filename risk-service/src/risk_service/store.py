@@ -65,17 +65,25 @@ class DecisionStore:
         return {r["order_id"] for r in rows}
 
     async def mark_submitted(self, order_id: UUID, at: datetime) -> None:
+        """The broker has the order. One the gateway had given up on (closed by a failed submission: a POST that
+        landed late, adopted) is open again. Idempotent: only the first OrderSubmitted changes the row."""
         await self._pool.execute(
-            "UPDATE decisions SET submitted_at = $2 WHERE order_id = $1 AND approved AND submitted_at IS NULL",
+            """UPDATE decisions SET submitted_at = $2,
+                      closed_at = CASE WHEN closed_by_failure THEN NULL ELSE closed_at END,
+                      filled_at_close = CASE WHEN closed_by_failure THEN 0 ELSE filled_at_close END,
+                      closed_by_failure = false
+               WHERE order_id = $1 AND approved AND submitted_at IS NULL""",
             order_id,
             at,
         )
 
-    async def mark_closed(self, order_id: UUID, at: datetime, filled_qty: Decimal) -> None:
+    async def mark_closed(self, order_id: UUID, at: datetime, filled_qty: Decimal, *, failed: bool = False) -> None:
+        """The order ended (``failed``: its submission failed). A failed submission of an order the broker is known
+        to hold is stale (a redelivery behind its adoption) and changes nothing."""
         await self._pool.execute(
-            "UPDATE decisions SET closed_at = $2, filled_at_close = $3 WHERE order_id = $1 AND approved "
-            "AND closed_at IS NULL",
-            order_id, at, filled_qty,
+            "UPDATE decisions SET closed_at = $2, filled_at_close = $3, closed_by_failure = $4 WHERE order_id = $1 "
+            "AND approved AND closed_at IS NULL AND NOT ($4 AND submitted_at IS NOT NULL)",
+            order_id, at, filled_qty, failed,
         )
 
     async def insert_fill(self, fill: FillSeen) -> bool:
@@ -97,7 +105,7 @@ class DecisionStore:
                     UNION SELECT order_id FROM decisions WHERE approved AND closed_at >= $3)
                 SELECT d.order_id, d.symbol, d.side, d.shares, d.estimated_cost, d.expires_at,
                        d.decided_at >= $2 AS today, d.submitted_at IS NOT NULL AS submitted, d.submitted_at,
-                       d.closed_at IS NOT NULL AS closed, d.filled_at_close,
+                       d.closed_at IS NOT NULL AS closed, d.filled_at_close, d.closed_by_failure,
                        COALESCE(f.qty, 0) AS seen_qty, COALESCE(f.notional, 0) AS seen_notional
                 FROM chosen JOIN decisions d USING (order_id)
                 LEFT JOIN LATERAL (SELECT sum(qty) AS qty, sum(qty * price) AS notional
@@ -112,6 +120,7 @@ class DecisionStore:
             orders=tuple(BookedOrder(r["order_id"], r["symbol"], OrderSide(r["side"]), r["shares"],
                                      r["estimated_cost"], r["expires_at"], today=r["today"], submitted=r["submitted"],
                                      closed=r["closed"], filled_at_close=r["filled_at_close"],
+                                     closed_by_failure=r["closed_by_failure"],
                                      seen_qty=r["seen_qty"], seen_notional=r["seen_notional"],
                                      submitted_at=r["submitted_at"]) for r in orders),
             fills=tuple(FillSeen(r["execution_id"], r["order_id"], r["symbol"], OrderSide(r["side"]), r["qty"],

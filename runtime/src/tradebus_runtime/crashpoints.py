@@ -7,14 +7,19 @@ this life (the supervisor starts it again, and the count starts over, so an arme
 passes). Unset — always, outside the chaos suite — a point is one dictionary lookup and nothing else.
 
 The signal is the real one: no ``finally`` runs, no buffer is flushed, no socket closed politely, exactly as when
-an operator or the OOM killer ends the process. (The idea is FoundationDB's BUGGIFY, cut down to what we need.)
+an operator or the OOM killer ends the process. (The idea is FoundationDB's BUGGIFY, cut down to what we need.) Just
+before it, the point says which it was: one JSON line (``"event": "crash_point.struck"``, the point, the pass) in a
+single unbuffered write to stderr, on a line of its own — so the log of the life it ends says why it ended, and a
+chaos storm can count its deaths by point.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections import Counter
+from datetime import UTC, datetime
 
 __all__ = ["CRASH_POINTS_ENV", "crash_point", "parse_crash_points"]
 
@@ -43,4 +48,12 @@ def crash_point(name: str) -> None:
         return
     _passes[name] += 1
     if _passes[name] % every == 0:
+        _say_struck(name, _passes[name])
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _say_struck(name: str, passes: int) -> None:
+    """The last word of the life: which point, written past every buffer (the kill follows at once)."""
+    line = json.dumps({"event": "crash_point.struck", "point": name, "pass": passes, "pid": os.getpid(),
+                       "level": "critical", "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")})
+    os.write(2, f"\n{line}\n".encode())
