@@ -3,13 +3,12 @@ what it refuses changes nothing anywhere."""
 
 from __future__ import annotations
 
-import asyncpg
 import httpx
 import nats
 import pytest
 
 from tradebus_contracts import decode_event
-from webhook_ingest.testing import raw_post, send_all
+from webhook_ingest.testing import raw_post, remembered, send_all
 
 from .conftest import OTHER_SECRET, SECRET, encoded, new_secret, signed_headers, trade_update
 
@@ -38,14 +37,6 @@ async def stored(nats_url: str, stream: str) -> list:
 async def chunks(chunk: bytes, times: int):
     for _ in range(times):
         yield chunk
-
-
-async def remembered(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetchval("SELECT count(*) FROM webhook_ingest.deliveries")
-    finally:
-        await conn.close()
 
 
 async def test_webhooks_when_signed_with_either_rotation_secret_then_each_lands_once_and_repeats_change_nothing(
