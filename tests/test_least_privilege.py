@@ -12,12 +12,14 @@ import os
 import shutil
 import stat
 import tempfile
+import urllib.error
 import urllib.request
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import nats
+import nats.js.errors
 import psutil
 import pytest
 from nats.js import api
@@ -153,6 +155,56 @@ async def test_nats_when_an_identity_deletes_purges_or_creates_then_it_is_refuse
         await nc.close()
 
 
+async def signed_checkpoints(stack) -> tuple[int, int]:
+    """AUDIT_CHECKPOINTS' (first sequence, count) once the recorder has signed at least one: it signs within 10 s of
+    the trail growing, so an order is placed first if there is none yet."""
+    nc = await admin(stack)
+    try:
+        if not (await nc.jetstream().stream_info("AUDIT_CHECKPOINTS")).state.messages:
+            await place_order(stack)
+        for _ in range(300):
+            state = (await nc.jetstream().stream_info("AUDIT_CHECKPOINTS")).state
+            if state.messages:
+                return state.first_seq, state.messages
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+    raise AssertionError("no signed checkpoint within 30 s")
+
+
+@pytest.mark.parametrize("identity", NATS_IDENTITIES)
+async def test_nats_when_an_identity_deletes_or_purges_a_signed_checkpoint_then_it_is_refused_and_all_are_kept(
+        stack, identity):
+    before = await signed_checkpoints(stack)
+    async with connected(stack, identity) as (nc, seen):
+        js = nc.jetstream(timeout=REFUSED_WAIT_S)
+        attempts = [
+            ("$JS.API.STREAM.MSG.DELETE.AUDIT_CHECKPOINTS", lambda: js.delete_msg("AUDIT_CHECKPOINTS", before[0])),
+            ("$JS.API.STREAM.PURGE.AUDIT_CHECKPOINTS", lambda: js.purge_stream("AUDIT_CHECKPOINTS")),
+        ]
+        for subject, attempt in attempts:
+            assert await refused_request(seen, subject, attempt()), f"{identity}: {subject} was not refused"
+    first_seq, count = await signed_checkpoints(stack)
+    assert first_seq == before[0] and count >= before[1]
+
+
+async def test_nats_when_even_the_admin_deletes_or_purges_a_signed_checkpoint_then_the_stream_refuses_it(stack):
+    before = await signed_checkpoints(stack)
+    nc = await admin(stack)  # the break-glass identity: NATS lets it ask, the stream's deny_delete/deny_purge refuse
+    try:
+        js = nc.jetstream()
+        with pytest.raises(nats.js.errors.APIError) as deleting:
+            await js.delete_msg("AUDIT_CHECKPOINTS", before[0])
+        with pytest.raises(nats.js.errors.APIError) as purging:
+            await js.purge_stream("AUDIT_CHECKPOINTS")
+    finally:
+        await nc.close()
+
+    assert (deleting.value.err_code, purging.value.err_code) == (10057, 10110)  # message delete / purge denied
+    first_seq, count = await signed_checkpoints(stack)
+    assert first_seq == before[0] and count >= before[1]
+
+
 @pytest.mark.parametrize("identity", SERVICES)
 async def test_nats_when_a_service_reads_another_services_inbox_or_durable_then_it_is_refused(stack, identity):
     victim = Service.GATEWAY.value if identity != Service.GATEWAY else Service.RISK.value
@@ -174,16 +226,26 @@ async def test_nats_when_nobody_signs_in_then_the_server_refuses_the_connection(
                            allow_reconnect=False)
 
 
-async def test_nats_when_the_services_use_their_own_identities_then_an_order_flows_end_to_end(stack):
+async def place_order(stack) -> str:
+    """A market buy of 2 AAPL through the ticket, as a user places one; its order id."""
     await wait_for_reference_data(stack["nats_url"])
     body = json.dumps({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "2"})
     request = urllib.request.Request(f"{stack['ticket_url']}/api/orders", data=body.encode(), method="POST",
                                      headers={"content-type": "application/json"})
-    order_id = json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read()))["order_id"]
+    return json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read()))["order_id"]
+
+
+async def test_nats_when_the_services_use_their_own_identities_then_an_order_flows_end_to_end(stack):
+    order_id = await place_order(stack)
+    order: dict = {}
     for _ in range(100):
-        with urllib.request.urlopen(f"{stack['ticket_url']}/api/orders/{order_id}", timeout=10) as reply:
-            order = json.loads(reply.read())
-        if order["status"] == "filled":
+        try:
+            with urllib.request.urlopen(f"{stack['ticket_url']}/api/orders/{order_id}", timeout=10) as reply:
+                order = json.loads(reply.read())
+        except urllib.error.HTTPError as exc:  # 404 until the ticket's read model has taken in the request
+            if exc.code != 404:
+                raise
+        if order.get("status") == "filled":
             break
         await asyncio.sleep(0.2)
     assert order["status"] == "filled", order

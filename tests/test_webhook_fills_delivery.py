@@ -1,6 +1,7 @@
 """Fill webhooks across real processes: alpaca-sim (the broker and the sender), webhook-ingest and the order gateway on
 real NATS and PostgreSQL. A verified webhook's fill appears once on ``fills.<SYMBOL>``, however many copies and however
-concurrent; with NATS down the sender is told 503 and its retry lands exactly once.
+concurrent; with NATS down the sender is told 503 and its retry lands exactly once; killed between the PubAck and
+remembering the webhook-id, it is restarted and the sender's retry still makes one message and one fill.
 
 The gateway runs without its trade_updates stream and with polling far away, so the webhook is its only news of a fill.
 """
@@ -28,10 +29,11 @@ from tradebus_contracts import OrderRequested, client_order_id_for, decode_event
 from tradebus_contracts.signing import generate_private_key, public_key_to_b64
 from tradebus_contracts.subjects import subject_for
 from tradebus_runtime.bus import ensure_streams
+from tradebus_runtime.crashpoints import CRASH_POINTS_ENV
 from tradebus_runtime.health import wait_until_healthy
 from tradectl.embedded import free_port
 from tradectl.testing import exit_reason
-from webhook_ingest.testing import WebhookIngestProcess, new_secret, raw_post, send_all, signed_headers
+from webhook_ingest.testing import WebhookIngestProcess, new_secret, raw_post, remembered, send_all, signed_headers
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -203,3 +205,38 @@ async def test_webhook_when_nats_is_down_then_503_and_after_it_returns_the_sende
     ids = [e.delivery_id for e in on_bus]
     assert len(ids) == len(set(ids)) == 4  # the simulator's pending_new, new and fill, and ours: each exactly once
     assert sorted(e.update for e in on_bus) == ["fill", "new", "new", "pending_new"]
+
+
+async def test_webhook_when_ingest_is_killed_after_the_puback_before_the_id_is_remembered_then_the_retry_lands_once(
+        stack, database_url, tmp_path):
+    [request] = await stack.place(1)
+    fill = await eventually(lambda: stack.fill_of(request), "the simulator's fill")
+    webhook_id = "msg_" + fill["execution_id"].replace("-", "")
+    stack.ingest.stop()
+    port = free_port()
+    crashing = WebhookIngestProcess(stack.nats_url, database_url, port, tmp_path / "crashing.log", [SECRET],
+                                    extra_env={CRASH_POINTS_ENV: "webhook.after_puback:1"}).start()
+    restarted = WebhookIngestProcess(stack.nats_url, database_url, port, tmp_path / "restarted.log", [SECRET])
+    try:
+        await crashing.healthy()
+        async with httpx.AsyncClient(timeout=10) as client:
+            with pytest.raises(httpx.TransportError):  # the process dies with the request: no answer at all
+                await post(client, crashing.url, fill, webhook_id)
+            exit_code = crashing.proc.wait(10)
+            on_bus_after_crash, remembered_after_crash = await stack.stored("BROKER"), await remembered(database_url)
+            await restarted.start().healthy()
+            retried = await post(client, restarted.url, fill, webhook_id)  # the sender's retry: same id, new timestamp
+        [reported] = await stack.fills(1)
+        await asyncio.sleep(0.5)  # a second copy or fill, if there were to be one, has had time to appear
+        applied = await stack.js.consumer_info("BROKER", "order-gateway-trade-updates")
+    finally:
+        crashing.stop()
+        restarted.stop()
+
+    assert exit_code == -9 and (on_bus_after_crash, remembered_after_crash) == (1, 0)  # killed after the PubAck
+    assert (retried.status_code, retried.json()["status"]) == (200, "accepted")
+    assert await stack.stored("BROKER") == 1  # the retry's copy, same Nats-Msg-Id, was dropped by the stream
+    assert applied.delivered.stream_seq == 1 and await stack.stored("FILLS") == 1
+    assert (reported.execution_id, reported.source) == (fill["execution_id"], "webhook")
+    assert await remembered(database_url) == 1
+

@@ -1,23 +1,25 @@
 """audit-recorder as a real process against real NATS and PostgreSQL: every message once, across kill -9; an
-append-only table; signed checkpoints; refusals when the stream cannot be trusted."""
+append-only table; signed checkpoints at the configured cadence; refusals when the stream cannot be trusted, the
+process exiting with the reason."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from itertools import pairwise
 
 import asyncpg
 import nats
 import pytest
 from nats.js import api
 
-from audit_recorder.app import StreamUnprotected, check_protection
 from audit_recorder.checkpoints import checkpoint_file
 from audit_recorder.testing import RecorderProcess, declared_streams, order_story, publish, wait_recorded
 from tradebus_contracts import decode
 from tradebus_contracts.audit import verify_checkpoint
 from tradebus_contracts.events import AuditCheckpoint
 from tradebus_contracts.signing import public_key_from_b64
+from tradebus_runtime.bus import ensure_streams
 from tradectl.audit_verify import VerifyOptions, verify
 
 pytestmark = pytest.mark.integration
@@ -142,16 +144,59 @@ async def test_recorder_when_the_audit_stream_was_deleted_and_recreated_then_it_
     assert "deleted and recreated" in recorder.log_text()
 
 
-async def test_protection_when_audit_allows_delete_purge_and_ageing_then_recording_is_refused(nats_url):
+async def test_recorder_when_audit_allows_delete_purge_and_ageing_then_the_process_exits_saying_why(
+        nats_url, database_url, tmp_path):
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
         await js.add_stream(api.StreamConfig(name="ORDERS", subjects=["orders.>"]))
         await js.add_stream(api.StreamConfig(name="AUDIT", sources=[api.StreamSource(name="ORDERS")], max_age=3600))
-
-        with pytest.raises(StreamUnprotected) as refused:
-            await check_protection(js)
+        await ensure_streams(js, update=False)  # the other streams as declared; a service never changes one
     finally:
         await nc.drain()
+    recorder = RecorderProcess(nats_url, database_url, tmp_path / "home")
 
-    assert "deny_delete" in str(refused.value) and "max_age" in str(refused.value)
+    try:
+        code = recorder.start().proc.wait(30)
+    finally:
+        recorder.stop(signal.SIGKILL)
+
+    log = recorder.log_text()
+    assert code != 0
+    assert "refusing to record" in log, log[-2000:]
+    assert all(problem in log for problem in ("deny_delete is off", "deny_purge is off", "max_age is set"))
+    assert not await recorded_rows(database_url)
+
+
+async def recorded_rows(database_url) -> bool:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval("SELECT to_regclass('audit_recorder.events') IS NOT NULL") and bool(
+            await conn.fetchval("SELECT count(*) FROM audit_recorder.events"))
+    finally:
+        await conn.close()
+
+
+async def test_recorder_when_it_signs_every_25_events_then_about_total_over_25_checkpoints_in_the_stream_and_file(
+        nats_url, database_url, tmp_path, streams):
+    recorder = RecorderProcess(nats_url, database_url, tmp_path / "home", AUDIT_CHECKPOINT_EVERY_EVENTS="25",
+                               AUDIT_BATCH="5", AUDIT_CHECKPOINT_EVERY_S="3600")  # only the count signs
+    try:
+        await recorder.start().healthy()
+        await publish(nats_url, [e for _ in range(70) for e in order_story()])
+        head = await wait_recorded(nats_url, database_url)
+        assert recorder.stop() == 0  # and signs the head on the way out
+    finally:
+        recorder.stop(signal.SIGKILL)
+    state = (await streams.stream_info("AUDIT_CHECKPOINTS")).state
+    on_stream = [decode((await streams.get_msg("AUDIT_CHECKPOINTS", seq)).data, AuditCheckpoint)
+                 for seq in range(state.first_seq, state.last_seq + 1)]
+    in_file = [decode(line, AuditCheckpoint) for line in checkpoint_file(recorder.home / "audit").read_bytes().splitlines()]
+
+    seqs = [c.seq for c in on_stream]
+    steps = [b - a for a, b in pairwise([0, *seqs[:-1]])]  # not to the last one: that one was signed at the stop
+    assert head == 210 and on_stream == in_file and seqs[-1] == head
+    assert head // (25 + 5 - 1) <= len(seqs) <= head // 25 + 1  # a batch (up to 5 rows) may overshoot the 25
+    assert all(25 <= step <= 25 + 5 - 1 for step in steps), seqs
+    for checkpoint in on_stream:
+        verify_checkpoint(checkpoint, trusted(recorder))

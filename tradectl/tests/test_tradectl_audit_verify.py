@@ -4,6 +4,7 @@ PostgreSQL; each tampering in a fresh setup, done the way an attacker with the d
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -81,6 +82,32 @@ async def test_verify_when_a_payload_byte_is_edited_in_postgres_then_edited_at_t
                                      "from 3 for 1) WHERE seq = 17")
 
     assert await first_failure(recorded) == (17, EDITED)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_verify_from_a_sequence_when_an_edit_lies_before_it_then_intact_from_there_with_a_bar_of_that_part(
+        recorded, database_url):
+    await as_superuser(database_url, "UPDATE audit_recorder.events SET payload = overlay(payload placing 'X'::bytea "
+                                     "from 3 for 1) WHERE seq = 5")
+    terminal = Terminal()
+
+    from_20 = await verify(options(recorded, from_seq=20, progress=terminal, progress_from=10))
+    cli = subprocess.run([TRADECTL, "audit", "verify", "--from", "20"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "NATS_URL": recorded.nats_url, "DATABASE_URL": recorded.database_url,
+                              "TRADEBUS_HOME": str(recorded.home)})
+
+    assert await first_failure(recorded) == (5, EDITED)  # from the start, the edit is found
+    assert from_20.intact and from_20.rows_checked == 20
+    assert from_20.lines()[0].startswith("audit trail intact: seq 20..39 (20 events)")
+    assert (cli.returncode, cli.stdout.splitlines()) == (0, from_20.lines())
+    assert cli.stderr == ""  # no bar when the output is not a terminal (nor for a short run)
+    bar = terminal.getvalue().split("\r")
+    assert bar[-1].startswith("verifying ") and " 20/20 (100%) " in bar[-1] and bar[-1].endswith("\n")
+    assert all("/20 (" in update for update in bar[1:])  # every update counts the rows from 20 on
 
 
 async def test_verify_when_a_row_is_deleted_then_deleted_at_that_seq(recorded, database_url):

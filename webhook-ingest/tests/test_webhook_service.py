@@ -3,13 +3,15 @@ what it refuses changes nothing anywhere."""
 
 from __future__ import annotations
 
-import asyncpg
+import asyncio
+from urllib.parse import urlsplit
+
 import httpx
 import nats
 import pytest
 
 from tradebus_contracts import decode_event
-from webhook_ingest.testing import raw_post, send_all
+from webhook_ingest.testing import raw_post, remembered, send_all
 
 from .conftest import OTHER_SECRET, SECRET, encoded, new_secret, signed_headers, trade_update
 
@@ -38,14 +40,6 @@ async def stored(nats_url: str, stream: str) -> list:
 async def chunks(chunk: bytes, times: int):
     for _ in range(times):
         yield chunk
-
-
-async def remembered(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetchval("SELECT count(*) FROM webhook_ingest.deliveries")
-    finally:
-        await conn.close()
 
 
 async def test_webhooks_when_signed_with_either_rotation_secret_then_each_lands_once_and_repeats_change_nothing(
@@ -106,6 +100,47 @@ async def test_requests_when_malformed_unauthentic_oversized_or_misrouted_then_4
     assert {answers[n].status_code for n in ("tampered body", "wrong secret", "stale", "future")} == {401}
     assert await stored(nats_url, "BROKER") == [] and await stored(nats_url, "DLQ") == []
     assert await remembered(database_url) == 0
+
+
+async def answered_while_sending(url: str, headers: dict[str, str], body: bytes, *, chunk: int = 16 * 1024,
+                                  declared: bool = False) -> tuple[int, int]:
+    """POST ``body`` slowly, a chunk at a time (chunked, or after a ``Content-Length`` header when ``declared``: then
+    only after a second without an answer), reading the answer meanwhile; returns its status and how many body bytes
+    had been sent when it came."""
+    target = urlsplit(url)
+    reader, writer = await asyncio.open_connection(target.hostname, target.port)
+    framing = f"content-length: {len(body)}" if declared else "transfer-encoding: chunked"
+    head = [f"POST {target.path} HTTP/1.1", f"host: {target.netloc}", framing, *(f"{k}: {v}" for k, v in headers.items())]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+    answer = asyncio.create_task(reader.readuntil(b"\r\n\r\n"))
+    if declared:
+        await asyncio.wait([answer], timeout=1.0)
+    sent = 0
+    try:
+        while sent < len(body) and not answer.done():
+            piece = body[sent:sent + chunk]
+            writer.write(piece if declared else f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            await writer.drain()
+            sent += len(piece)
+            await asyncio.sleep(0.002)  # a slow sender: the server has every chance to answer in between
+        if not declared and not answer.done():
+            writer.write(b"0\r\n\r\n")  # the end of a chunked body
+    except ConnectionError:  # the server answered and closed while we were still writing
+        pass
+    status = int((await asyncio.wait_for(answer, 10)).split(b" ", 2)[1])
+    writer.close()
+    return status, sent
+
+
+async def test_body_when_far_over_the_limit_then_413_before_the_client_has_sent_it(ingest):
+    body = b" " * (8 * 1024 * 1024)  # 32 times the limit
+    headers = signed_headers(b"{}")
+
+    streamed = await answered_while_sending(ingest.url, headers, body)
+    declared = await answered_while_sending(ingest.url, headers, body, declared=True)
+
+    assert streamed[0] == 413 and streamed[1] <= 4 * LIMIT  # cut off soon after the limit, not read to the end
+    assert declared == (413, 0)  # a Content-Length over the limit is refused before a byte of the body is read
 
 
 async def test_webhook_when_verified_but_not_a_trade_update_then_kept_as_a_dead_letter_and_202(

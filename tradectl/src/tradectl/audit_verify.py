@@ -63,7 +63,8 @@ class VerifyOptions:
     chunk: int = 50_000
     workers: int | None = None  # stream reader processes; None: 2 from PARALLEL_FROM events, else 0 (this process)
     wait_s: float = 5.0  # how long a running recorder may take to catch up with the stream
-    progress: TextIO | None = None
+    progress: TextIO | None = None  # a bar there when it is a terminal and the run is long (``progress_from`` rows)
+    progress_from: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ async def _walk(opts: VerifyOptions, conn: asyncpg.Connection, walk: Walk, end: 
     chunks = [(lo, min(lo + opts.chunk - 1, end)) for lo in range(opts.from_seq, end + 1, opts.chunk)]
     workers = opts.workers if opts.workers is not None else (2 if end - opts.from_seq >= PARALLEL_FROM else 0)
     last = walk.stream.last_seq
-    progress = Progress(opts.progress, end - opts.from_seq + 1)
+    progress = Progress(opts.progress, end - opts.from_seq + 1, long_run=opts.progress_from)
     with _stream_reader(opts.nats_url, workers) as start:
         pending = [start(lo, min(hi, last)) if walk.stream.comparable and lo <= last else None for lo, hi in chunks]
         for (lo, hi), digests in zip(chunks, pending, strict=True):

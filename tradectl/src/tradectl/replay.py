@@ -59,6 +59,12 @@ def parse_when(text: str, now: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
+def replay_line(seq: int, subject: str, payload: bytes, as_json: bool) -> str | None:
+    """The line ``tradectl replay`` prints for one recorded event (``tail``'s format, or a JSON line with its seq);
+    None for one it leaves out. The benchmark renders with it too, so its timing is the CLI's."""
+    return render(subject, payload, as_json, TailFilter(), seq=seq)
+
+
 async def history(conn: asyncpg.Connection, query: ReplayQuery, emit: Callable[[int, str, bytes], None]) -> int:
     """Call ``emit(seq, subject, payload)`` for each event of ``query`` in trail order; return the table's head
     sequence as of the same snapshot (so a follower can go on from ``head + 1`` without a gap or a repeat)."""
@@ -80,7 +86,7 @@ async def replay(database_url: str, query: ReplayQuery, as_json: bool, out: Text
 
     def emit(seq: int, subject: str, payload: bytes) -> None:
         nonlocal shown
-        line = render(subject, payload, as_json, TailFilter(), seq=seq)
+        line = replay_line(seq, subject, payload, as_json)
         if line is not None:
             print(line, file=out)
             shown += 1

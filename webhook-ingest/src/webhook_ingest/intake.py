@@ -25,6 +25,7 @@ from uuid import UUID
 
 from tradebus_contracts import Envelope, subject_for
 from tradebus_runtime import get_logger
+from tradebus_runtime.crashpoints import crash_point
 
 from .mapping import Unmappable, dead_letter, parse_body, to_trade_update
 from .verify import Refused, Verified, Verifier
@@ -104,6 +105,7 @@ class Intake:
                 log.debug("webhook.duplicate", webhook_id=webhook_id)
                 return Answer(200, {"status": "duplicate", "webhook_id": webhook_id})
             await self._publisher.publish(event)
+            crash_point("webhook.after_puback")  # stored on the bus, the id not yet remembered: the retry re-publishes
             await self._deliveries.remember(delivery)
         except Unavailable as exc:
             log.warning("webhook.unavailable", webhook_id=webhook_id, error=str(exc))

@@ -77,6 +77,17 @@ async def send_all(url: str, requests: Sequence[bytes], connections: int) -> lis
     return [answer for answer in answers if answer is not None]
 
 
+async def remembered(database_url: str) -> int:
+    """How many webhook-ids the service remembers (its ``deliveries`` table)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM webhook_ingest.deliveries")
+    finally:
+        await conn.close()
+
+
 class WebhookIngestProcess:
     """The ``webhook-ingest`` console script as a child process on ``port``, its output in ``log_path``."""
 
