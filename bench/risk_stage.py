@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -87,27 +88,34 @@ async def publish_all(js, orders: list[OrderRequested]) -> None:  # type: ignore
         await asyncio.gather(*acks)
 
 
-async def latency(nats_url: str, latency_orders: int) -> list[float]:
-    """One order in flight: publish -> decision seen by a subscriber, in ms."""
+async def one_in_flight(nats_url: str, subject: str, new_order: Callable[[], OrderRequested], n: int, *,
+                        warm_up: int, timeout: float) -> list[float]:
+    """One order in flight: publish -> the next message on ``subject`` seen by a subscriber, in ms, for ``n`` orders
+    after ``warm_up`` untimed ones (the order is encoded before the clock starts)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
-    async def on_decision(msg) -> None:  # type: ignore[no-untyped-def]
+    async def on(msg) -> None:  # type: ignore[no-untyped-def]
         arrived.put_nowait(time.perf_counter())
 
-    await nc.subscribe("risk.>", cb=on_decision)
+    await nc.subscribe(subject, cb=on)
     samples = []
-    for n in range(50 + latency_orders):  # the first 50 warm up
-        o = order()
+    for i in range(warm_up + n):
+        o = new_order()
         payload = encode_event(o)
         start = time.perf_counter()
         await js.publish(subject_for(o), payload, headers={"Nats-Msg-Id": str(o.event_id)})
-        done = await asyncio.wait_for(arrived.get(), 10)
-        if n >= 50:
+        done = await asyncio.wait_for(arrived.get(), timeout)
+        if i >= warm_up:
             samples.append((done - start) * 1000)
     await nc.drain()
-    return sorted(samples)
+    return samples
+
+
+async def latency(nats_url: str, latency_orders: int) -> list[float]:
+    """One order in flight: publish -> decision seen by a subscriber, in ms, sorted."""
+    return sorted(await one_in_flight(nats_url, "risk.>", order, latency_orders, warm_up=50, timeout=10))
 
 
 async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
