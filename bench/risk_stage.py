@@ -150,13 +150,16 @@ async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:
     return (orders - 1) / (last - first), (cpu_last - cpu_first) * 1000 / (orders - 1)
 
 
-async def reset(nats_url: str) -> None:
+async def fresh_streams(nats_url: str, seeded: bool = False) -> None:
+    """Every stream deleted and tradebus's created anew (no stage sees another's messages); ``seeded``: and the
+    reference data the risk stage reads put back."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     for info in await js.streams_info():
         await js.delete_stream(info.config.name)
     await ensure_streams(js)
-    await seed(js)
+    if seeded:
+        await seed(js)
     await nc.drain()
 
 
@@ -176,7 +179,7 @@ Result = dict[str, float]
 def measure(nats_url: str, name: str, argv: list[str], stage_env: dict[str, str],
             args: argparse.Namespace) -> Result:
     """One stage: latency with one order in flight, then the drain of ``args.orders``."""
-    asyncio.run(reset(nats_url))
+    asyncio.run(fresh_streams(nats_url, seeded=True))
     running: list[subprocess.Popen[bytes]] = []
 
     def start_stage() -> int:
