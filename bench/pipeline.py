@@ -39,7 +39,6 @@ import nats
 from nats.aio.msg import Msg
 
 from tradebus_contracts import OrderRequested, encode_event, subject_for
-from tradebus_runtime.bus import ensure_streams
 from tradebus_runtime.health import wait_until_healthy
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tradectl.keys import generate_signing_key
@@ -48,7 +47,7 @@ from tradectl.testing import wait_for_reference_data
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from risk_stage import UNLIMITED  # noqa: E402  (same unlimited risk limits)
+from risk_stage import UNLIMITED, fresh_streams, one_in_flight  # noqa: E402  (same limits, streams and timing)
 
 # A limit buy of 1 share at $5, far below AAPL's price: it rests at the broker (no fills to muddy the timing), and
 # tens of thousands fit the simulator's $100,000 of buying power (at $100 a round of three stages used it up, and
@@ -93,8 +92,9 @@ async def time_stages(nats_url: str, n: int) -> tuple[list[float], list[float]]:
         o = order()
         a = marks[("approved", str(o.order_id))] = loop.create_future()
         s = marks[("submitted", str(o.order_id))] = loop.create_future()
+        payload = encode_event(o)  # before the clock, as for the plain floor (one_in_flight)
         start = time.perf_counter()
-        await js.publish(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
+        await js.publish(subject_for(o), payload, headers={"Nats-Msg-Id": str(o.event_id)})
         t_a = await asyncio.wait_for(a, 30)
         t_s = await asyncio.wait_for(s, 30)
         if i >= WARM_UP:
@@ -105,33 +105,8 @@ async def time_stages(nats_url: str, n: int) -> tuple[list[float], list[float]]:
 
 
 async def time_floor(nats_url: str, n: int) -> list[float]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    arrived: asyncio.Queue[float] = asyncio.Queue()
-
-    async def on(msg) -> None:  # type: ignore[no-untyped-def]
-        arrived.put_nowait(time.perf_counter())
-
-    await nc.subscribe("floor.verified.>", cb=on)
-    samples = []
-    for i in range(n + WARM_UP):
-        o = order()
-        start = time.perf_counter()
-        await js.publish(subject_for(o), encode_event(o), headers={"Nats-Msg-Id": str(o.event_id)})
-        done = await asyncio.wait_for(arrived.get(), 30)
-        if i >= WARM_UP:
-            samples.append((done - start) * 1000)
-    await nc.drain()
-    return samples
-
-
-async def fresh_streams(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name)
-    await ensure_streams(js)
-    await nc.drain()
+    """publish -> the plain floor's "verified", per order."""
+    return await one_in_flight(nats_url, "floor.verified.>", order, n, warm_up=WARM_UP, timeout=30)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -87,27 +88,34 @@ async def publish_all(js, orders: list[OrderRequested]) -> None:  # type: ignore
         await asyncio.gather(*acks)
 
 
-async def latency(nats_url: str, latency_orders: int) -> list[float]:
-    """One order in flight: publish -> decision seen by a subscriber, in ms."""
+async def one_in_flight(nats_url: str, subject: str, new_order: Callable[[], OrderRequested], n: int, *,
+                        warm_up: int, timeout: float) -> list[float]:
+    """One order in flight: publish -> the next message on ``subject`` seen by a subscriber, in ms, for ``n`` orders
+    after ``warm_up`` untimed ones (the order is encoded before the clock starts)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
-    async def on_decision(msg) -> None:  # type: ignore[no-untyped-def]
+    async def on(msg) -> None:  # type: ignore[no-untyped-def]
         arrived.put_nowait(time.perf_counter())
 
-    await nc.subscribe("risk.>", cb=on_decision)
+    await nc.subscribe(subject, cb=on)
     samples = []
-    for n in range(50 + latency_orders):  # the first 50 warm up
-        o = order()
+    for i in range(warm_up + n):
+        o = new_order()
         payload = encode_event(o)
         start = time.perf_counter()
         await js.publish(subject_for(o), payload, headers={"Nats-Msg-Id": str(o.event_id)})
-        done = await asyncio.wait_for(arrived.get(), 10)
-        if n >= 50:
+        done = await asyncio.wait_for(arrived.get(), timeout)
+        if i >= warm_up:
             samples.append((done - start) * 1000)
     await nc.drain()
-    return sorted(samples)
+    return samples
+
+
+async def latency(nats_url: str, latency_orders: int) -> list[float]:
+    """One order in flight: publish -> decision seen by a subscriber, in ms, sorted."""
+    return sorted(await one_in_flight(nats_url, "risk.>", order, latency_orders, warm_up=50, timeout=10))
 
 
 async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -142,13 +150,16 @@ async def drain(nats_url: str, start_stage, orders: int) -> tuple[float, float]:
     return (orders - 1) / (last - first), (cpu_last - cpu_first) * 1000 / (orders - 1)
 
 
-async def reset(nats_url: str) -> None:
+async def fresh_streams(nats_url: str, seeded: bool = False) -> None:
+    """Every stream deleted and tradebus's created anew (no stage sees another's messages); ``seeded``: and the
+    reference data the risk stage reads put back."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     for info in await js.streams_info():
         await js.delete_stream(info.config.name)
     await ensure_streams(js)
-    await seed(js)
+    if seeded:
+        await seed(js)
     await nc.drain()
 
 
@@ -168,7 +179,7 @@ Result = dict[str, float]
 def measure(nats_url: str, name: str, argv: list[str], stage_env: dict[str, str],
             args: argparse.Namespace) -> Result:
     """One stage: latency with one order in flight, then the drain of ``args.orders``."""
-    asyncio.run(reset(nats_url))
+    asyncio.run(fresh_streams(nats_url, seeded=True))
     running: list[subprocess.Popen[bytes]] = []
 
     def start_stage() -> int:

@@ -165,6 +165,18 @@ def assert_accessible(page: Page) -> None:
     assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
 
 
+def assert_rests_then_fills_after_a_quote_move(page: Page, stack, moved_to: tuple[str, str], **ticket: str) -> None:
+    """Confirm 1 AAPL of the ticket's order at 187.20/187.30, see it rest, move the quote to ``moved_to``, see it fill."""
+    set_quote(stack, "AAPL", "187.20", "187.30")
+    fill_ticket(page, qty="1", **ticket)
+
+    order_id = review_and_confirm(page)
+    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
+    set_quote(stack, "AAPL", *moved_to)
+
+    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+
+
 def test_paper_banner_when_the_ticket_opens_then_it_is_at_the_top_and_unmissable(page):
     banner = page.get_by_text("PAPER TRADING", exact=True)
 
@@ -252,25 +264,12 @@ def test_limit_order_when_canceled_from_the_blotter_then_asked_once_sent_once_an
 
 
 def test_stop_order_when_the_market_crosses_the_stop_then_it_triggers_and_fills(page, stack):
-    set_quote(stack, "AAPL", "187.20", "187.30")
-    fill_ticket(page, type_="stop", qty="1", stop="190.00")
-
-    order_id = review_and_confirm(page)
-    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
-    set_quote(stack, "AAPL", "190.10", "190.20")
-
-    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+    assert_rests_then_fills_after_a_quote_move(page, stack, ("190.10", "190.20"), type_="stop", stop="190.00")
 
 
 def test_stop_limit_order_when_triggered_then_it_rests_as_a_limit_and_fills_at_its_price(page, stack):
-    set_quote(stack, "AAPL", "187.20", "187.30")
-    fill_ticket(page, type_="stop_limit", qty="1", stop="189.00", limit="189.50")
-
-    order_id = review_and_confirm(page)
-    expect(status_of(page, order_id)).to_have_text(re.compile("new|accepted|submitted"), timeout=20_000)
-    set_quote(stack, "AAPL", "189.10", "189.40")
-
-    expect(status_of(page, order_id)).to_have_text(re.compile("filled"), timeout=20_000)
+    assert_rests_then_fills_after_a_quote_move(page, stack, ("189.10", "189.40"), type_="stop_limit", stop="189.00",
+                                               limit="189.50")
 
 
 def test_review_when_risk_would_reject_the_order_then_its_reasons_are_listed_and_confirm_is_disabled(page, stack):

@@ -166,6 +166,15 @@ async def ledger_holds(nats_url: str, symbol: str, qty: str, timeout: float = 20
         raise AssertionError(f"{exc}; the ledger holds {held}") from None
 
 
+async def open_position(stack: dict[str, str], symbol: str, bid: str, ask_price: str, side: str, qty: str) -> None:
+    """Trade ``qty`` of ``symbol`` through the bus at a pinned quote (a sell opens a short) and wait until the
+    ledger holds the position."""
+    await wait_for_reference_data(stack["nats_url"], symbol)
+    await pin(stack["broker_url"], symbol, bid, ask_price)
+    await trade(stack["nats_url"], symbol, side, qty)
+    await ledger_holds(stack["nats_url"], symbol, qty if side == "buy" else f"-{qty}")
+
+
 async def first_sync_done(nats_url: str) -> None:
     """Until position-sync has rebuilt its ledger from the broker's FILL history and synced once (it does both on
     start): a rebuild takes in every FILL the broker has, so an order placed outside tradebus before it is no drift."""
@@ -303,10 +312,7 @@ async def test_ledger_when_split_4_for_1_then_reverse_1_for_20_then_lots_scale_w
 
 async def test_income_when_a_cash_dividend_is_paid_at_the_broker_then_it_lands_in_the_income_ledger(stack):
     nats_url, broker_url = stack["nats_url"], stack["broker_url"]
-    await wait_for_reference_data(nats_url, "PFE")
-    await pin(broker_url, "PFE", "27.98", "28.00")
-    await trade(nats_url, "PFE", "buy", "40")
-    await ledger_holds(nats_url, "PFE", "40")
+    await open_position(stack, "PFE", "27.98", "28.00", "buy", "40")
     dividends_before = (await ledger(nats_url)).totals.dividends
 
     paid = await corporate_action(broker_url, type="dividend", symbol="PFE", rate="0.43")
@@ -330,10 +336,7 @@ async def test_income_when_a_cash_dividend_is_paid_at_the_broker_then_it_lands_i
 async def test_ledger_when_a_short_position_splits_2_for_1_then_its_lots_scale_with_basis_kept_and_sync_is_clean(
         stack):
     nats_url, broker_url = stack["nats_url"], stack["broker_url"]
-    await wait_for_reference_data(nats_url, "F")
-    await pin(broker_url, "F", "11.00", "11.02")
-    await trade(nats_url, "F", "sell", "10")
-    await ledger_holds(nats_url, "F", "-10")
+    await open_position(stack, "F", "11.00", "11.02", "sell", "10")
 
     await corporate_action(broker_url, type="split", symbol="F", new_rate="2", old_rate="1")
     after = await ledger_holds(nats_url, "F", "-20")
@@ -351,10 +354,7 @@ async def test_ledger_when_a_short_position_splits_2_for_1_then_its_lots_scale_w
 async def test_ledger_when_a_short_position_changes_its_symbol_then_its_lots_move_to_the_new_symbol_and_sync_is_clean(
         stack):
     nats_url, broker_url = stack["nats_url"], stack["broker_url"]
-    await wait_for_reference_data(nats_url, "BAC")
-    await pin(broker_url, "BAC", "40.00", "40.02")
-    await trade(nats_url, "BAC", "sell", "10")
-    await ledger_holds(nats_url, "BAC", "-10")
+    await open_position(stack, "BAC", "40.00", "40.02", "sell", "10")
 
     await corporate_action(broker_url, type="name_change", symbol="BAC", new_symbol="BACX")
 

@@ -17,9 +17,12 @@ import httpx
 import pytest
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.models import Order
+from alpaca.trading.requests import MarketOrderRequest
 
 from alpaca_sim.app import SimSettings
-from alpaca_sim.testing import RunningSimulator, StreamRecorder, no_retry, simulator_in_thread
+from alpaca_sim.testing import RunningSimulator, StreamRecorder, no_retry, simulator_in_thread, wait_filled
 
 
 def pytest_configure(config) -> None:
@@ -49,6 +52,17 @@ class BrokerUnderTest:
     def trading(self, retries: bool = False) -> TradingClient:
         client = TradingClient(self.key, self.secret, paper=True, url_override=self.url)
         return client if retries else no_retry(client)
+
+    @staticmethod
+    def market(symbol: str, qty: float, side: OrderSide = OrderSide.BUY,
+               tif: TimeInForce = TimeInForce.DAY) -> MarketOrderRequest:
+        return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force=tif)
+
+    def hold(self, symbol: str, qty: float, side: OrderSide = OrderSide.BUY) -> Order:
+        """Trade ``qty`` at the market and wait for the fill: the position a test then sells, stops, splits or
+        covers (a sell opens a short). Returns the filled order."""
+        client = self.trading()
+        return wait_filled(client, client.submit_order(self.market(symbol, qty, side)).id)
 
     def data(self) -> StockHistoricalDataClient:
         url = self.url if self.is_sim else None

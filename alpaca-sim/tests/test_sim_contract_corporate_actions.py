@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, StopOrderRequest
+from alpaca.trading.requests import LimitOrderRequest, StopOrderRequest
 
 from alpaca_sim.assets import Asset
 from alpaca_sim.broker import Broker
@@ -16,13 +16,12 @@ from alpaca_sim.corporate_actions import list_asset
 from alpaca_sim.nyse import is_trading_day
 from alpaca_sim.persistence import restore, snapshot
 from alpaca_sim.portfolio import corporate_action, positions_json
-from alpaca_sim.testing import wait_filled
 
 
-def hold(client, symbol: str, qty) -> None:
-    order = client.submit_order(MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY,
-                                                   time_in_force=TimeInForce.DAY))
-    wait_filled(client, order.id)
+def gtc_limit(symbol: str, qty: float, side: OrderSide, limit_price: float) -> LimitOrderRequest:
+    """A good-til-canceled limit: a corporate action adjusts it or cancels it, as Alpaca does."""
+    return LimitOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force=TimeInForce.GTC,
+                             limit_price=limit_price)
 
 
 def legs(client, kind: str) -> list[dict]:
@@ -32,7 +31,7 @@ def legs(client, kind: str) -> list[dict]:
 def test_reverse_split_when_20_to_1_then_alpacas_two_legs_and_the_fraction_kept(broker, admin):
     admin.quote("F", "7.00", "7.00")
     client = broker.trading()
-    hold(client, "F", 33)
+    broker.hold("F", 33)
     cash = Decimal(client.get_account().cash)
 
     result = admin.corporate_action(type="split", symbol="F", new_rate=1, old_rate=20)
@@ -53,7 +52,7 @@ def test_reverse_split_when_20_to_1_then_alpacas_two_legs_and_the_fraction_kept(
 def test_forward_split_when_3_for_2_then_qty_times_ratio_price_divided_basis_kept(broker, admin):
     admin.quote("KO", "62.32", "62.32")
     client = broker.trading()
-    hold(client, "KO", 10)
+    broker.hold("KO", 10)
 
     admin.corporate_action(type="split", symbol="KO", new_rate=3, old_rate=2)
 
@@ -68,11 +67,9 @@ def test_forward_split_when_3_for_2_then_qty_times_ratio_price_divided_basis_kep
 def test_reverse_split_when_gtc_orders_rest_then_they_are_canceled(broker, admin):
     admin.quote("F", "7.00", "7.02")
     client = broker.trading()
-    hold(client, "F", 40)
-    buy = client.submit_order(LimitOrderRequest(symbol="F", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                                                limit_price=5))
-    sell = client.submit_order(LimitOrderRequest(symbol="F", qty=5, side=OrderSide.SELL,
-                                                 time_in_force=TimeInForce.GTC, limit_price=9))
+    broker.hold("F", 40)
+    buy = client.submit_order(gtc_limit("F", 5, OrderSide.BUY, 5))
+    sell = client.submit_order(gtc_limit("F", 5, OrderSide.SELL, 9))
 
     admin.corporate_action(type="split", symbol="F", new_rate=1, old_rate=4)
 
@@ -83,13 +80,11 @@ def test_reverse_split_when_gtc_orders_rest_then_they_are_canceled(broker, admin
 def test_forward_split_when_gtc_buy_limit_and_sell_stop_rest_then_adjusted_and_others_canceled(broker, admin):
     admin.quote("KO", "60.00", "60.02")
     client = broker.trading()
-    hold(client, "KO", 10)
-    buy = client.submit_order(LimitOrderRequest(symbol="KO", qty=5, side=OrderSide.BUY,
-                                                time_in_force=TimeInForce.GTC, limit_price=50.01))
+    broker.hold("KO", 10)
+    buy = client.submit_order(gtc_limit("KO", 5, OrderSide.BUY, 50.01))
     stop = client.submit_order(StopOrderRequest(symbol="KO", qty=3, side=OrderSide.SELL,
                                                 time_in_force=TimeInForce.GTC, stop_price=40))
-    sell = client.submit_order(LimitOrderRequest(symbol="KO", qty=2, side=OrderSide.SELL,
-                                                 time_in_force=TimeInForce.GTC, limit_price=90))
+    sell = client.submit_order(gtc_limit("KO", 2, OrderSide.SELL, 90))
 
     admin.corporate_action(type="split", symbol="KO", new_rate=3, old_rate=1)
 
@@ -103,7 +98,7 @@ def test_forward_split_when_gtc_buy_limit_and_sell_stop_rest_then_adjusted_and_o
 def test_dividend_when_long_then_one_cdiv_leg_with_rate_entitled_qty_and_payout(broker, admin):
     admin.quote("KO", "60.00", "60.00")
     client = broker.trading()
-    hold(client, "KO", 10)
+    broker.hold("KO", 10)
     cash = Decimal(client.get_account().cash)
 
     result = admin.corporate_action(type="dividend", symbol="KO", rate="0.485")
@@ -121,7 +116,7 @@ def test_dividend_when_long_then_one_cdiv_leg_with_rate_entitled_qty_and_payout(
 def test_return_of_capital_when_long_then_cash_paid_and_average_price_lowered(broker, admin):
     admin.quote("KO", "60.00", "60.00")
     client = broker.trading()
-    hold(client, "KO", 10)
+    broker.hold("KO", 10)
 
     admin.corporate_action(type="return_of_capital", symbol="KO", rate="1.5")
 
@@ -133,9 +128,8 @@ def test_return_of_capital_when_long_then_cash_paid_and_average_price_lowered(br
 def test_name_change_when_held_then_two_nc_legs_and_the_position_moves_to_the_new_symbol(broker, admin):
     admin.quote("F", "11.00", "11.02")
     client = broker.trading()
-    hold(client, "F", 4)
-    resting = client.submit_order(LimitOrderRequest(symbol="F", qty=1, side=OrderSide.BUY,
-                                                    time_in_force=TimeInForce.GTC, limit_price=5))
+    broker.hold("F", 4)
+    resting = client.submit_order(gtc_limit("F", 1, OrderSide.BUY, 5))
 
     result = admin.corporate_action(type="name_change", symbol="F", new_symbol="FORD")
 
@@ -148,13 +142,13 @@ def test_name_change_when_held_then_two_nc_legs_and_the_position_moves_to_the_ne
     assert [p.symbol for p in client.get_all_positions()] == ["FORD"]
     assert client.get_order_by_id(resting.id).status == "canceled"
     assert client.get_asset("F").tradable is False and client.get_asset("FORD").tradable is True
-    hold(client, "FORD", 1)  # the new symbol trades, at the old symbol's market
+    broker.hold("FORD", 1)  # the new symbol trades, at the old symbol's market
     assert client.get_open_position("FORD").qty == "5"
 
 
 def test_corporate_action_when_ex_date_not_given_then_the_next_trading_day_in_new_york(broker, admin):
     admin.quote("KO", "60.00", "60.00")
-    hold(broker.trading(), "KO", 1)
+    broker.hold("KO", 1)
 
     result = admin.corporate_action(type="dividend", symbol="KO", rate="0.1")
 

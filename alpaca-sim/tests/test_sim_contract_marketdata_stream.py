@@ -55,6 +55,13 @@ class DataRecorder:
         self.thread.join(timeout=10)
 
 
+def put_the_plan_back(broker) -> None:
+    """After a test: the simulator's default data plan, and no connection left (each key may hold only one)."""
+    hub = broker.running.sim.marketdata
+    hub.limits = DataLimits()
+    wait_for(lambda: hub.connections == 0, timeout=10)
+
+
 @pytest.fixture
 def streams(broker, admin) -> Iterator[Any]:
     """Start StockDataStreams; each is stopped after the test, and the simulator's plan is put back."""
@@ -71,9 +78,7 @@ def streams(broker, admin) -> Iterator[Any]:
     yield start
     for recorder in started:
         recorder.stop()
-    hub = broker.running.sim.marketdata
-    hub.limits = DataLimits()
-    wait_for(lambda: hub.connections == 0, timeout=10)
+    put_the_plan_back(broker)
 
 
 def quotes_at(recorder: DataRecorder, bid: float) -> list[Any]:
@@ -194,15 +199,23 @@ class Client:
         self.send({"action": "auth", "key": key, "secret": secret})
         return self.recv_control()
 
+    def assert_closed_by_server(self) -> None:
+        """Nothing more arrives: the server has closed the connection."""
+        with pytest.raises(Exception):
+            self.recv(timeout=2)
+
     def close(self) -> None:
         self._open.close()
 
 
 @pytest.fixture
 def client(broker, admin) -> Iterator[Any]:
+    """Open a connected client; ``plan`` first sets the simulator's data plan (put back after the test)."""
     opened: list[Client] = []
 
-    def open_client(feed: str = "iex", use_msgpack: bool = False) -> Client:
+    def open_client(feed: str = "iex", use_msgpack: bool = False, plan: DataLimits | None = None) -> Client:
+        if plan is not None:
+            broker.running.sim.marketdata.limits = plan
         c = Client(feed_url(broker, feed), use_msgpack)
         opened.append(c)
         assert c.recv_control() == {"T": "success", "msg": "connected"}
@@ -211,9 +224,7 @@ def client(broker, admin) -> Iterator[Any]:
     yield open_client
     for c in opened:
         c.close()
-    hub = broker.running.sim.marketdata
-    hub.limits = DataLimits()
-    wait_for(lambda: hub.connections == 0, timeout=10)
+    put_the_plan_back(broker)
 
 
 def test_json_client_when_authenticated_and_subscribed_then_the_whole_subscription_and_json_quotes(client, admin):
@@ -274,9 +285,8 @@ def test_subscribe_when_a_channel_stocks_do_not_have_then_410(client):
     assert c.recv_control() == {"T": "error", "code": 410, "msg": "invalid subscribe action for this feed"}
 
 
-def test_subscribe_when_over_the_plans_symbol_limit_then_405_and_nothing_changes(broker, client):
-    broker.running.sim.marketdata.limits = DataLimits(symbol_limit=2)
-    c = client()
+def test_subscribe_when_over_the_plans_symbol_limit_then_405_and_nothing_changes(client):
+    c = client(plan=DataLimits(symbol_limit=2))
     c.auth()
     c.send({"action": "subscribe", "quotes": ["AAPL", "MSFT"]})
     assert c.recv_control()["quotes"] == ["AAPL", "MSFT"]
@@ -294,22 +304,18 @@ def test_auth_when_the_key_already_has_a_connection_then_406_and_closed(client):
     second = client()
 
     assert second.auth() == {"T": "error", "code": 406, "msg": "connection limit exceeded"}
-    with pytest.raises(Exception):
-        second.recv(timeout=2)
+    second.assert_closed_by_server()
 
 
-def test_connect_when_no_auth_in_time_then_404_and_closed(broker, client):
-    broker.running.sim.marketdata.limits = DataLimits(auth_timeout_s=0.2)
-    c = client()
+def test_connect_when_no_auth_in_time_then_404_and_closed(client):
+    c = client(plan=DataLimits(auth_timeout_s=0.2))
 
     assert c.recv_control() == {"T": "error", "code": 404, "msg": "auth timeout"}
-    with pytest.raises(Exception):
-        c.recv(timeout=2)
+    c.assert_closed_by_server()
 
 
-def test_reader_when_too_slow_for_its_buffer_then_407_and_closed(broker, client):
-    broker.running.sim.marketdata.limits = DataLimits(buffer_limit=1)
-    c = client()
+def test_reader_when_too_slow_for_its_buffer_then_407_and_closed(client):
+    c = client(plan=DataLimits(buffer_limit=1))
     c.auth()
     c.send({"action": "subscribe", "quotes": ["*"]})
     c.recv_control()
@@ -317,10 +323,9 @@ def test_reader_when_too_slow_for_its_buffer_then_407_and_closed(broker, client)
     assert c.recv_control(timeout=5) == {"T": "error", "code": 407, "msg": "slow client"}
 
 
-def test_auth_when_the_feed_is_not_in_the_plan_then_409(broker, client):
-    broker.running.sim.marketdata.limits = DataLimits(feeds=("iex",))
-
-    assert client("sip").auth() == {"T": "error", "code": 409, "msg": "insufficient subscription"}
+def test_auth_when_the_feed_is_not_in_the_plan_then_409(client):
+    assert client("sip", plan=DataLimits(feeds=("iex",))).auth() == \
+        {"T": "error", "code": 409, "msg": "insufficient subscription"}
 
 
 def test_connect_when_the_feed_does_not_exist_then_the_handshake_is_refused(broker, admin):

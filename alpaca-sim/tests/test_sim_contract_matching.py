@@ -5,17 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import LimitOrderRequest
 
-from alpaca_sim.testing import wait_for
-
-
-def market(symbol: str, qty: float, side: OrderSide = OrderSide.BUY, tif: TimeInForce = TimeInForce.DAY):
-    return MarketOrderRequest(symbol=symbol, qty=qty, side=side, time_in_force=tif)
-
-
-def filled(client, order_id, timeout: float = 5.0):
-    return wait_for(lambda: (o := client.get_order_by_id(order_id)).status == OrderStatus.FILLED and o, timeout=timeout)
+from alpaca_sim.testing import wait_filled, wait_for
 
 
 def test_market_buy_when_liquidity_capped_then_several_partial_executions_add_up(broker, admin):
@@ -23,9 +15,9 @@ def test_market_buy_when_liquidity_capped_then_several_partial_executions_add_up
     admin.liquidity("AAPL", 3)
     client = broker.trading()
 
-    order = client.submit_order(market("AAPL", 10))
+    order = client.submit_order(broker.market("AAPL", 10))
 
-    done = filled(client, order.id)
+    done = wait_filled(client, order.id)
     assert done.filled_qty == "10" and done.filled_avg_price == "100.02"
     fills = [a for a in client.get("/account/activities/FILL") if a["order_id"] == str(order.id)]
     assert sorted(Decimal(a["qty"]) for a in fills) == [1, 3, 3, 3]
@@ -36,7 +28,7 @@ def test_market_buy_when_liquidity_capped_then_several_partial_executions_add_up
 def test_limit_sell_when_capped_and_quote_moves_away_then_stays_partially_filled(broker, admin):
     admin.quote("MSFT", "99.00", "99.02")
     client = broker.trading()
-    filled(client, client.submit_order(market("MSFT", 50)).id)
+    broker.hold("MSFT", 50)
     admin.liquidity("MSFT", 2)
     sell = client.submit_order(LimitOrderRequest(symbol="MSFT", qty=50, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, limit_price=101))
 
@@ -49,7 +41,7 @@ def test_limit_sell_when_capped_and_quote_moves_away_then_stays_partially_filled
     assert 0 < Decimal(held.filled_qty) < 50 and Decimal(held.filled_qty) % 2 == 0
     admin.liquidity("MSFT", None)
     admin.quote("MSFT", "101.50", "101.55")
-    done = filled(client, sell.id)
+    done = wait_filled(client, sell.id)
     assert done.filled_qty == "50" and Decimal(done.filled_avg_price) > 101
 
 
@@ -71,14 +63,14 @@ def test_market_order_when_market_closed_then_accepted_and_filled_at_the_open(br
     admin.clock(False)
     client = broker.trading()
 
-    order = client.submit_order(market("AAPL", 1))
+    order = client.submit_order(broker.market("AAPL", 1))
     assert client.get_order_by_id(order.id).status == OrderStatus.ACCEPTED
     admin.quote("AAPL", "102.00", "102.02")
     assert client.get_order_by_id(order.id).status == OrderStatus.ACCEPTED
 
     admin.clock(True)
 
-    assert filled(client, order.id).filled_avg_price == "102.02"
+    assert wait_filled(client, order.id).filled_avg_price == "102.02"
 
 
 def test_extended_hours_limit_when_market_closed_then_it_can_fill(broker, admin):
@@ -88,16 +80,16 @@ def test_extended_hours_limit_when_market_closed_then_it_can_fill(broker, admin)
 
     order = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=101, extended_hours=True))
 
-    assert filled(client, order.id).filled_avg_price == "100.02"
+    assert wait_filled(client, order.id).filled_avg_price == "100.02"
 
 
 def test_short_sale_when_shortable_then_negative_position_and_cash_credited(broker, admin):
     admin.quote("F", "10.00", "10.01")
     client = broker.trading()
 
-    order = client.submit_order(market("F", 100, OrderSide.SELL))
+    order = client.submit_order(broker.market("F", 100, OrderSide.SELL))
 
-    filled(client, order.id)
+    wait_filled(client, order.id)
     position = client.get_open_position("F")
     assert position.qty == "-100" and position.side == "short" and position.avg_entry_price == "10"
     assert client.get_account().cash == "101000"
@@ -106,9 +98,9 @@ def test_short_sale_when_shortable_then_negative_position_and_cash_credited(brok
 def test_buy_to_cover_when_short_then_position_closes(broker, admin):
     admin.quote("F", "10.00", "10.01")
     client = broker.trading()
-    filled(client, client.submit_order(market("F", 10, OrderSide.SELL)).id)
+    broker.hold("F", 10, OrderSide.SELL)
 
-    filled(client, client.submit_order(market("F", 10)).id)
+    wait_filled(client, client.submit_order(broker.market("F", 10)).id)
 
     assert client.get_all_positions() == []
 
@@ -125,9 +117,9 @@ def test_buying_power_when_limit_order_rests_then_it_is_held(broker, admin):
 def test_position_when_averaging_in_then_weighted_entry_price(broker, admin):
     client = broker.trading()
     admin.quote("KO", "59.99", "60.00")
-    filled(client, client.submit_order(market("KO", 1)).id)
+    broker.hold("KO", 1)
     admin.quote("KO", "63.99", "64.00")
-    filled(client, client.submit_order(market("KO", 3)).id)
+    broker.hold("KO", 3)
 
     position = client.get_open_position("KO")
 
@@ -137,12 +129,12 @@ def test_position_when_averaging_in_then_weighted_entry_price(broker, admin):
 def test_close_position_when_percentage_then_market_order_for_that_share(broker, admin):
     admin.quote("WMT", "80.00", "80.01")
     client = broker.trading()
-    filled(client, client.submit_order(market("WMT", 10)).id)
+    broker.hold("WMT", 10)
 
     order = client.delete("/positions/WMT", {"percentage": "50"})
 
     assert order["qty"] == "5" and order["side"] == "sell"
-    filled(client, order["id"])
+    wait_filled(client, order["id"])
     assert client.get_open_position("WMT").qty == "5"
 
 
@@ -150,8 +142,8 @@ def test_close_all_positions_when_two_open_then_both_closed(broker, admin):
     admin.quote("WMT", "80.00", "80.01")
     admin.quote("KO", "60.00", "60.01")
     client = broker.trading()
-    filled(client, client.submit_order(market("WMT", 2)).id)
-    filled(client, client.submit_order(market("KO", 2)).id)
+    broker.hold("WMT", 2)
+    broker.hold("KO", 2)
 
     results = client.close_all_positions(cancel_orders=True)
 
@@ -164,7 +156,7 @@ def test_fok_when_liquidity_too_thin_then_canceled_unfilled(broker, admin):
     admin.liquidity("AAPL", 1)
     client = broker.trading()
 
-    order = client.submit_order(market("AAPL", 5, tif=TimeInForce.FOK))
+    order = client.submit_order(broker.market("AAPL", 5, tif=TimeInForce.FOK))
 
     canceled = wait_for(lambda: (o := client.get_order_by_id(order.id)).status == OrderStatus.CANCELED and o)
     assert canceled.filled_qty == "0"

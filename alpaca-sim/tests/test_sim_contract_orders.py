@@ -127,7 +127,7 @@ def test_market_buy_when_quote_set_then_fills_at_ask_and_position_opens(broker, 
     admin.quote("AAPL", "100.00", "100.05")
     client = broker.trading()
 
-    order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    order = client.submit_order(broker.market("AAPL", 10))
 
     filled = wait_filled(client, order.id)
     assert filled.filled_qty == "10" and filled.filled_avg_price == "100.05"
@@ -138,11 +138,10 @@ def test_market_buy_when_quote_set_then_fills_at_ask_and_position_opens(broker, 
 
 def test_market_sell_when_long_then_fills_at_bid_and_position_closes(broker, admin):
     admin.quote("MSFT", "50.00", "50.10")
+    broker.hold("MSFT", 4)
     client = broker.trading()
-    buy = client.submit_order(MarketOrderRequest(symbol="MSFT", qty=4, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    wait_for(lambda: status_of(client, buy.id) == OrderStatus.FILLED)
 
-    sell = client.submit_order(MarketOrderRequest(symbol="MSFT", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.DAY))
+    sell = client.submit_order(broker.market("MSFT", 4, OrderSide.SELL))
 
     filled = wait_filled(client, sell.id)
     assert filled.filled_avg_price == "50"
@@ -161,52 +160,43 @@ def test_notional_buy_when_fractionable_then_fills_fractional_qty(broker, admin)
     assert filled.filled_qty == "0.25"
 
 
-def test_limit_buy_when_market_crosses_then_fills_at_the_better_ask(broker, admin):
-    admin.quote("AAPL", "101.00", "101.10")
+# (order, shares held before it, quote before it, quote at which it still rests, quote that fills it, fill price)
+@pytest.mark.parametrize(("request_", "held", "before", "resting", "crossing", "fill_price"), [
+    pytest.param(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
+                                   limit_price=100.50),
+                 0, ("101.00", "101.10"), None, ("100.30", "100.40"), "100.4",
+                 id="limit buy: fills at the better ask once the market crosses"),
+    pytest.param(StopOrderRequest(symbol="TSLA", qty=2, side=OrderSide.SELL, time_in_force=TimeInForce.GTC,
+                                  stop_price=195),
+                 2, ("200.00", "200.10"), ("196.00", "196.10"), ("194.50", "194.60"), "194.5",
+                 id="stop sell: fills as market once the bid falls to the stop"),
+    pytest.param(StopLimitOrderRequest(symbol="NVDA", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                                       stop_price=105, limit_price=106),
+                 0, ("99.90", "100.00"), ("107.00", "107.10"), ("105.80", "105.90"), "105.9",
+                 id="stop-limit buy: triggered, rests as a limit until crossed"),
+])
+def test_resting_order_when_the_market_reaches_it_then_it_fills_at_the_quote(
+        broker, admin, request_, held, before, resting, crossing, fill_price):
+    symbol = request_.symbol
+    admin.quote(symbol, *before)
+    if held:
+        broker.hold(symbol, held)
     client = broker.trading()
-    order = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, limit_price=100.50))
+    order = client.submit_order(request_)
+    if resting:
+        admin.quote(symbol, *resting)
     assert status_of(client, order.id) == OrderStatus.NEW
 
-    admin.quote("AAPL", "100.30", "100.40")
+    admin.quote(symbol, *crossing)
 
     filled = wait_filled(client, order.id)
-    assert filled.filled_avg_price == "100.4"
-
-
-def test_stop_sell_when_bid_falls_to_stop_then_fills_as_market(broker, admin):
-    admin.quote("TSLA", "200.00", "200.10")
-    client = broker.trading()
-    buy = client.submit_order(MarketOrderRequest(symbol="TSLA", qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    wait_for(lambda: status_of(client, buy.id) == OrderStatus.FILLED)
-    stop = client.submit_order(StopOrderRequest(symbol="TSLA", qty=2, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, stop_price=195))
-
-    admin.quote("TSLA", "196.00", "196.10")
-    assert status_of(client, stop.id) == OrderStatus.NEW
-    admin.quote("TSLA", "194.50", "194.60")
-
-    filled = wait_filled(client, stop.id)
-    assert filled.filled_avg_price == "194.5"
-
-
-def test_stop_limit_buy_when_triggered_then_rests_as_limit_until_crossed(broker, admin):
-    admin.quote("NVDA", "99.90", "100.00")
-    client = broker.trading()
-    order = client.submit_order(StopLimitOrderRequest(
-        symbol="NVDA", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, stop_price=105, limit_price=106))
-
-    admin.quote("NVDA", "107.00", "107.10")
-    assert status_of(client, order.id) == OrderStatus.NEW
-    admin.quote("NVDA", "105.80", "105.90")
-
-    filled = wait_filled(client, order.id)
-    assert filled.filled_avg_price == "105.9"
+    assert filled.filled_avg_price == fill_price
 
 
 def test_trailing_stop_sell_when_price_rises_then_falls_by_trail_then_fills(broker, admin):
     admin.quote("AMD", "100.00", "100.10")
+    broker.hold("AMD", 1)
     client = broker.trading()
-    buy = client.submit_order(MarketOrderRequest(symbol="AMD", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    wait_for(lambda: status_of(client, buy.id) == OrderStatus.FILLED)
     trail = client.submit_order(TrailingStopOrderRequest(symbol="AMD", qty=1, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, trail_price=2))
 
     admin.quote("AMD", "110.00", "110.10")

@@ -1,4 +1,5 @@
-"""Shared test data for the contracts tests: one valid, fully populated instance of every event type."""
+"""Shared test data for the contracts tests: one valid, fully populated instance of every event type, and a signing
+key with the trusted-keys map that holds it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tradebus_contracts import events as ev
 from tradebus_contracts.envelope import Envelope
+from tradebus_contracts.signing import generate_private_key, key_id_for
 
 ORDER_ID = UUID("0b9c5a8e-4f6d-4a57-9b1e-2d3c4b5a6f70")
 T0 = datetime(2026, 11, 24, 14, 30, 0, 123456, tzinfo=UTC)
@@ -111,3 +114,15 @@ def sample_event() -> Callable[[str], Envelope]:
     """``sample_event("FillReported")`` -> a valid, fully populated FillReported."""
     samples = _samples()
     return samples.__getitem__
+
+
+@pytest.fixture
+def signing_key() -> Ed25519PrivateKey:
+    """A fresh Ed25519 key: risk's approval key in the signing tests, the audit recorder's in the audit tests."""
+    return generate_private_key()
+
+
+@pytest.fixture
+def trusted(signing_key: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:
+    """The trusted keys a verifier holds: only ``signing_key``'s public key, under its key id."""
+    return {key_id_for(signing_key.public_key()): signing_key.public_key()}

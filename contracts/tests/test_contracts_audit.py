@@ -24,16 +24,6 @@ from tradebus_contracts.signing import generate_private_key, key_id_for
 SIGNED_AT = datetime(2026, 11, 24, 14, 30, 0, 500, tzinfo=UTC)
 
 
-@pytest.fixture
-def recorder_key():
-    return generate_private_key()
-
-
-@pytest.fixture
-def trusted(recorder_key):
-    return {key_id_for(recorder_key.public_key()): recorder_key.public_key()}
-
-
 def test_chain_step_when_computed_then_it_is_sha256_of_previous_seq_big_endian_and_payload_digest():
     payload = b'{"event_type":"OrderRequested"}'
 
@@ -69,14 +59,14 @@ def test_chain_link_when_previous_is_not_32_bytes_then_refused():
         chain_link(b"short", 1, payload_digest(b"x"))
 
 
-def test_checkpoint_when_signed_then_it_verifies_and_survives_the_wire(recorder_key, trusted):
-    checkpoint = sign_checkpoint(1000, chain_step(GENESIS_HASH, 1, b"x"), private_key=recorder_key,
+def test_checkpoint_when_signed_then_it_verifies_and_survives_the_wire(signing_key, trusted):
+    checkpoint = sign_checkpoint(1000, chain_step(GENESIS_HASH, 1, b"x"), private_key=signing_key,
                                  signed_at=SIGNED_AT, producer="audit-recorder")
 
     again = decode_event(encode_event(checkpoint))
 
     verify_checkpoint(again, trusted)
-    assert again.seq == 1000 and again.key_id == key_id_for(recorder_key.public_key())
+    assert again.seq == 1000 and again.key_id == key_id_for(signing_key.public_key())
 
 
 def test_checkpoint_when_canonical_bytes_then_rfc8785_of_the_four_fields():
@@ -91,8 +81,8 @@ def test_checkpoint_when_canonical_bytes_then_rfc8785_of_the_four_fields():
     {"head_hash": "11" * 32},
     {"signed_at": SIGNED_AT + timedelta(seconds=1)},
 ])
-def test_checkpoint_when_a_signed_field_changes_then_bad_signature(change, recorder_key, trusted):
-    checkpoint = sign_checkpoint(1000, bytes(32), private_key=recorder_key, signed_at=SIGNED_AT,
+def test_checkpoint_when_a_signed_field_changes_then_bad_signature(change, signing_key, trusted):
+    checkpoint = sign_checkpoint(1000, bytes(32), private_key=signing_key, signed_at=SIGNED_AT,
                                  producer="audit-recorder")
 
     with pytest.raises(CheckpointRejected) as caught:
@@ -111,10 +101,10 @@ def test_checkpoint_when_signed_by_another_key_then_unknown_key_id(trusted):
     assert caught.value.code == "UNKNOWN_KEY_ID"
 
 
-def test_checkpoint_when_another_key_claims_the_trusted_key_id_then_bad_signature(recorder_key, trusted):
+def test_checkpoint_when_another_key_claims_the_trusted_key_id_then_bad_signature(signing_key, trusted):
     forged = sign_checkpoint(5, bytes(32), private_key=generate_private_key(), signed_at=SIGNED_AT,
                              producer="audit-recorder")
-    forged = forged.model_copy(update={"key_id": key_id_for(recorder_key.public_key())})
+    forged = forged.model_copy(update={"key_id": key_id_for(signing_key.public_key())})
 
     with pytest.raises(CheckpointRejected) as caught:
         verify_checkpoint(forged, trusted)
@@ -124,8 +114,8 @@ def test_checkpoint_when_another_key_claims_the_trusted_key_id_then_bad_signatur
 
 @pytest.mark.parametrize(("signature", "code"), [("not base64!", "MALFORMED"),
                                                (base64.b64encode(b"x" * 10).decode(), "BAD_SIGNATURE")])
-def test_checkpoint_when_signature_malformed_then_refused(signature, code, recorder_key, trusted):
-    checkpoint = sign_checkpoint(5, bytes(32), private_key=recorder_key, signed_at=SIGNED_AT, producer="a")
+def test_checkpoint_when_signature_malformed_then_refused(signature, code, signing_key, trusted):
+    checkpoint = sign_checkpoint(5, bytes(32), private_key=signing_key, signed_at=SIGNED_AT, producer="a")
 
     with pytest.raises(CheckpointRejected) as caught:
         verify_checkpoint(checkpoint.model_copy(update={"signature": signature}), trusted)

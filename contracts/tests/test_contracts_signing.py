@@ -32,18 +32,8 @@ TTL = timedelta(seconds=30)
 
 
 @pytest.fixture
-def risk_key():
-    return generate_private_key()
-
-
-@pytest.fixture
-def trusted(risk_key):
-    return {key_id_for(risk_key.public_key()): risk_key.public_key()}
-
-
-@pytest.fixture
-def approved(sample_event, risk_key):
-    return sign_approval(sample_event("OrderRequested"), private_key=risk_key, issued_at=ISSUED, ttl=TTL,
+def approved(sample_event, signing_key):
+    return sign_approval(sample_event("OrderRequested"), private_key=signing_key, issued_at=ISSUED, ttl=TTL,
                          producer="risk-service")
 
 
@@ -61,14 +51,14 @@ def test_verify_when_approval_went_over_the_wire_then_still_passes(approved, tru
     verify_approval(decode_event(encode_event(approved)), trusted, ISSUED + timedelta(seconds=1))
 
 
-def test_sign_when_request_given_then_approval_links_to_it(sample_event, approved, risk_key):
+def test_sign_when_request_given_then_approval_links_to_it(sample_event, approved, signing_key):
     request = sample_event("OrderRequested")
 
     assert approved.order_id == request.order_id
     assert approved.causation_id == request.event_id
     assert approved.correlation_id == str(request.order_id)
     assert approved.expires_at == ISSUED + TTL
-    assert approved.key_id == key_id_for(risk_key.public_key())
+    assert approved.key_id == key_id_for(signing_key.public_key())
     assert signed_order(approved) == request.order_fields()
 
 
@@ -180,15 +170,15 @@ def test_signed_order_when_approved_then_exactly_the_order_fields(approved):
     }  # fmt: skip
 
 
-def test_keys_when_serialised_then_load_back_and_keep_their_id(risk_key):
+def test_keys_when_serialised_then_load_back_and_keep_their_id(signing_key):
     for password in (None, b"correct horse"):
-        pem = private_key_to_pem(risk_key, password)
+        pem = private_key_to_pem(signing_key, password)
         loaded = private_key_from_pem(pem, password)
-        assert key_id_for(loaded.public_key()) == key_id_for(risk_key.public_key())
-    public_b64 = public_key_to_b64(risk_key.public_key())
+        assert key_id_for(loaded.public_key()) == key_id_for(signing_key.public_key())
+    public_b64 = public_key_to_b64(signing_key.public_key())
     assert len(base64.b64decode(public_b64)) == 32
-    assert key_id_for(public_key_from_b64(public_b64)) == key_id_for(risk_key.public_key())
-    assert len(key_id_for(risk_key.public_key())) == 16
+    assert key_id_for(public_key_from_b64(public_b64)) == key_id_for(signing_key.public_key())
+    assert len(key_id_for(signing_key.public_key())) == 16
 
 
 @pytest.mark.parametrize("text", ["not base64!", base64.b64encode(b"x" * 31).decode()])

@@ -435,24 +435,24 @@ def test_evaluate_when_any_whole_qty_within_limits_then_approved(qty):
     assert decision.estimated_cost == D(qty) * D("100.00")
 
 
+def price_codes(limit_price: Decimal) -> list[str]:
+    return [r.code for r in check_prices(an_order(limit_price=limit_price), a_context(), Limits())]
+
+
 @given(cents=st.integers(min_value=100, max_value=10_000_000))
 def test_check_prices_when_price_at_or_above_a_dollar_then_cents_pass_and_mills_fail(cents):
     on_tick = D(cents).scaleb(-2)
-    off_tick = on_tick + D("0.001")
 
-    assert list(check_prices(an_order(limit_price=on_tick), a_context(), Limits())) == []
-    assert [r.code for r in check_prices(an_order(limit_price=off_tick), a_context(), Limits())] == [
-        "SUB_PENNY_PRICE"]
+    assert price_codes(on_tick) == []
+    assert price_codes(on_tick + D("0.001")) == ["SUB_PENNY_PRICE"]
 
 
 @given(ticks=st.integers(min_value=1, max_value=9_999))
 def test_check_prices_when_price_below_a_dollar_then_four_decimals_pass_and_five_fail(ticks):
     on_tick = D(ticks).scaleb(-4)
-    off_tick = on_tick + D("0.00001")
 
-    assert list(check_prices(an_order(limit_price=on_tick), a_context(), Limits())) == []
-    assert [r.code for r in check_prices(an_order(limit_price=off_tick), a_context(), Limits())] == [
-        "SUB_PENNY_PRICE"]
+    assert price_codes(on_tick) == []
+    assert price_codes(on_tick + D("0.00001")) == ["SUB_PENNY_PRICE"]
 
 
 _decimals = st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False, allow_infinity=False)

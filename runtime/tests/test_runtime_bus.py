@@ -9,14 +9,6 @@ from tradebus_runtime.bus import Consumer, ConsumerSpec, PoisonMessage, ensure_s
 pytestmark = pytest.mark.integration
 
 
-async def wait_for(predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def next_dead_letter(js, service, timeout=5.0):
     sub = await js.pull_subscribe(f"dlq.{service}", stream="DLQ")
     msgs = await sub.fetch(1, timeout=timeout)
@@ -53,7 +45,8 @@ async def test_publish_when_same_event_twice_then_stream_keeps_one(bus, order_re
     assert (await bus.js.stream_info("ORDERS")).state.messages == 1
 
 
-async def test_consumer_when_valid_event_then_handler_gets_typed_event_and_message_is_acked(bus, order_requested):
+async def test_consumer_when_valid_event_then_handler_gets_typed_event_and_message_is_acked(
+        bus, order_requested, wait_for):
     seen = []
 
     async def handler(event, msg):
@@ -73,7 +66,7 @@ async def test_consumer_when_valid_event_then_handler_gets_typed_event_and_messa
 
 
 async def test_consumer_when_message_is_garbage_then_it_goes_to_dlq_with_reason_and_consumer_keeps_going(
-    bus, order_requested
+    bus, order_requested, wait_for
 ):
     seen = []
 
@@ -97,7 +90,7 @@ async def test_consumer_when_message_is_garbage_then_it_goes_to_dlq_with_reason_
 
 
 async def test_consumer_when_handler_keeps_failing_then_retried_up_to_max_deliver_then_dead_lettered(
-    bus, order_requested
+    bus, order_requested, wait_for
 ):
     attempts = []
 
@@ -117,7 +110,7 @@ async def test_consumer_when_handler_keeps_failing_then_retried_up_to_max_delive
     assert "handler failed 3 times" in letter.reason
 
 
-async def test_consumer_when_handler_declares_poison_then_dead_lettered_at_once(bus, order_requested):
+async def test_consumer_when_handler_declares_poison_then_dead_lettered_at_once(bus, order_requested, wait_for):
     async def handler(event, msg):
         raise PoisonMessage("symbol unknown to this handler")
 
@@ -131,7 +124,7 @@ async def test_consumer_when_handler_declares_poison_then_dead_lettered_at_once(
     assert "poison: symbol unknown" in (await next_dead_letter(bus.js, "test-service")).reason
 
 
-async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost(bus, order_requested):
+async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost(bus, order_requested, wait_for):
     first_run = []
 
     async def slow(event, msg):
@@ -159,7 +152,7 @@ async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost
 
 
 async def test_consumer_when_handler_outlasts_ack_wait_then_message_is_not_redelivered_meanwhile(
-    bus, order_requested
+    bus, order_requested, wait_for
 ):
     deliveries = []
 
@@ -180,7 +173,8 @@ async def test_consumer_when_handler_outlasts_ack_wait_then_message_is_not_redel
     assert deliveries == [1]
 
 
-async def test_batch_consumer_when_outcomes_differ_then_each_message_is_settled_its_own_way(bus, order_requested):
+async def test_batch_consumer_when_outcomes_differ_then_each_message_is_settled_its_own_way(
+        bus, order_requested, wait_for):
     ok, poison, flaky = order_requested(), order_requested(), order_requested()
     calls = []
 
@@ -219,7 +213,7 @@ def test_consumer_when_given_both_or_neither_handler_then_refused(bus):
 
 
 async def test_consumer_when_concurrency_is_4_then_four_handlers_overlap_and_every_message_is_acked(
-        bus, order_requested):
+        bus, order_requested, wait_for):
     running, most = 0, 0
     done = []
 
@@ -252,7 +246,7 @@ async def test_consumer_when_concurrency_is_4_then_four_handlers_overlap_and_eve
 
 
 async def test_consumer_when_concurrent_and_one_message_is_slow_then_later_ones_are_handled_meanwhile(
-        bus, order_requested):
+        bus, order_requested, wait_for):
     release = asyncio.Event()
     slow_one, later = order_requested(), [order_requested() for _ in range(5)]
     done = []

@@ -12,18 +12,8 @@ from tradebus_runtime.bus import Bus, Consumer, ConsumerSpec, connect, ensure_st
 pytestmark = pytest.mark.integration
 
 
-
-async def wait_for(predicate, timeout):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_consumer_when_nats_restarts_then_a_message_published_after_the_reconnect_is_handled_at_once(
-        own_nats, order_requested):
+        own_nats, order_requested, wait_for):
     nc = await connect(own_nats.url, "consumer")
     bus = Bus(nc, "test-service")
     await ensure_streams(bus.js)

@@ -17,58 +17,50 @@ from tradectl.control import set_trading_state
 pytestmark = pytest.mark.integration
 
 
-
-async def wait_until(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-async def test_current_when_nats_restarts_then_unknown_while_away_and_a_halt_sent_meanwhile_is_read_at_once(own_nats):
+@pytest.fixture
+async def following(own_nats):
+    """A started TradingStateFollower on its own connection to ``own_nats``: (connection, follower)."""
     nc = await connect(own_nats.url, "follower")
     await ensure_streams(nc.jetstream())
     follower = TradingStateFollower()
     await follower.start(nc)
+    yield nc, follower
+    await follower.stop()
+    await nc.close()
+
+
+async def test_current_when_nats_restarts_then_unknown_while_away_and_a_halt_sent_meanwhile_is_read_at_once(
+        own_nats, following, wait_for):
+    nc, follower = following
     assert await follower.current() is TradingState.ACTIVE
 
     own_nats.stop()
-    await wait_until(lambda: not nc.is_connected)
+    await wait_for(lambda: not nc.is_connected, timeout=10)
     with pytest.raises(TradingStateUnknown) as away:
         await follower.current()
     own_nats.start()
     await set_trading_state(own_nats.url, TradingState.HALTED, "halted during the outage")  # another client
-    await wait_until(lambda: nc.is_connected)
+    await wait_for(lambda: nc.is_connected, timeout=10)
 
-    try:
-        assert is_transient(away.value)  # a message that needs the state waits; it is never dead-lettered
-        assert await follower.current() is TradingState.HALTED
-    finally:
-        await follower.stop()
-        await nc.close()
+    assert is_transient(away.value)  # a message that needs the state waits; it is never dead-lettered
+    assert await follower.current() is TradingState.HALTED
 
 
-async def test_follower_when_a_halt_is_published_just_after_the_reconnect_then_it_is_applied_at_once(own_nats):
-    nc = await connect(own_nats.url, "follower")
-    await ensure_streams(nc.jetstream())
-    follower = TradingStateFollower()
-    await follower.start(nc)
+async def test_follower_when_a_halt_is_published_just_after_the_reconnect_then_it_is_applied_at_once(
+        own_nats, following, wait_for):
+    nc, follower = following
     own_nats.stop()
-    await wait_until(lambda: not nc.is_connected)
+    await wait_for(lambda: not nc.is_connected, timeout=10)
     own_nats.start()
-    await wait_until(lambda: nc.is_connected)
+    await wait_for(lambda: nc.is_connected, timeout=10)
     assert await follower.current() is TradingState.ACTIVE  # read again after the reconnect: still active
 
     await asyncio.sleep(1.0)
     await set_trading_state(own_nats.url, TradingState.HALTED, "halted after the restart")
-    try:
-        # the ordered consumer took ~18 s to notice the restart and would have answered ACTIVE all that time
-        await wait_until(lambda: follower.state is TradingState.HALTED, timeout=3.0)
-        assert await follower.current() is TradingState.HALTED
-    finally:
-        await follower.stop()
-        await nc.close()
+
+    # the ordered consumer took ~18 s to notice the restart and would have answered ACTIVE all that time
+    await wait_for(lambda: follower.state is TradingState.HALTED, timeout=3.0)
+    assert await follower.current() is TradingState.HALTED
 
 
 def test_apply_when_an_older_change_arrives_after_a_newer_one_then_the_newer_stands():

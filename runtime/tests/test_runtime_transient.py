@@ -116,17 +116,9 @@ def test_consumer_spec_when_configured_then_the_server_never_gives_up_on_a_messa
 # --- with real NATS ------------------------------------------------------------------------------------------
 
 
-async def wait_for(predicate, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.mark.integration
 async def test_consumer_when_the_dependency_is_away_longer_than_max_deliver_then_the_message_waits_and_is_acked(
-    bus, order_requested
+    bus, order_requested, wait_for
 ):
     outage = asyncio.Event()
     deliveries = []
@@ -142,10 +134,10 @@ async def test_consumer_when_the_dependency_is_away_longer_than_max_deliver_then
     await consumer.start()
     await bus.publish(order_requested())
 
-    await wait_for(lambda: len(deliveries) >= 3 * spec.max_deliver)  # three times what bad input is allowed
+    await wait_for(lambda: len(deliveries) >= 3 * spec.max_deliver, timeout=10)  # three times what bad input is allowed
     waiting = consumer.health()
     outage.set()  # PostgreSQL is back
-    await wait_for(lambda: consumer.processed == 1)
+    await wait_for(lambda: consumer.processed == 1, timeout=10)
     recovered = consumer.health()
     await consumer.stop()
     info = await bus.js.consumer_info("ORDERS", "waits")
@@ -161,7 +153,7 @@ async def test_consumer_when_the_dependency_is_away_longer_than_max_deliver_then
 
 @pytest.mark.integration
 async def test_batch_consumer_when_the_whole_batch_fails_transiently_then_nothing_is_dead_lettered(
-    bus, order_requested
+    bus, order_requested, wait_for
 ):
     calls = []
 
@@ -178,7 +170,7 @@ async def test_batch_consumer_when_the_whole_batch_fails_transiently_then_nothin
     consumer = Consumer(bus, spec, batch_handler=batch)
     await consumer.start()
 
-    await wait_for(lambda: consumer.processed == 3)
+    await wait_for(lambda: consumer.processed == 3, timeout=10)
     await consumer.stop()
 
     assert consumer.dead_lettered == 0 and (await bus.js.stream_info("DLQ")).state.messages == 0
