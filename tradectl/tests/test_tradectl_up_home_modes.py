@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tradectl.identities import ensure_identities
 from tradectl.up import Stack, UpError, UpOptions
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
@@ -33,7 +32,7 @@ async def start_postgres(home: Path):
     """`up`'s embedded PostgreSQL for ``home``: (the error, if refused; the stack, to stop)."""
     stack = Stack(UpOptions(home=home, out=io.StringIO()))
     try:
-        await stack._start_postgres(ensure_identities(home))
+        await stack._start_postgres()  # makes the home's identities first, as `up` does
     except UpError as exc:
         return exc, stack
     return None, stack
