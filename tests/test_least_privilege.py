@@ -179,7 +179,10 @@ async def test_nats_when_an_identity_deletes_or_purges_a_signed_checkpoint_then_
     async with connected(stack, identity) as (nc, seen):
         js = nc.jetstream(timeout=REFUSED_WAIT_S)
         attempts = [
-            ("$JS.API.STREAM.MSG.DELETE.AUDIT_CHECKPOINTS", lambda: js.delete_msg("AUDIT_CHECKPOINTS", before[0])),
+            # nats-py's delete_msg waits 5 s whatever the context's timeout: the same request, bounded
+            ("$JS.API.STREAM.MSG.DELETE.AUDIT_CHECKPOINTS",
+             lambda: nc.request("$JS.API.STREAM.MSG.DELETE.AUDIT_CHECKPOINTS",
+                                json.dumps({"seq": before[0]}).encode(), timeout=REFUSED_WAIT_S)),
             ("$JS.API.STREAM.PURGE.AUDIT_CHECKPOINTS", lambda: js.purge_stream("AUDIT_CHECKPOINTS")),
         ]
         for subject, attempt in attempts:
