@@ -186,14 +186,22 @@ def order_requested():
     return make
 
 
+@contextlib.contextmanager
+def _throw_away_home() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
+    path.chmod(0o711)  # mkdtemp: 0700. As root PostgreSQL's user must pass; `up` never widens what it did not create
+    try:
+        yield path / "home"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture
 def stack_home() -> Iterator[Path]:
     """A throw-away $TRADEBUS_HOME outside pytest's tmp dirs: pytest re-locks its base dir to 0700 whenever a test
     session starts, which would cut off the unprivileged PostgreSQL user (as root) in the middle of a run."""
-    path = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
-    path.chmod(0o711)  # mkdtemp: 0700. As root PostgreSQL's user must pass; `up` never widens what it did not create
-    yield path / "home"
-    shutil.rmtree(path, ignore_errors=True)
+    with _throw_away_home() as home:
+        yield home
 
 
 @contextlib.contextmanager
@@ -238,3 +246,13 @@ def running_stack(stack_home):
 
     with run(stack_home) as (proc, output):
         yield stack_home, proc, output
+
+
+@pytest.fixture(scope="module")
+def module_stack():
+    """``running_stack`` shared by a module's tests, for tests that use the stack and do not stop or break it (each
+    start is ~9 s of the suite): each test must hold its own symbols or take what the others left as it is."""
+    from tradectl.testing import running_stack as run
+
+    with _throw_away_home() as home, run(home) as (proc, output):
+        yield home, proc, output

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -22,13 +24,26 @@ pytestmark = pytest.mark.integration
 MARKET_BUY = {"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day", "qty": "2"}
 
 
-@pytest.fixture
-def stack_ticket(running_stack) -> httpx.Client:
-    home, _, _ = running_stack
+@contextmanager
+def ticket_of(home) -> Iterator[httpx.Client]:
     endpoints = stack_endpoints(home)
     asyncio.run(wait_for_reference_data(endpoints["nats_url"], timeout=30))  # until then risk rejects (never guesses)
     with httpx.Client(base_url=endpoints["ticket_url"], timeout=10) as client:
         eventually(lambda: client.get("/api/quotes/AAPL").status_code == 200, timeout=30, interval=0.2)
+        yield client
+
+
+@pytest.fixture
+def stack_ticket(module_stack) -> Iterator[httpx.Client]:
+    """The ticket API of the module's stack: orders placed by one test stay for the next."""
+    with ticket_of(module_stack[0]) as client:
+        yield client
+
+
+@pytest.fixture
+def fresh_stack_ticket(running_stack) -> Iterator[httpx.Client]:
+    """The ticket API of a stack of the test's own (for a test that reads the whole ledger)."""
+    with ticket_of(running_stack[0]) as client:
         yield client
 
 
@@ -68,7 +83,8 @@ def test_order_when_json_numbers_carry_more_digits_than_a_float_then_the_real_ri
     assert refusals <= {(r["field"], r["code"]) for r in rejected["reject_reasons"]}, rejected["reject_reasons"]
 
 
-def test_positions_when_an_order_fills_then_the_ledger_holds_it_with_its_cost(stack_ticket):
+def test_positions_when_an_order_fills_then_the_ledger_holds_it_with_its_cost(fresh_stack_ticket):
+    stack_ticket = fresh_stack_ticket  # the whole ledger is this test's: its AAPL position is the 2 it buys
     order_id = stack_ticket.post("/api/orders", json=MARKET_BUY).json()["order_id"]
     eventually(lambda: stack_ticket.get(f"/api/orders/{order_id}").json().get("status") == "filled", timeout=30,
                interval=0.2)
