@@ -20,9 +20,15 @@ export UV_PYTHON := $(PYTHON)
 up: install
 	.venv/bin/tradectl up
 
+# The ticket's component tests (vitest) run beside pytest, whose integration tests mostly wait on servers; their
+# output follows pytest's, and either failing fails the target.
 test: install
-	cd $(FRONTEND) && npm test
-	.venv/bin/python -m pytest
+	@mkdir -p test-artifacts; (cd $(FRONTEND) && npm test) > test-artifacts/vitest.log 2>&1 & vitest=$$!; \
+	.venv/bin/python -m pytest; pytest_rc=$$?; \
+	wait $$vitest; vitest_rc=$$?; \
+	echo "--- ticket-frontend: npm test (vitest), run beside pytest ---"; cat test-artifacts/vitest.log; \
+	echo "pytest exit $$pytest_rc, vitest exit $$vitest_rc"; \
+	test $$pytest_rc -eq 0 -a $$vitest_rc -eq 0
 
 # The long chaos run (README): every storm with CHAOS_ORDERS orders; `make test` runs them small.
 CHAOS_ORDERS ?= 350

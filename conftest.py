@@ -26,6 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline: on a shared 2-core machine (and beside the ticket's vitest in `make test`) a slow example
+# is the machine's, not the code's; a property either holds or it does not.
+settings.register_profile("tradebus", deadline=None)
+settings.load_profile("tradebus")
 
 # The folder ``tradectl/`` has the same name as the package ``tradectl``: pytest's importlib mode would register
 # a stand-in ``tradectl`` module for the folder of ``tradectl/tests/`` unless the real package is imported first.
