@@ -13,9 +13,9 @@ the broker's activities every second and its clock every 3 s. Each test trades i
 simulator.
 
 Not here: a short sync interval. A periodic sync would race the tests' own syncs (the drift test must see its drift
-in the sync it asks for), so "no interval sync while closed, one every interval while open" is proven at the service
-level (position-sync-service/tests/test_position_sync_service_sync.py, the test playing the gateway's clock), as is
-a restart in the middle of a sync; here the closed market is the simulator's, through the gateway's clock.
+in the sync it asks for), so "one sync every interval while open, none while closed", a restart in the middle of a
+sync and a replay of the whole activity feed run on a stack of their own with a 2 s interval
+(tests/test_e2e_position_sync_schedule.py); here the closed market is one after-close sync through the gateway's clock.
 """
 
 from __future__ import annotations
