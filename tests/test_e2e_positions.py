@@ -13,39 +13,48 @@ the broker's activities every second and its clock every 3 s. Each test trades i
 simulator.
 
 Not here: a short sync interval. A periodic sync would race the tests' own syncs (the drift test must see its drift
-in the sync it asks for), so "no interval sync while closed, one every interval while open" is proven at the service
-level (position-sync-service/tests/test_position_sync_service_sync.py, the test playing the gateway's clock), as is
-a restart in the middle of a sync; here the closed market is the simulator's, through the gateway's clock.
+in the sync it asks for), so "one sync every interval while open, none while closed", a restart in the middle of a
+sync and a replay of the whole activity feed run on a stack of their own with a 2 s interval
+(tests/test_e2e_position_sync_schedule.py); here the closed market is one after-close sync through the gateway's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import subprocess
-import tempfile
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import httpx
-import nats
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
-from nats.js.errors import NotFoundError
 
 from alpaca_sim.testing import wait_filled
-from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradebus_contracts.rpc import LedgerPosition, LedgerPositionsReply, LedgerPositionsRequest, SyncReply, SyncRequest
-from tradebus_contracts.subjects import LEDGER_POSITIONS, LEDGER_SYNC, symbol_subject
-from tradectl.positions import ask
-from tradectl.testing import TRADECTL, running_stack, stack_endpoints, wait_for_reference_data
+from tradebus_contracts.rpc import LedgerPositionsReply
+from tradectl.testing import (
+    TRADECTL,
+    clean,
+    corporate_action,
+    eventually,
+    figures,
+    ledger,
+    ledger_holds,
+    lots,
+    open_position,
+    out_of_step,
+    pin,
+    position,
+    positions_stack,
+    set_market,
+    stored,
+    stored_at_least,
+    sync,
+    synced,
+    trade,
+    wait_for_reference_data,
+)
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -64,165 +73,8 @@ STACK_ENV = {
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, str]]:
     """One `tradectl up` for the module, its services started with ``STACK_ENV``; yields endpoints.json."""
-    base = Path(tempfile.mkdtemp(prefix="tradebus-home-"))
-    try:
-        with ExitStack() as running:
-            with pytest.MonkeyPatch.context() as env:  # `tradectl up` hands its environment to every child
-                for name, value in STACK_ENV.items():
-                    env.setenv(name, value)
-                running.enter_context(running_stack(base / "home"))
-            endpoints = stack_endpoints(base / "home")
-            asyncio.run(first_sync_done(endpoints["nats_url"]))
-            yield {**endpoints, "home": str(base / "home")}
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-# --- talking to the stack ----------------------------------------------------------------------------------------
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``probe`` until it returns something truthy (returned); AssertionError after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-async def pin(broker_url: str, symbol: str, bid: str, ask_price: str) -> None:
-    """The simulator quotes ``symbol`` at exactly this bid/ask until reset: market orders fill at these prices."""
-    async with httpx.AsyncClient(base_url=broker_url) as http:
-        (await http.put(f"/admin/quotes/{symbol}", json={"bid": bid, "ask": ask_price})).raise_for_status()
-
-
-async def corporate_action(broker_url: str, **body: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=broker_url) as http:
-        response = await http.post("/admin/corporate_actions", json=body)
-        response.raise_for_status()
-        return response.json()
-
-
-async def trade(nats_url: str, symbol: str, side: str, qty: str, timeout: float = 20.0) -> list[Any]:
-    """Request a market order on the bus and follow it until its last fill; returns its FillReported events."""
-    order_id = uuid.uuid4()
-    request = OrderRequested(producer="test", order_id=order_id, correlation_id=str(order_id), symbol=symbol,
-                             side=side, type="market", time_in_force="day", qty=D(qty))
-    seen: list[Any] = []
-    done = asyncio.Event()
-
-    async def on(msg) -> None:
-        event = decode_event(msg.data)
-        if getattr(event, "order_id", None) != order_id:
-            return
-        seen.append(event)
-        if event.event_type in ("RiskRejected", "SubmissionFailed") or \
-                (event.event_type == "FillReported" and event.order_status == "filled"):
-            done.set()
-
-    nc = await nats.connect(nats_url)
-    try:
-        for subject in ("risk.>", "orders.>", "fills.>"):
-            await nc.subscribe(subject, cb=on)
-        await nc.jetstream().publish(subject_for(request), encode_event(request),
-                                     headers={"Nats-Msg-Id": str(request.event_id)})
-        await asyncio.wait_for(done.wait(), timeout)
-    except TimeoutError:
-        pass  # the assertion below says what was seen
-    finally:
-        await nc.drain()
-    fills = [e for e in seen if e.event_type == "FillReported"]
-    assert fills and fills[-1].order_status == "filled", \
-        f"{side} {qty} {symbol} not filled within {timeout:g} s: {[e.model_dump(mode='json') for e in seen]}"
-    return fills
-
-
-async def ledger(nats_url: str) -> LedgerPositionsReply:
-    reply = await ask(nats_url, LEDGER_POSITIONS, LedgerPositionsRequest(lots=True), LedgerPositionsReply, 5)
-    assert isinstance(reply, LedgerPositionsReply)
-    return reply
-
-
-def position(reply: LedgerPositionsReply, symbol: str) -> LedgerPosition | None:
-    return next((p for p in reply.positions if p.symbol == symbol), None)
-
-
-async def ledger_holds(nats_url: str, symbol: str, qty: str, timeout: float = 20.0) -> LedgerPosition:
-    """The ledger's position in ``symbol`` once it holds ``qty`` shares (fills and activities arrive by consumers)."""
-    last: list[LedgerPositionsReply] = []
-
-    async def probe() -> LedgerPosition | None:
-        last[:] = [await ledger(nats_url)]
-        held = position(last[0], symbol)
-        return held if held is not None and held.qty == D(qty) else None
-
-    try:
-        return await eventually(probe, f"the ledger to hold {qty} {symbol}", timeout)
-    except AssertionError as exc:
-        held = {p.symbol: str(p.qty) for p in last[0].positions} if last else None
-        raise AssertionError(f"{exc}; the ledger holds {held}") from None
-
-
-async def open_position(stack: dict[str, str], symbol: str, bid: str, ask_price: str, side: str, qty: str) -> None:
-    """Trade ``qty`` of ``symbol`` through the bus at a pinned quote (a sell opens a short) and wait until the
-    ledger holds the position."""
-    await wait_for_reference_data(stack["nats_url"], symbol)
-    await pin(stack["broker_url"], symbol, bid, ask_price)
-    await trade(stack["nats_url"], symbol, side, qty)
-    await ledger_holds(stack["nats_url"], symbol, qty if side == "buy" else f"-{qty}")
-
-
-async def first_sync_done(nats_url: str) -> None:
-    """Until position-sync has rebuilt its ledger from the broker's FILL history and synced once (it does both on
-    start): a rebuild takes in every FILL the broker has, so an order placed outside tradebus before it is no drift."""
-    async def synced() -> bool:
-        return (await ledger(nats_url)).last_sync_at is not None
-
-    await eventually(synced, "position-sync's first rebuild and sync", timeout=30)
-
-
-async def sync(nats_url: str) -> SyncReply:
-    reply = await ask(nats_url, LEDGER_SYNC, SyncRequest(), SyncReply, 30)
-    assert isinstance(reply, SyncReply)
-    return reply
-
-
-async def stored(nats_url: str, kind: str, symbol: str) -> list[Any]:
-    """Every event stored on the POSITIONS stream under ``<kind>.<SYMBOL>``, oldest first (read from the stream)."""
-    nc = await nats.connect(nats_url)
-    events, seq = [], 0
-    try:
-        js = nc.jetstream()
-        while True:
-            try:
-                msg = await js.get_msg("POSITIONS", seq=seq + 1, subject=symbol_subject(kind, symbol), next=True)
-            except NotFoundError:
-                return events
-            events.append(decode_event(msg.data))
-            seq = msg.seq
-    finally:
-        await nc.drain()
-
-
-async def stored_at_least(nats_url: str, kind: str, symbol: str, count: int) -> list[Any]:
-    """``stored`` once it holds at least ``count`` events (events are published just after the ledger changed)."""
-    async def probe() -> list[Any]:
-        events = await stored(nats_url, kind, symbol)
-        return events if len(events) >= count else []
-
-    return await eventually(probe, f"{count} event(s) on {symbol_subject(kind, symbol)}")
-
-
-def lots(held: LedgerPosition) -> list[tuple[Decimal, Decimal, Decimal]]:
-    """(qty, cost per share, cost basis) of each open lot, oldest first."""
-    return [(lot.qty, lot.price, lot.cost_basis) for lot in held.lots]
-
-
-def clean(reply: SyncReply) -> bool:
-    return reply.ok and not reply.mismatched and not reply.drifts
+    with positions_stack(STACK_ENV) as endpoints:
+        yield endpoints
 
 
 # --- the scenarios -----------------------------------------------------------------------------------------------
@@ -253,8 +105,7 @@ async def test_ledger_when_buys_and_a_partial_sell_fill_at_the_broker_then_fifo_
     assert lots(held) == [(D(3), D(210), D(630))]
     assert (held.avg_cost, held.cost_basis, held.realized_pl) == (D(210), D(630), D(220))
     assert held.broker_avg_entry_price == D("203.333333")
-    assert clean(reply), reply
-    assert await stored(nats_url, "positions.drift", "JPM") == []
+    assert await out_of_step(nats_url, reply, "JPM") == []
 
 
 async def test_sync_when_a_position_is_opened_at_the_broker_outside_tradebus_then_one_drift_is_adopted_and_next_is_clean(
@@ -306,8 +157,7 @@ async def test_ledger_when_split_4_for_1_then_reverse_1_for_20_then_lots_scale_w
     assert (after_reverse.cost_basis, after_reverse.broker_avg_entry_price) == (D(1720), D("537.5"))
     assert [(a.action, a.ratio, a.qty_before, a.qty_after, a.cost_basis_before, a.cost_basis_after) for a in applied] \
         == [("split", D(4), D(16), D(64), D(1720), D(1720)), ("split", D("0.05"), D(64), D("3.2"), D(1720), D(1720))]
-    assert clean(reply), reply
-    assert await stored(nats_url, "positions.drift", "XOM") == []
+    assert await out_of_step(nats_url, reply, "XOM") == []
 
 
 async def test_income_when_a_cash_dividend_is_paid_at_the_broker_then_it_lands_in_the_income_ledger(stack):
@@ -347,8 +197,7 @@ async def test_ledger_when_a_short_position_splits_2_for_1_then_its_lots_scale_w
     assert lots(after) == [(D(-20), D("5.5"), D(-110))]
     assert [(a.ratio, a.qty_before, a.qty_after, a.cost_basis_before, a.cost_basis_after) for a in applied] == \
         [(D(2), D(-10), D(-20), D(-110), D(-110))]
-    assert clean(reply), reply
-    assert await stored(nats_url, "positions.drift", "F") == []
+    assert await out_of_step(nats_url, reply, "F") == []
 
 
 async def test_ledger_when_a_short_position_changes_its_symbol_then_its_lots_move_to_the_new_symbol_and_sync_is_clean(
@@ -370,18 +219,6 @@ async def test_ledger_when_a_short_position_changes_its_symbol_then_its_lots_mov
     moved = position(after, "BACX")
     assert moved is not None and lots(moved) == [(D(-10), D(40), D(-400))]
     assert clean(reply), reply
-
-
-def figures(reply: LedgerPositionsReply, exact_lots: bool) -> dict[str, Any]:
-    """What a rebuild must keep, per symbol: quantity, cost, realized P&L, Alpaca's average and the open lots, not the
-    prices and P&L the market moves. ``exact_lots`` adds each lot's id and time: a rebuild takes them from the broker's
-    FILL activities (an adopted lot becomes the broker's fill, a live fill's time the activity's)."""
-    def lot(view: Any) -> tuple[Any, ...]:
-        return (view.lot_id, view.opened_at, view.qty, view.price, view.cost_basis) if exact_lots else \
-            (view.qty, view.price, view.cost_basis)
-
-    return {p.symbol: (p.qty, p.avg_cost, p.cost_basis, p.realized_pl, p.broker_avg_entry_price,
-                       [lot(view) for view in p.lots]) for p in reply.positions}
 
 
 def tradectl_sync(stack: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -413,18 +250,6 @@ async def test_rebuild_when_run_twice_through_tradectl_then_the_same_lots_and_th
     assert figures(after_twice, exact_lots=True) == figures(after_once, exact_lots=True)  # traded, not only WMT
     assert after_twice.totals.dividends == after_once.totals.dividends == before.totals.dividends
     assert not any(p.drift for p in after_twice.positions)
-
-
-def synced(home: str) -> list[dict[str, Any]]:
-    """position-sync's ``positions.synced`` log events so far (the stack logs each service to ``<home>/logs``)."""
-    text = (Path(home) / "logs" / "position-sync-service.log").read_text(errors="replace")
-    events = (json.loads(line) for line in text.splitlines() if line.startswith("{"))
-    return [e for e in events if e.get("event") == "positions.synced"]
-
-
-async def set_market(broker_url: str, is_open: bool) -> None:
-    async with httpx.AsyncClient(base_url=broker_url) as http:
-        (await http.post("/admin/clock", json={"is_open": is_open})).raise_for_status()
 
 
 async def test_schedule_when_the_market_closes_at_the_broker_then_one_after_close_sync_and_none_while_closed(stack):
