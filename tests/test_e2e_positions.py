@@ -4,18 +4,18 @@ equal to a table worked out by hand; a position opened at the broker behind trad
 within one sync, adopted, and the next sync is clean; splits and a reverse split at the simulator scale the lots with
 their basis kept and leave nothing to reconcile, a cash dividend lands in the income ledger, and a short position
 splits the same way, and a short position's symbol change moves its lots; `tradectl sync --rebuild` rebuilds the
-ledger from the broker's FILL history into the same lots, and a second rebuild changes nothing; the market closed at
-the simulator is one after-close sync and then none (issue 12, "Done when").
+ledger from the broker's FILL history into the same lots, and a second rebuild changes nothing (issue 12, "Done
+when").
 
 One stack for the module (its start-up is the slow part), with short sync settings: syncs run only when a test asks
 (`rpc.position-sync-service.sync`), two mismatching reads 1 s apart make a drift, policy `adopt`, and the gateway reads
-the broker's activities every second and its clock every 3 s. Each test trades its own symbol at prices it pins at the
+the broker's activities every second. Each test trades its own symbol at prices it pins at the
 simulator.
 
 Not here: a short sync interval. A periodic sync would race the tests' own syncs (the drift test must see its drift
 in the sync it asks for), so "one sync every interval while open, none while closed", a restart in the middle of a
 sync and a replay of the whole activity feed run on a stack of their own with a 2 s interval
-(tests/test_e2e_position_sync_schedule.py); here the closed market is one after-close sync through the gateway's clock.
+(tests/test_e2e_position_sync_schedule.py), with the market closed and opened again at the simulator.
 """
 
 from __future__ import annotations
@@ -47,11 +47,9 @@ from tradectl.testing import (
     pin,
     position,
     positions_stack,
-    set_market,
     stored,
     stored_at_least,
     sync,
-    synced,
     trade,
     wait_for_reference_data,
 )
@@ -66,7 +64,6 @@ STACK_ENV = {
     "POSITION_SYNC_TICK_S": "0.2",
     "POSITION_HISTORY_RETRY_S": "1",
     "GATEWAY_ACTIVITY_INTERVAL_S": "1",
-    "GATEWAY_CLOCK_INTERVAL_S": "3",  # the simulator's clock reaches REFDATA within 3 s (default 60)
 }
 
 
@@ -250,22 +247,3 @@ async def test_rebuild_when_run_twice_through_tradectl_then_the_same_lots_and_th
     assert figures(after_twice, exact_lots=True) == figures(after_once, exact_lots=True)  # traded, not only WMT
     assert after_twice.totals.dividends == after_once.totals.dividends == before.totals.dividends
     assert not any(p.drift for p in after_twice.positions)
-
-
-async def test_schedule_when_the_market_closes_at_the_broker_then_one_after_close_sync_and_none_while_closed(stack):
-    home, broker_url = stack["home"], stack["broker_url"]
-    before = len(synced(home))
-    try:
-        await set_market(broker_url, False)
-
-        async def closed_sync() -> list[dict[str, Any]]:
-            return synced(home)[before:]
-
-        first = await eventually(closed_sync, "the sync after the close (the gateway reads the clock every 3 s)", 15)
-        await asyncio.sleep(7)  # two more of the gateway's clock reads and 35 of the scheduler's looks: closed
-        while_closed = synced(home)[before:]
-    finally:
-        await set_market(broker_url, True)
-
-    assert [e["reason"] for e in first] == ["after_close"]
-    assert while_closed == first  # nothing more while closed: no interval sync, no second after-close
