@@ -7,12 +7,11 @@ import time
 import uuid
 from decimal import Decimal
 
-import httpx
 import nats
 import pytest
 
 from tradebus_contracts import OrderRequested, decode_event, encode_event, subject_for
-from tradectl.testing import stack_endpoints, wait_for_reference_data
+from tradectl.testing import pin, stack_endpoints, wait_for_reference_data
 
 pytestmark = pytest.mark.integration
 SENT_AFTER_MOVE_S = 0.2
@@ -58,11 +57,6 @@ async def stream_subscribed(log_path, timeout: float = 60) -> None:
     raise AssertionError("the gateway's market-data stream never subscribed:\n" + log_path.read_text()[-3000:])
 
 
-async def move(broker_url: str, bid: str, ask: str) -> None:
-    async with httpx.AsyncClient(base_url=broker_url) as http:
-        (await http.put("/admin/quotes/AAPL", json={"bid": bid, "ask": ask})).raise_for_status()
-
-
 async def test_quote_when_moved_at_the_simulator_then_risk_judges_the_next_order_against_it(running_stack):
     home, _, _ = running_stack
     endpoints = stack_endpoints(home)
@@ -71,13 +65,13 @@ async def test_quote_when_moved_at_the_simulator_then_risk_judges_the_next_order
     await stream_subscribed(home / "logs" / "order-gateway.log")
 
     # down to 150: a buy limit at 170 is now 13 % above the ask (the collar is 10 %); at the old ~190 it rested
-    await move(broker_url, "150.00", "150.02")
+    await pin(broker_url, "AAPL", "150.00", "150.02")
     await asyncio.sleep(SENT_AFTER_MOVE_S)
     down = await risk_decision(nats_url, buy_limit("170.00"))
 
     await asyncio.sleep(1)  # a new move, not a burst
     # up to 169: the same limit is now 0.6 % above the ask; against 150.02 it would be refused
-    await move(broker_url, "169.00", "169.02")
+    await pin(broker_url, "AAPL", "169.00", "169.02")
     await asyncio.sleep(SENT_AFTER_MOVE_S)
     up = await risk_decision(nats_url, buy_limit("170.00"))
 
