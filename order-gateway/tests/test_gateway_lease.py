@@ -7,15 +7,16 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from order_gateway.store import broker_lease
+from order_gateway.store import _unlock, broker_lease
+from tradebus_runtime.db import create_pool
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def pools(database_url):
-    """Two replicas' pools on the same database."""
-    first, second = await asyncpg.create_pool(database_url), await asyncpg.create_pool(database_url)
+    """Two replicas' pools on the same database, made as the services make them (no reset query on release)."""
+    first, second = await create_pool(database_url, "public"), await create_pool(database_url, "public")
     yield first, second
     await first.close()
     await second.close()
@@ -51,3 +52,40 @@ async def test_lease_when_the_holder_dies_mid_call_then_the_order_is_free_at_onc
         await killer.close()
         async with broker_lease(replica_b, order_id) as b_holds:
             assert b_holds
+
+
+async def test_lease_when_let_go_then_the_pooled_connection_keeps_no_lock(database_url):
+    pool = await create_pool(database_url, "public", max_size=1)  # the lease's connection comes back next
+    try:
+        async with broker_lease(pool, uuid4()) as held:
+            assert held
+        async with pool.acquire() as conn:
+            assert await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()") == 0
+    finally:
+        await pool.close()
+
+
+class _Connection:
+    def __init__(self, error: BaseException) -> None:
+        self.error, self.terminated = error, False
+
+    async def execute(self, *_):
+        raise self.error
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+@pytest.mark.parametrize("error", [asyncpg.InterfaceError("connection lost"), OSError("reset")])
+async def test_lease_when_the_unlock_fails_then_its_connection_ends(error):
+    conn = _Connection(error)
+    await _unlock(conn, "order-gateway-broker:x")
+    assert conn.terminated
+
+
+async def test_lease_when_the_unlock_is_cancelled_then_its_connection_ends_and_the_cancel_goes_on():
+    conn = _Connection(asyncio.CancelledError())
+    with pytest.raises(asyncio.CancelledError):
+        await _unlock(conn, "order-gateway-broker:x")
+    assert conn.terminated

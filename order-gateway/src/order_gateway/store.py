@@ -32,13 +32,32 @@ async def broker_lease(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[bool
     """
     async with pool.acquire() as conn:
         key = f"order-gateway-broker:{order_id}"
-        held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+        try:
+            held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+        except BaseException:
+            _end(conn)  # cancelled or failed after the server may have granted it: the lock goes with it
+            raise
         try:
             yield held
         finally:
             if held:
-                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                await _unlock(conn, key)
+
+
+async def _unlock(conn: asyncpg.Connection, key: str) -> None:
+    """The pool does not reset sessions (`tradebus_runtime.db.create_pool`): a lease that cannot be unlocked — an
+    error, a cancellation — ends its connection, and PostgreSQL lets go of the lock with the session."""
+    try:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+    except BaseException as exc:
+        _end(conn)
+        if not isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            raise
+
+
+def _end(conn: asyncpg.Connection) -> None:
+    with contextlib.suppress(asyncpg.InterfaceError):  # lost already: closed and handed back to the pool
+        conn.terminate()
 
 
 async def lock_order(conn: asyncpg.Connection, order_id: UUID) -> OrderRow | None:
