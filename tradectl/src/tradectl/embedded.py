@@ -318,6 +318,8 @@ class EmbeddedPostgres:
                     "--locale=C"]
             if not self.durable:
                 args.append("--no-sync")
+            elif sys.platform == "linux":  # one syncfs() of the file system instead of an fsync per file: 2.5 s -> 0.8
+                args.append("--sync-method=syncfs")
             if self.superuser_password is None:
                 self._run([*args, "--auth=trust"])
             else:
