@@ -24,7 +24,7 @@ up: install
 # output follows pytest's, and either failing fails the target.
 test: install
 	@mkdir -p test-artifacts; (cd $(FRONTEND) && npm test) > test-artifacts/vitest.log 2>&1 & vitest=$$!; \
-	.venv/bin/python -m pytest; pytest_rc=$$?; \
+	.venv/bin/python -m pytest --durations=30; pytest_rc=$$?; \
 	wait $$vitest; vitest_rc=$$?; \
 	echo "--- ticket-frontend: npm test (vitest), run beside pytest ---"; cat test-artifacts/vitest.log; \
 	echo "pytest exit $$pytest_rc, vitest exit $$vitest_rc"; \
