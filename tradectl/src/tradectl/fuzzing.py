@@ -26,7 +26,7 @@ def fuzz_operation(
     operation: Any, mode: GenerationMode, examples: int, send_and_check: Callable[[Case], None], **more_settings: Any
 ) -> None:
     """Feed ``examples`` cases of ``operation`` generated in ``mode`` (positive: schema-valid, negative: invalid) to
-    ``send_and_check``, which sends one and validates its response (with ``API_CHECKS``)."""
+    ``send_and_check``, which sends one and validates its response (``API_CHECKS``, or fewer where a test says so)."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
