@@ -129,6 +129,13 @@ def bus_service() -> str:
 
 
 @pytest.fixture
+def service_env() -> dict[str, str]:
+    """Extra environment of a service that a test runs as a process (its package's harness adds it; override in a
+    module)."""
+    return {}
+
+
+@pytest.fixture
 async def bus(nats_url: str, bus_service: str) -> AsyncIterator[Any]:
     """A runtime Bus for ``bus_service`` on a fresh connection, every domain stream declared."""
     from tradebus_runtime.bus import Bus, connect, ensure_streams

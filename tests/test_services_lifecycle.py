@@ -1,6 +1,5 @@
 """Every service is a real process: it starts, reports healthy, consumes, dead-letters garbage, stops on SIGTERM."""
 
-import asyncio
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ from tradebus_contracts import decode_event, encode_event
 from tradebus_runtime.health import ask, wait_until_healthy
 from tradectl.embedded import free_port
 from tradectl.keys import ensure_signing_key
+from tradectl.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -141,12 +141,12 @@ async def test_position_sync_when_a_fill_arrives_then_it_is_kept_in_its_inbox_un
         await health(nc, "position-sync-service")
         await nc.jetstream().publish("fills.AAPL", encode_event(fill), headers={"Nats-Msg-Id": str(fill.event_id)})
         conn = await asyncpg.connect(database_url)
+
+        async def inbox() -> list:
+            return await conn.fetch("SELECT event_id, event_type FROM position_sync_service.inbox")
+
         try:
-            for _ in range(50):
-                rows = await conn.fetch("SELECT event_id, event_type FROM position_sync_service.inbox")
-                if rows:
-                    break
-                await asyncio.sleep(0.1)
+            rows = await eventually(inbox, "the fill in position-sync's inbox", timeout=5)
         finally:
             await conn.close()
     finally:

@@ -9,23 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from tradebus_contracts import decode_event, encode_event
+from tradebus_contracts import decode_event, encode_event, signing
 from tradebus_contracts.orders import OrderFields
-from tradebus_contracts.signing import (
-    SIGNED_FIELDS,
-    ApprovalRejected,
-    canonical_approval_bytes,
-    generate_private_key,
-    key_id_for,
-    private_key_from_pem,
-    private_key_to_pem,
-    public_key_from_b64,
-    public_key_to_b64,
-    sign_approval,
-    signed_order,
-    trusted_keys,
-    verify_approval,
-)
 
 ISSUED = datetime(2026, 11, 24, 14, 30, 0, 500, tzinfo=UTC)
 TTL = timedelta(seconds=30)
@@ -33,22 +18,22 @@ TTL = timedelta(seconds=30)
 
 @pytest.fixture
 def approved(sample_event, signing_key):
-    return sign_approval(sample_event("OrderRequested"), private_key=signing_key, issued_at=ISSUED, ttl=TTL,
-                         producer="risk-service")
+    return signing.sign_approval(sample_event("OrderRequested"), private_key=signing_key, issued_at=ISSUED, ttl=TTL,
+                                 producer="risk-service")
 
 
 def _rejection_code(approved, trusted, now=ISSUED + timedelta(seconds=1)) -> str:
-    with pytest.raises(ApprovalRejected) as caught:
-        verify_approval(approved, trusted, now)
+    with pytest.raises(signing.ApprovalRejected) as caught:
+        signing.verify_approval(approved, trusted, now)
     return caught.value.code
 
 
 def test_verify_when_signed_by_trusted_key_and_fresh_then_passes(approved, trusted):
-    verify_approval(approved, trusted, ISSUED + timedelta(seconds=1))
+    signing.verify_approval(approved, trusted, ISSUED + timedelta(seconds=1))
 
 
 def test_verify_when_approval_went_over_the_wire_then_still_passes(approved, trusted):
-    verify_approval(decode_event(encode_event(approved)), trusted, ISSUED + timedelta(seconds=1))
+    signing.verify_approval(decode_event(encode_event(approved)), trusted, ISSUED + timedelta(seconds=1))
 
 
 def test_sign_when_request_given_then_approval_links_to_it(sample_event, approved, signing_key):
@@ -58,8 +43,8 @@ def test_sign_when_request_given_then_approval_links_to_it(sample_event, approve
     assert approved.causation_id == request.event_id
     assert approved.correlation_id == str(request.order_id)
     assert approved.expires_at == ISSUED + TTL
-    assert approved.key_id == key_id_for(signing_key.public_key())
-    assert signed_order(approved) == request.order_fields()
+    assert approved.key_id == signing.key_id_for(signing_key.public_key())
+    assert signing.signed_order(approved) == request.order_fields()
 
 
 @pytest.mark.parametrize(("field", "value"), [("qty", Decimal("15.0")), ("limit_price", Decimal("410.11")),
@@ -83,21 +68,21 @@ def test_verify_when_decimal_spelling_changes_then_bad_signature(approved, trust
 def test_verify_when_only_transport_fields_change_then_still_passes(approved, trusted):
     relayed = approved.model_copy(update={"producer": "relay", "occurred_at": ISSUED + timedelta(seconds=2)})
 
-    verify_approval(relayed, trusted, ISSUED + timedelta(seconds=3))
+    signing.verify_approval(relayed, trusted, ISSUED + timedelta(seconds=3))
 
 
 def test_verify_when_signed_by_another_key_with_the_trusted_key_id_then_bad_signature(sample_event, trusted):
-    impostor = generate_private_key()
-    forged = sign_approval(sample_event("OrderRequested"), private_key=impostor, key_id=next(iter(trusted)),
-                           issued_at=ISSUED, ttl=TTL, producer="attacker")
+    impostor = signing.generate_private_key()
+    forged = signing.sign_approval(sample_event("OrderRequested"), private_key=impostor, key_id=next(iter(trusted)),
+                                   issued_at=ISSUED, ttl=TTL, producer="attacker")
 
     assert _rejection_code(forged, trusted) == "BAD_SIGNATURE"
 
 
 def test_verify_when_key_id_is_unknown_then_unknown_key_id(sample_event, trusted):
-    stranger = generate_private_key()
-    approval = sign_approval(sample_event("OrderRequested"), private_key=stranger, issued_at=ISSUED, ttl=TTL,
-                             producer="risk-service")
+    stranger = signing.generate_private_key()
+    approval = signing.sign_approval(sample_event("OrderRequested"), private_key=stranger, issued_at=ISSUED, ttl=TTL,
+                                     producer="risk-service")
 
     assert _rejection_code(approval, trusted) == "UNKNOWN_KEY_ID"
 
@@ -108,7 +93,7 @@ def test_verify_when_now_is_at_or_after_expiry_then_expired(approved, trusted):
 
 
 def test_verify_when_issued_in_the_future_beyond_skew_then_not_yet_valid(approved, trusted):
-    verify_approval(approved, trusted, ISSUED - timedelta(seconds=4))  # within the default 5 s skew
+    signing.verify_approval(approved, trusted, ISSUED - timedelta(seconds=4))  # within the default 5 s skew
 
     assert _rejection_code(approved, trusted, now=ISSUED - timedelta(seconds=10)) == "NOT_YET_VALID"
 
@@ -131,37 +116,40 @@ def test_verify_when_expired_and_forged_then_reported_as_forged(approved, truste
 
 
 def test_verify_when_two_keys_trusted_during_rotation_then_both_verify(sample_event):
-    old_key, new_key = generate_private_key(), generate_private_key()
-    trusted = trusted_keys([public_key_to_b64(old_key.public_key()), public_key_to_b64(new_key.public_key()), ""])
+    old_key, new_key = signing.generate_private_key(), signing.generate_private_key()
+    trusted = signing.trusted_keys([signing.public_key_to_b64(old_key.public_key()),
+                                    signing.public_key_to_b64(new_key.public_key()), ""])
     request = sample_event("OrderRequested")
 
     for key in (old_key, new_key):
-        approval = sign_approval(request, private_key=key, issued_at=ISSUED, ttl=TTL, producer="risk-service")
-        verify_approval(approval, trusted, ISSUED)
+        approval = signing.sign_approval(request, private_key=key, issued_at=ISSUED, ttl=TTL, producer="risk-service")
+        signing.verify_approval(approval, trusted, ISSUED)
 
-    retired = {k: v for k, v in trusted.items() if k != key_id_for(old_key.public_key())}
-    old_approval = sign_approval(request, private_key=old_key, issued_at=ISSUED, ttl=TTL, producer="risk-service")
+    retired = {k: v for k, v in trusted.items() if k != signing.key_id_for(old_key.public_key())}
+    old_approval = signing.sign_approval(request, private_key=old_key, issued_at=ISSUED, ttl=TTL,
+                                         producer="risk-service")
     assert _rejection_code(old_approval, retired) == "UNKNOWN_KEY_ID"
 
 
 def test_verify_when_now_is_naive_then_programming_error(approved, trusted):
     with pytest.raises(ValueError, match="timezone-aware"):
-        verify_approval(approved, trusted, datetime(2026, 11, 24, 14, 30))
+        signing.verify_approval(approved, trusted, datetime(2026, 11, 24, 14, 30))
 
 
 def test_canonical_bytes_when_encoded_then_rfc8785_of_signed_fields_only(approved):
-    canonical = json.loads(canonical_approval_bytes(approved))
+    canonical = json.loads(signing.canonical_approval_bytes(approved))
 
-    assert tuple(sorted(canonical)) == tuple(sorted(SIGNED_FIELDS))
+    assert tuple(sorted(canonical)) == tuple(sorted(signing.SIGNED_FIELDS))
     assert "signature" not in canonical and "event_id" not in canonical and "producer" not in canonical
     assert {"order_id", "approval_id", "issued_at", "expires_at", "key_id", "qty", "limit_price"} <= set(canonical)
     assert canonical["qty"] == "1.50"
     assert canonical["issued_at"] == "2026-11-24T14:30:00.000500Z"
-    assert canonical_approval_bytes(approved) == json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    assert signing.canonical_approval_bytes(approved) == \
+        json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
 
 
 def test_signed_order_when_approved_then_exactly_the_order_fields(approved):
-    order = signed_order(approved)
+    order = signing.signed_order(approved)
 
     assert type(order) is OrderFields
     assert order.model_dump(mode="json") == {
@@ -172,19 +160,19 @@ def test_signed_order_when_approved_then_exactly_the_order_fields(approved):
 
 def test_keys_when_serialised_then_load_back_and_keep_their_id(signing_key):
     for password in (None, b"correct horse"):
-        pem = private_key_to_pem(signing_key, password)
-        loaded = private_key_from_pem(pem, password)
-        assert key_id_for(loaded.public_key()) == key_id_for(signing_key.public_key())
-    public_b64 = public_key_to_b64(signing_key.public_key())
+        pem = signing.private_key_to_pem(signing_key, password)
+        loaded = signing.private_key_from_pem(pem, password)
+        assert signing.key_id_for(loaded.public_key()) == signing.key_id_for(signing_key.public_key())
+    public_b64 = signing.public_key_to_b64(signing_key.public_key())
     assert len(base64.b64decode(public_b64)) == 32
-    assert key_id_for(public_key_from_b64(public_b64)) == key_id_for(signing_key.public_key())
-    assert len(key_id_for(signing_key.public_key())) == 16
+    assert signing.key_id_for(signing.public_key_from_b64(public_b64)) == signing.key_id_for(signing_key.public_key())
+    assert len(signing.key_id_for(signing_key.public_key())) == 16
 
 
 @pytest.mark.parametrize("text", ["not base64!", base64.b64encode(b"x" * 31).decode()])
 def test_public_key_from_b64_when_not_a_key_then_value_error(text):
     with pytest.raises(ValueError):
-        public_key_from_b64(text)
+        signing.public_key_from_b64(text)
 
 
 def test_private_key_from_pem_when_not_ed25519_then_value_error():
@@ -195,4 +183,4 @@ def test_private_key_from_pem_when_not_ed25519_then_value_error():
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
     with pytest.raises(ValueError, match="Ed25519"):
-        private_key_from_pem(pem)
+        signing.private_key_from_pem(pem)

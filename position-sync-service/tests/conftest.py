@@ -218,13 +218,8 @@ class Fills:
 
 
 @pytest.fixture
-def service_env() -> dict[str, str]:
-    """Extra environment of the service under test (override in a module or set ``harness.env`` before start)."""
-    return {}
-
-
-@pytest.fixture
 async def harness(nats_url, database_url, tmp_path, service_env):
+    """The harness, open, the service not started (add to ``service_env`` in a module, or to ``harness.env``)."""
     h = Harness(nats_url, database_url, tmp_path, service_env)
     await h.open()
     yield h

@@ -4,34 +4,20 @@ from datetime import timedelta
 
 import pytest
 
+from position_sync import reconcile
 from position_sync.ledger import Ledger
-from position_sync.reconcile import (
-    FLAT,
-    Adjustment,
-    BrokerRead,
-    Drift,
-    DriftWatch,
-    Figures,
-    Policy,
-    ReadFailed,
-    Reconciled,
-    Reduce,
-    Severity,
-    SyncRules,
-    Unverified,
-)
 from position_sync.testing import D, at, buy
 
 T0 = at(2, 11)
-OURS = {"AAPL": Figures(D(10), D(100), D(1000))}
+OURS = {"AAPL": reconcile.Figures(D(10), D(100), D(1000))}
 
 
-def held(qty: str, avg: str) -> Figures:
-    return Figures(D(qty), D(avg), D(qty) * D(avg))
+def held(qty: str, avg: str) -> reconcile.Figures:
+    return reconcile.Figures(D(qty), D(avg), D(qty) * D(avg))
 
 
-def read(n: int, seconds: float, positions: dict | None = None, flat: frozenset = frozenset()) -> BrokerRead:
-    return BrokerRead(f"read-{n}", T0 + timedelta(seconds=seconds), positions or {}, flat)
+def read(n: int, seconds: float, positions: dict | None = None, flat: frozenset = frozenset()) -> reconcile.BrokerRead:
+    return reconcile.BrokerRead(f"read-{n}", T0 + timedelta(seconds=seconds), positions or {}, flat)
 
 
 def kinds(outcomes) -> list[type]:
@@ -39,7 +25,7 @@ def kinds(outcomes) -> list[type]:
 
 
 def test_read_when_mismatch_persists_30_s_then_drift_on_the_second_read_only():
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     broker = {"AAPL": held("12", "100")}
 
     first = watch.read(OURS, read(1, 0, broker), set())
@@ -48,14 +34,14 @@ def test_read_when_mismatch_persists_30_s_then_drift_on_the_second_read_only():
 
     assert (first, too_soon) == ([], [])
     (drift,) = second
-    assert isinstance(drift, Drift)
+    assert isinstance(drift, reconcile.Drift)
     assert (drift.symbol, drift.qty_diff, drift.severity, drift.first_read_id, drift.second_read_id) == (
-        "AAPL", D(2), Severity.WARNING, "read-1", "read-3")
+        "AAPL", D(2), reconcile.Severity.WARNING, "read-1", "read-3")
     assert (drift.ledger, drift.broker) == (OURS["AAPL"], broker["AAPL"])
 
 
 def test_read_when_order_in_flight_then_no_drift_and_the_suspicion_starts_over():
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     broker = {"AAPL": held("12", "100")}
 
     watch.read(OURS, read(1, 0, broker), set())
@@ -64,65 +50,65 @@ def test_read_when_order_in_flight_then_no_drift_and_the_suspicion_starts_over()
     confirmed = watch.read(OURS, read(4, 90, broker), set())
 
     assert (in_flight, restarted) == ([], [])
-    assert kinds(confirmed) == [Drift] and confirmed[0].first_read_id == "read-3"
+    assert kinds(confirmed) == [reconcile.Drift] and confirmed[0].first_read_id == "read-3"
 
 
 @pytest.mark.parametrize("bad_read", [
-    ReadFailed("read-x", T0, "HTTP 503"),
-    BrokerRead("read-x", T0, {}),  # an empty list: not an affirmation of flat
+    reconcile.ReadFailed("read-x", T0, "HTTP 503"),
+    reconcile.BrokerRead("read-x", T0, {}),  # an empty list: not an affirmation of flat
 ])
 def test_read_when_broker_read_failed_or_empty_then_never_flat_and_never_drift(bad_read):
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
 
     outcomes = [watch.read(OURS, bad_read, set()) for _ in range(3)]
 
-    assert all(kinds(o) == [Unverified] for o in outcomes)
+    assert all(kinds(o) == [reconcile.Unverified] for o in outcomes)
     assert watch.watches == {}
 
 
 def test_read_when_symbol_confirmed_flat_by_a_per_symbol_read_then_critical_drift():
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
 
     watch.read(OURS, read(1, 0, flat=frozenset({"AAPL"})), set())
     (drift,) = watch.read(OURS, read(2, 45, flat=frozenset({"AAPL"})), set())
 
-    assert (drift.broker, drift.severity, drift.qty_diff) == (FLAT, Severity.CRITICAL, D(-10))
+    assert (drift.broker, drift.severity, drift.qty_diff) == (reconcile.FLAT, reconcile.Severity.CRITICAL, D(-10))
 
 
 def test_read_when_broker_holds_a_symbol_the_ledger_never_saw_then_drift_against_flat():
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     broker = {"AAPL": held("10", "100"), "MSFT": held("3", "400")}
 
     watch.read(OURS, read(1, 0, broker), set())
     (drift,) = watch.read(OURS, read(2, 30, broker), set())
 
-    assert (drift.symbol, drift.ledger, drift.severity) == ("MSFT", FLAT, Severity.CRITICAL)
+    assert (drift.symbol, drift.ledger, drift.severity) == ("MSFT", reconcile.FLAT, reconcile.Severity.CRITICAL)
 
 
 @pytest.mark.parametrize(("broker_avg", "outcome"), [
     ("100.01", []),  # within 0.01 % of the broker's average
-    ("100.02", [Drift]),
+    ("100.02", [reconcile.Drift]),
 ])
 def test_read_when_only_the_average_differs_then_tolerance_decides(broker_avg, outcome):
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     broker = {"AAPL": held("10", broker_avg)}
 
     watch.read(OURS, read(1, 0, broker), set())
     second = watch.read(OURS, read(2, 30, broker), set())
 
     assert kinds(second) == outcome
-    assert all(d.severity is Severity.INFO for d in second)
+    assert all(d.severity is reconcile.Severity.INFO for d in second)
 
 
 @pytest.mark.parametrize(("ours", "broker", "expected"), [
-    (held("10", "100"), held("10", "101"), Severity.INFO),
-    (held("10", "100"), held("12", "100"), Severity.WARNING),
-    (held("10", "100"), held("110", "100"), Severity.CRITICAL),  # 100 shares × 100 ≥ 10,000
-    (held("10", "100"), held("-10", "100"), Severity.CRITICAL),  # sides differ
-    (FLAT, held("1", "5"), Severity.CRITICAL),
+    (held("10", "100"), held("10", "101"), reconcile.Severity.INFO),
+    (held("10", "100"), held("12", "100"), reconcile.Severity.WARNING),
+    (held("10", "100"), held("110", "100"), reconcile.Severity.CRITICAL),  # 100 shares × 100 ≥ 10,000
+    (held("10", "100"), held("-10", "100"), reconcile.Severity.CRITICAL),  # sides differ
+    (reconcile.FLAT, held("1", "5"), reconcile.Severity.CRITICAL),
 ])
 def test_drift_severity_when_sides_and_sizes_differ_then_graded(ours, broker, expected):
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     watch.read({"AAPL": ours}, read(1, 0, {"AAPL": broker}), set())
 
     (drift,) = watch.read({"AAPL": ours}, read(2, 30, {"AAPL": broker}), set())
@@ -131,7 +117,7 @@ def test_drift_severity_when_sides_and_sizes_differ_then_graded(ours, broker, ex
 
 
 def test_read_when_drift_persists_unchanged_then_reported_once_and_agreement_reconciles_it():
-    watch = DriftWatch()
+    watch = reconcile.DriftWatch()
     broker = {"AAPL": held("12", "100")}
     watch.read(OURS, read(1, 0, broker), set())
     (drift,) = watch.read(OURS, read(2, 30, broker), set())
@@ -140,35 +126,35 @@ def test_read_when_drift_persists_unchanged_then_reported_once_and_agreement_rec
     changed = watch.read(OURS, read(4, 90, {"AAPL": held("13", "100")}), set())
     agreed = watch.read(OURS, read(5, 120, {"AAPL": OURS["AAPL"]}), set())
 
-    assert repeat == [] and kinds(changed) == [Drift]
-    assert agreed == [Reconciled("AAPL", OURS["AAPL"], "agreed", changed[0].drift_id)]
+    assert repeat == [] and kinds(changed) == [reconcile.Drift]
+    assert agreed == [reconcile.Reconciled("AAPL", OURS["AAPL"], "agreed", changed[0].drift_id)]
     assert watch.watches == {}
 
 
 def test_read_when_policy_alert_then_nothing_but_the_drift():
-    watch = DriftWatch(SyncRules(policy=Policy.ALERT))
+    watch = reconcile.DriftWatch(reconcile.SyncRules(policy=reconcile.Policy.ALERT))
     broker = {"AAPL": held("12", "100")}
     watch.read(OURS, read(1, 0, broker), set())
 
-    assert kinds(watch.read(OURS, read(2, 30, broker), set())) == [Drift]
+    assert kinds(watch.read(OURS, read(2, 30, broker), set())) == [reconcile.Drift]
 
 
 def test_read_when_policy_reduce_then_reduce_for_quantity_but_not_for_basis_drift():
     broker = {"AAPL": held("12", "100"), "MSFT": held("5", "410")}
     ours = {**OURS, "MSFT": held("5", "400")}
-    watch = DriftWatch(SyncRules(policy=Policy.REDUCE))
+    watch = reconcile.DriftWatch(reconcile.SyncRules(policy=reconcile.Policy.REDUCE))
     watch.read(ours, read(1, 0, broker), set())
 
     outcomes = watch.read(ours, read(2, 30, broker), set())
 
-    assert kinds(outcomes) == [Drift, Reduce, Drift]
+    assert kinds(outcomes) == [reconcile.Drift, reconcile.Reduce, reconcile.Drift]
     assert outcomes[1].symbol == "AAPL" and outcomes[1].drift_id == outcomes[0].drift_id
 
 
 def adopt_run() -> tuple[Ledger, list]:
     ledger = Ledger()
     ledger.apply_fill(buy(10, 100, 2))
-    watch = DriftWatch(SyncRules(policy=Policy.ADOPT))
+    watch = reconcile.DriftWatch(reconcile.SyncRules(policy=reconcile.Policy.ADOPT))
     broker = {"AAPL": held("12", "101")}
     first = read(1, 0, broker)
     watch.read(ledger.sync_figures(first.as_of), first, set())
@@ -181,7 +167,7 @@ def test_read_when_policy_adopt_then_a_deterministic_adjustment_saying_what_and_
     _, again = adopt_run()
 
     drift, adjustment = outcomes
-    assert isinstance(adjustment, Adjustment)
+    assert isinstance(adjustment, reconcile.Adjustment)
     assert adjustment == again[1]  # same reads, same id and content: a re-run dedupes
     assert (adjustment.symbol, adjustment.before.qty, adjustment.after.qty, adjustment.drift_id) == (
         "AAPL", D(10), D(12), drift.drift_id)
@@ -204,11 +190,11 @@ def test_apply_adjustment_when_adopted_then_ledger_matches_broker_once_and_the_n
 def test_read_after_adjustment_when_broker_agrees_then_reconciled_as_adopted():
     ledger, (drift, adjustment) = adopt_run()
     ledger.apply_adjustment(adjustment)
-    watch = DriftWatch(SyncRules(policy=Policy.ADOPT))
+    watch = reconcile.DriftWatch(reconcile.SyncRules(policy=reconcile.Policy.ADOPT))
     broker = {"AAPL": held("12", "101")}
     watch.read({"AAPL": held("10", "100")}, read(1, 0, broker), set())
     watch.read({"AAPL": held("10", "100")}, read(2, 30, broker), set())
 
     outcomes = watch.read(ledger.sync_figures(T0 + timedelta(seconds=60)), read(3, 60, broker), set())
 
-    assert outcomes == [Reconciled("AAPL", broker["AAPL"], "adopted_broker", drift.drift_id)]
+    assert outcomes == [reconcile.Reconciled("AAPL", broker["AAPL"], "adopted_broker", drift.drift_id)]

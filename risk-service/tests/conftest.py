@@ -199,14 +199,9 @@ class Harness:
 
 
 @pytest.fixture
-def risk_env() -> dict[str, str]:
-    """Extra environment of the risk-service under test (override in a module)."""
-    return {}
-
-
-@pytest.fixture
-async def risk(nats_url, database_url, tmp_path, risk_env):
-    h = Harness(nats_url, database_url, tmp_path, risk_env)
+async def risk(nats_url, database_url, tmp_path, service_env):
+    """The risk-service running and healthy, with ``service_env`` (the root conftest's; override in a module)."""
+    h = Harness(nats_url, database_url, tmp_path, service_env)
     await h.open()
     h.start()
     await h.healthy()

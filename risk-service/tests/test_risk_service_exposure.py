@@ -27,7 +27,7 @@ GATEWAY = {"producer": "order-gateway", "symbol": "AAPL"}
 
 
 @pytest.fixture
-def risk_env() -> dict[str, str]:
+def service_env() -> dict[str, str]:
     return {"RISK_FILL_SETTLE_MARGIN_S": "0.2"}
 
 

@@ -14,6 +14,7 @@ from tradebus_runtime.health import Degraded, HealthReporter, ask, overall_statu
 from tradebus_runtime.service import ServiceApp, ServiceGaveUp, Wiring
 from tradebus_runtime.settings import ServiceSettings
 from tradebus_runtime.supervision import GiveUp, Restart, RestartPolicy, Streak, Supervised, after_failure, task_health
+from tradectl.testing import eventually
 
 POLICY = RestartPolicy(first_delay_s=0.5, max_delay_s=30.0, stable_after_s=10.0, give_up_after_s=300.0)
 
@@ -264,6 +265,9 @@ async def test_service_when_nats_restarts_under_it_then_its_consumer_resumes_and
         spec = ConsumerSpec(stream="ORDERS", durable="svc-nats-restart", filter_subjects=("orders.requested.*",))
         return Wiring(consumers=[Subscription(spec, handle)])
 
+    async def after_seen() -> bool:
+        return after.order_id in seen
+
     app = ServiceApp("svc-nats-restart", settings(own_nats.url, database_url), bootstrap)
     await app.start()
     before, after = order_requested(), order_requested()
@@ -279,10 +283,7 @@ async def test_service_when_nats_restarts_under_it_then_its_consumer_resumes_and
         try:
             back = await wait_for_report(nc, "svc-nats-restart", lambda r: r["status"] == "ok")
             await nc.jetstream().publish("orders.requested.AAPL", (after.model_dump_json()).encode())
-            for _ in range(200):
-                if after.order_id in seen:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(after_seen, "the order published after the restart", timeout=10)
         finally:
             await nc.close()
     finally:

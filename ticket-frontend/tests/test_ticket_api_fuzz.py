@@ -18,20 +18,15 @@ import httpx
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+
+from tradectl.fuzzing import API_CHECKS, fuzz_operation
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES_PER_OPERATION = 60
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def test_fuzz_every_operation_when_given_generated_input_then_no_server_error(ticket):
@@ -43,20 +38,14 @@ def test_fuzz_every_operation_when_given_generated_input_then_no_server_error(ti
     session = requests.Session()
     operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path != "/api/events"]
     assert len(operations) == 9
+
+    def send_and_check(case) -> None:
+        case.call_and_validate(base_url=ticket.base_url, session=session, checks=API_CHECKS)
+
     for operation in operations:
         takes_input = bool(operation.body or operation.path_parameters or operation.query)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if takes_input else (GenerationMode.POSITIVE,):
-            _fuzz(operation, mode, ticket.base_url, session)
-
-
-def _fuzz(operation, mode, base_url, session) -> None:
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=False,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    def check(case) -> None:
-        case.call_and_validate(base_url=base_url, session=session, checks=CHECKS)
-
-    check()
+            fuzz_operation(operation, mode, EXAMPLES_PER_OPERATION, send_and_check, derandomize=False)
 
 
 ODD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e309", "-0", "1e-400", "9" * 5000, "0.1"]

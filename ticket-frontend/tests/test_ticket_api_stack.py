@@ -12,9 +12,10 @@ import httpx
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from tradectl.fuzzing import fuzz_operation
 from tradectl.testing import stack_endpoints, wait_for_reference_data
 
 from .conftest import eventually
@@ -106,12 +107,9 @@ def test_fuzz_orders_when_the_real_risk_service_answers_then_no_server_error(sta
     assert len(operations) == 2
     session = requests.Session()
     base_url = str(stack_ticket.base_url).rstrip("/")
+
+    def send_and_check(case) -> None:
+        case.call_and_validate(base_url=base_url, session=session, checks=[not_a_server_error])
+
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        def check(case) -> None:
-            case.call_and_validate(base_url=base_url, session=session, checks=[not_a_server_error])
-
-        check()
+        fuzz_operation(operation, GenerationMode.POSITIVE, 30, send_and_check)

@@ -13,21 +13,15 @@ import json
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+
+from tradectl.fuzzing import API_CHECKS, fuzz_operation
 
 from .conftest import signed_headers
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 30
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def test_fuzz_when_given_generated_signed_and_invalid_requests_then_no_server_error(ingest):
@@ -38,17 +32,14 @@ def test_fuzz_when_given_generated_signed_and_invalid_requests_then_no_server_er
 
     for mode, sign in ((GenerationMode.POSITIVE, False), (GenerationMode.NEGATIVE, False),
                        (GenerationMode.POSITIVE, True)):
-        _fuzz(operation, mode, sign, ingest.base_url, session, statuses)
+        fuzz_operation(operation, mode, EXAMPLES, _sender(sign, ingest.base_url, session, statuses))
 
     assert {200, 202} & set(statuses), "no signed request got past verification"
     assert all(status < 500 for status in statuses)
 
 
-def _fuzz(operation, mode, sign: bool, base_url: str, session: requests.Session, statuses: list[int]) -> None:
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    def check(case) -> None:
+def _sender(sign: bool, base_url: str, session: requests.Session, statuses: list[int]):
+    def send_and_check(case) -> None:
         kwargs = case.as_transport_kwargs(base_url=base_url)
         if sign:  # the exact bytes that go out, signed as a sender would
             body = json.dumps(kwargs.pop("json")).encode() if "json" in kwargs else kwargs.pop("data", b"")
@@ -56,6 +47,6 @@ def _fuzz(operation, mode, sign: bool, base_url: str, session: requests.Session,
             kwargs["headers"] = {**kwargs.get("headers", {}), **signed_headers(kwargs["data"])}
         response = session.request(**kwargs)
         statuses.append(response.status_code)
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=API_CHECKS)
 
-    check()
+    return send_and_check

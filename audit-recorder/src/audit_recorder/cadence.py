@@ -20,6 +20,8 @@ class Anchor:
 
 @dataclass(frozen=True, slots=True)
 class Cadence:
+    """When the next checkpoint is due: ``every_events`` events or ``every_s`` seconds after the last one."""
+
     every_events: int = 1000
     every_s: float = 10.0
 

@@ -45,6 +45,8 @@ class FillToRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReportOutcome:
+    """What ``apply_report`` decided; ``recording.write_report`` records it and adds ``events`` to the outbox."""
+
     status: StatusUpdate  # what the reported status means given ours, and the status to keep
     fills: tuple[FillToRecord, ...]
     recorded: Recorded  # the order's cumulative quantity and notional after this report

@@ -55,6 +55,9 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SyncRules:
+    """How reads are judged (see the module docstring): the policy, the gap between the two reads of a drift, the
+    tolerance on the average, and the notional from which a quantity drift is critical."""
+
     policy: Policy = Policy.ALERT
     min_gap: timedelta = timedelta(seconds=30)
     relative_tolerance: Decimal = Decimal("0.0001")
@@ -76,6 +79,8 @@ FLAT = Figures(ZERO, ZERO, ZERO)
 
 @dataclass(frozen=True, slots=True)
 class BrokerRead:
+    """A read that happened: the positions the broker listed, and the symbols a per-symbol read affirmed flat."""
+
     read_id: str
     as_of: datetime
     positions: Mapping[str, Figures]
@@ -84,6 +89,9 @@ class BrokerRead:
 
 @dataclass(frozen=True, slots=True)
 class ReadFailed:
+    """A read that did not happen (the gateway or the broker did not answer, ``reason``): it says nothing about any
+    symbol, so every watch stays as it was."""
+
     read_id: str
     as_of: datetime
     reason: str
@@ -91,6 +99,8 @@ class ReadFailed:
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
+    """What a read says about a symbol it neither listed nor affirmed flat: nothing (never taken to mean flat)."""
+
     reason: str
 
 
@@ -161,6 +171,8 @@ class Adjustment:
 
 @dataclass(frozen=True, slots=True)
 class Reduce:
+    """Under ``reduce``, a quantity drift recommends reducing-only trading until it is reconciled (never a switch)."""
+
     symbol: str
     drift_id: uuid.UUID
     reason: str
@@ -191,12 +203,17 @@ Outcome = Drift | Adjustment | Reduce | Reconciled | Unverified
 
 @dataclass(frozen=True, slots=True)
 class Suspect:
+    """A mismatch seen on read ``read_id`` at ``at`` and not yet confirmed: a read ``min_gap`` or more later that
+    still differs, with no order in flight, makes it a drift."""
+
     read_id: str
     at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Drifting:
+    """A drift reported and not yet reconciled; ``adopted`` when the ledger took the broker's figures for it."""
+
     drift: Drift
     adopted: bool
 

@@ -19,6 +19,8 @@ __all__ = ["Asset", "Quote", "Account", "RiskContext", "Verdict", "DecisionEvent
 
 @dataclass(frozen=True, slots=True)
 class Asset:
+    """What the broker says about a symbol: can it be traded, in fractions, and sold short."""
+
     symbol: str
     tradable: bool
     fractionable: bool
@@ -39,6 +41,8 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """The broker account as last read: what it can still buy, and what it is worth."""
+
     buying_power: Decimal
     equity: Decimal
     as_of: datetime

@@ -55,11 +55,15 @@ class Streak:
 
 @dataclass(frozen=True)
 class Restart:
+    """Run the task again after ``delay_s`` (the backoff: ``first_delay_s`` doubling to ``max_delay_s``)."""
+
     delay_s: float
 
 
 @dataclass(frozen=True)
 class GiveUp:
+    """Stop restarting: the task has failed for ``give_up_after_s``; ``reason`` goes to the log and ``on_give_up``."""
+
     reason: str
 
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,20 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         return proc.wait(5)
+
+
+def ready_unless_exited(proc: subprocess.Popen[bytes], ready: Callable[[], bool], *, name: str, log_path: Path,
+                        timeout: float, interval: float) -> bool:
+    """Ask ``ready`` every ``interval`` seconds: True once it holds, False when ``timeout`` passes first; a server
+    that exits meanwhile will never be ready, an ``EmbeddedServerError`` pointing at its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmbeddedServerError(f"{name} exited with {proc.returncode}; see {log_path}")
+        if ready():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def nats_server_binary() -> Path:
@@ -134,13 +149,9 @@ class EmbeddedNats:
             preexec_fn=die_with_parent,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise EmbeddedServerError(f"nats-server exited with {self.proc.returncode}; see {self.log_path}")
-            if port_open(self.host, self.port):
-                return self.url
-            time.sleep(0.05)
+        if ready_unless_exited(self.proc, lambda: port_open(self.host, self.port), name="nats-server",
+                               log_path=self.log_path, timeout=timeout, interval=0.05):
+            return self.url
         self.stop()
         raise EmbeddedServerError(f"nats-server did not listen within {timeout}s; see {self.log_path}")
 
@@ -352,20 +363,20 @@ class EmbeddedPostgres:
             preexec_fn=die_with_parent,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise EmbeddedServerError(f"postgres exited with {self.proc.returncode}; see {self.log_path}")
+
+        def accepting() -> bool:
             probe = subprocess.run(
                 [str(bin_path / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", "postgres"],
                 capture_output=True,
                 check=False,
             )
-            if probe.returncode == 0:
-                self._require_passwords()
-                self.create_database(self.database)
-                return self.url()
-            time.sleep(0.1)
+            return probe.returncode == 0
+
+        if ready_unless_exited(self.proc, accepting, name="postgres", log_path=self.log_path, timeout=timeout,
+                               interval=0.1):
+            self._require_passwords()
+            self.create_database(self.database)
+            return self.url()
         self.stop()
         raise EmbeddedServerError(f"postgres did not accept connections within {timeout}s; see {self.log_path}")
 
