@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tradebus_contracts import decode_event
-from tradebus_runtime.bus import Consumer, ConsumerSpec, PoisonMessage, ensure_streams
+from tradebus_contracts import FillReported, decode_event
+from tradebus_runtime.bus import Consumer, ConsumerSpec, PoisonMessage, ensure_streams, expect
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +122,25 @@ async def test_consumer_when_handler_declares_poison_then_dead_lettered_at_once(
     await consumer.stop()
 
     assert "poison: symbol unknown" in (await next_dead_letter(bus.js, "test-service")).reason
+
+
+async def test_consumer_when_the_subject_carries_another_event_type_then_expect_dead_letters_it(
+        bus, order_requested, wait_for):
+    taken = []
+
+    async def fills_only(envelope, msg):
+        taken.append(expect(FillReported, envelope, msg))
+
+    consumer = Consumer(bus, spec(), fills_only)
+    await consumer.start()
+    await bus.publish(order_requested(symbol="MSFT"))
+
+    await wait_for(lambda: consumer.dead_lettered == 1)
+    await consumer.stop()
+
+    assert taken == []
+    assert ("OrderRequested on orders.requested.MSFT: only FillReported belongs there"
+            in (await next_dead_letter(bus.js, "test-service")).reason)
 
 
 async def test_consumer_when_restarted_then_unacked_work_is_redelivered_not_lost(bus, order_requested, wait_for):

@@ -35,7 +35,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import RiskApproved, TradingState, client_order_id_for, signed_order
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.projection import SETTLE_MARGIN, Working, in_settled
-from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime import PoisonMessage, expect, get_logger
 from tradebus_runtime.crashpoints import crash_point
 from tradebus_runtime.faults import DependencyUnavailable
 from tradebus_runtime.trading_state import TradingStateFollower
@@ -100,9 +100,8 @@ class ApprovalHandler:
         self.trading = trading
         self.positions = positions
 
-    async def on_approval(self, event: Envelope, _: Msg) -> None:
-        if not isinstance(event, RiskApproved):
-            raise PoisonMessage(f"{event.event_type} on an approval subject")
+    async def on_approval(self, envelope: Envelope, msg: Msg) -> None:
+        event = expect(RiskApproved, envelope, msg)
         ctx = self.ctx
         await self.trading.current()  # the kill switch as it is now, read again after a reconnect (or wait)
         async with store.broker_lease(ctx.pool, event.order_id) as held:

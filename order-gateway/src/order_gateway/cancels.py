@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 
 from tradebus_contracts import CancelOutcome, CancelRequested, CancelResult, client_order_id_for
 from tradebus_contracts.envelope import Envelope
-from tradebus_runtime import PoisonMessage, get_logger, outbox
+from tradebus_runtime import expect, get_logger, outbox
 from tradebus_runtime.faults import DependencyUnavailable
 
 from . import store
@@ -57,9 +57,8 @@ class CancelHandler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def on_cancel(self, event: Envelope, _: Msg) -> None:
-        if not isinstance(event, CancelRequested):
-            raise PoisonMessage(f"{event.event_type} on a cancel subject")
+    async def on_cancel(self, envelope: Envelope, msg: Msg) -> None:
+        event = expect(CancelRequested, envelope, msg)
         ctx = self.ctx
         async with ctx.pool.acquire() as conn, conn.transaction():
             step = cancel_step(await store.lock_order(conn, event.order_id))

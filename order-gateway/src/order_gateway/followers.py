@@ -37,7 +37,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import order_id_from_client_order_id
 from tradebus_contracts.envelope import Envelope
 from tradebus_contracts.events import BrokerTradeUpdate, StatusSource
-from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime import PoisonMessage, expect, get_logger
 
 from . import store
 from .broker import BrokerError, BrokerOrder
@@ -119,9 +119,8 @@ class WebhookUpdates:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def on_update(self, event: Envelope, msg: Msg) -> None:
-        if not isinstance(event, BrokerTradeUpdate):
-            raise PoisonMessage(f"{event.event_type} on a trade updates subject")
+    async def on_update(self, envelope: Envelope, msg: Msg) -> None:
+        event = expect(BrokerTradeUpdate, envelope, msg)
         try:
             update = read_webhook_update(event)
             unapplied = await follow(self.ctx, update.order, "webhook", update.execution, update.position_qty)

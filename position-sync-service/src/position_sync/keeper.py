@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import Envelope, FillReported
 from tradebus_contracts.events import BrokerActivity
 from tradebus_contracts.trading_day import trading_date
-from tradebus_runtime import PoisonMessage, get_logger
+from tradebus_runtime import PoisonMessage, expect, get_logger
 from tradebus_runtime.inbox import record
 from tradebus_runtime.outbox import Outbox, add
 
@@ -146,9 +146,8 @@ class Keeper:
 
     # --- fills ---------------------------------------------------------------------------------------------
 
-    async def on_fill(self, event: Envelope, msg: Msg) -> None:
-        if not isinstance(event, FillReported):
-            raise PoisonMessage(f"{event.event_type} on {msg.subject}: position-sync reads only FillReported there")
+    async def on_fill(self, envelope: Envelope, msg: Msg) -> None:
+        event = expect(FillReported, envelope, msg)
         fill = Fill.from_event(event)
         async with self.change() as conn:
             if not await record(conn, event, msg.subject, msg.data):
@@ -181,9 +180,8 @@ class Keeper:
 
     # --- corporate actions ---------------------------------------------------------------------------------
 
-    async def on_activity(self, event: Envelope, msg: Msg) -> None:
-        if not isinstance(event, BrokerActivity):
-            raise PoisonMessage(f"{event.event_type} on {msg.subject}: not a BrokerActivity")
+    async def on_activity(self, envelope: Envelope, msg: Msg) -> None:
+        event = expect(BrokerActivity, envelope, msg)
         if event.activity_type in IGNORED_ACTIVITIES:
             return
         try:

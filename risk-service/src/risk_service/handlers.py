@@ -29,7 +29,7 @@ from nats.aio.msg import Msg
 from tradebus_contracts import FillReported, OrderSubmitted, RiskApproved
 from tradebus_contracts.envelope import Envelope, utc_now
 from tradebus_contracts.trading_day import trading_day_start
-from tradebus_runtime import Bus, PoisonMessage, get_logger
+from tradebus_runtime import Bus, PoisonMessage, expect, get_logger
 from tradebus_runtime.crashpoints import crash_point
 
 from .batch import BatchPlan, Outcome, Poison, Publish, Retry, plan_batch, take_back
@@ -102,10 +102,9 @@ class RiskHandlers:
                 await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event), failed=failed)
                 self._book.record_closed(event.order_id, filled_at_close(event), failed=failed)
 
-    async def on_fill(self, event: Envelope, _: Msg) -> None:
+    async def on_fill(self, envelope: Envelope, msg: Msg) -> None:
         """A fill moves its shares from the order's remainder into flight, until the settled position has them."""
-        if not isinstance(event, FillReported):
-            raise PoisonMessage(f"{event.event_type} on a fill subject")
+        event = expect(FillReported, envelope, msg)
         fill = FillSeen(event.execution_id, event.order_id, event.symbol, event.side, event.qty, event.price,
                         event.occurred_at)
         async with self._lock:

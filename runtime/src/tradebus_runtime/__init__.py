@@ -3,7 +3,7 @@
 Services import from here and from ``tradebus_contracts``; never from each other.
 """
 
-from .bus import Bus, Consumer, ConsumerSpec, Handler, PoisonMessage
+from .bus import Bus, Consumer, ConsumerSpec, Handler, PoisonMessage, expect
 from .faults import DependencyUnavailable, is_transient
 from .health import Degraded
 from .logging import configure_logging, get_logger, register_secret
@@ -17,6 +17,7 @@ __all__ = [
     "ConsumerSpec",
     "Handler",
     "PoisonMessage",
+    "expect",
     "DependencyUnavailable",
     "is_transient",
     "Degraded",

@@ -45,7 +45,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -72,6 +72,16 @@ Handler = Callable[[Event, Msg], Awaitable[None]]
 
 class PoisonMessage(Exception):
     """Raised by a handler for a message that can never succeed: it goes to the DLQ at once."""
+
+
+E = TypeVar("E", bound=Event)
+
+
+def expect(kind: type[E], event: Event, msg: Msg) -> E:
+    """``event`` as the one event type its subject carries; any other is poison (the DLQ at once, never retried)."""
+    if not isinstance(event, kind):
+        raise PoisonMessage(f"{event.event_type} on {msg.subject}: only {kind.__name__} belongs there")
+    return event
 
 
 TALLY_LIMIT = 10_000  # messages whose failures a consumer remembers (max_ack_pending is 1000 by default)
