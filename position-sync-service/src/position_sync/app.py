@@ -133,8 +133,7 @@ async def bootstrap(io: Connections, s: PositionSyncSettings) -> Wiring:
     await keeper.load()
     mirror = RefDataMirror()
     await mirror.start(io.bus.js)
-    syncer = Syncer(keeper, io.bus, mirror, min_gap=rules.min_gap, read_timeout=s.read_timeout_s,
-                    history_timeout=s.history_timeout_s)
+    syncer = Syncer(keeper, io.bus, mirror, read_timeout=s.read_timeout_s, history_timeout=s.history_timeout_s)
     scheduler = Scheduler(syncer, keeper, mirror, io, s)
     await outbox.flush()  # whatever a crash left unpublished
     log.info("positions.settings", policy=s.policy, interval_s=s.sync_interval_s, min_gap_s=s.min_gap_s)

@@ -39,12 +39,11 @@ GAP_SLACK = timedelta(milliseconds=50)
 
 
 class Syncer:
-    def __init__(self, keeper: Keeper, bus: Bus, mirror: RefDataMirror, *, min_gap: timedelta, read_timeout: float,
+    def __init__(self, keeper: Keeper, bus: Bus, mirror: RefDataMirror, *, read_timeout: float,
                  history_timeout: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.keeper = keeper
         self.bus = bus
         self.mirror = mirror
-        self.min_gap = min_gap
         self.read_timeout = read_timeout
         self.history_timeout = history_timeout
         self.sleep = sleep
@@ -70,7 +69,7 @@ class Syncer:
             observed = await self._observe()
             if observed.suspects and isinstance(observed.read, BrokerRead):
                 # a difference on one read proves nothing (positions lead orders): read again once the gap passed
-                wait = max(at for _, at in observed.suspects) + self.min_gap + GAP_SLACK - self.now()
+                wait = max(at for _, at in observed.suspects) + self.keeper.rules.min_gap + GAP_SLACK - self.now()
                 log.info("positions.sync_confirming", symbols=[s for s, _ in observed.suspects][:50],
                          wait_s=round(max(wait.total_seconds(), 0), 3))
                 await self.sleep(max(wait.total_seconds(), 0))
