@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import count
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -29,7 +30,7 @@ from alpaca_sim.market import MarketClock
 from alpaca_sim.matching import next_execution
 from alpaca_sim.order_book import OrderBook
 from alpaca_sim.orders import Order
-from alpaca_sim.persistence import restore, snapshot
+from alpaca_sim.persistence import StateFile, load, restore, snapshot
 from alpaca_sim.portfolio import account_json, close_all_positions, corporate_action, positions_json
 
 ZERO = Decimal(0)
@@ -313,3 +314,43 @@ def test_order_book_when_any_sequence_then_totals_equal_a_scan_and_answers_equal
 
     for ours, theirs in zip(indexed, scanned, strict=True):
         assert ours == theirs
+
+
+# ------------------------------------------------------------------------------------------------ the state file
+@settings(
+    max_examples=int(os.environ.get("SIM_PROPERTY_EXAMPLES", "200")) // 4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+@given(ops=steps)
+def test_state_file_when_saved_after_every_step_then_it_reads_back_as_the_state(ops, tmp_path_factory):
+    path = tmp_path_factory.mktemp("state") / "state.json"
+    state = StateFile(path)
+
+    def saved_and_read_back(broker: Broker) -> None:
+        state.save(broker)
+        again = Broker(clock=broker.clock, seed=5)
+        assert load(again, path)
+        assert snapshot(again) == json.loads(json.dumps(snapshot(broker)))
+        assert_book_equals_a_scan(again)
+
+    run(Broker, ops, check=saved_and_read_back)
+
+
+def test_state_file_when_its_last_line_is_cut_short_then_read_up_to_it(tmp_path: Path):
+    path = tmp_path / "state.json"
+    state = StateFile(path)
+    broker = Broker(seed=5)
+    state.save(broker)
+    order = broker.submit(
+        {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5", "time_in_force": "gtc"}
+    )
+    state.save(broker)
+    broker.cancel(order.id)
+    state.save(broker)
+    path.write_text(path.read_text()[:-20])  # the cancel's line, cut short by a crash
+
+    again = Broker(seed=5)
+    assert load(again, path)
+
+    assert again.orders[order.id].status == "new" and again.orders.open() == [again.orders[order.id]]
