@@ -81,14 +81,8 @@ class ScanningBroker(Broker):
 
     def match_symbol(self, symbol: str) -> None:
         quote = self.feed.quote(symbol)
-        for order in scanned_open(self, symbol):
-            if order.status == "accepted" or not self._can_trade(order):
-                continue
-            execution = next_execution(order, quote, self.liquidity.get(symbol))
-            if execution is not None:
-                self._execute(order, execution)
-            if order.is_open and order.time_in_force in ("ioc", "fok"):
-                self._finish(order, "canceled")
+        for order in scanned_open(self, symbol):  # every open order of the symbol, whether the quote reaches it or not
+            self._match(order, quote)
 
     def list_orders(self, status="open", limit=50, after=None, until=None, direction="desc", symbols=None, side=None):
         chosen = []

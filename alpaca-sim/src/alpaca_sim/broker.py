@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .assets import Asset, AssetBook
 from .errors import forbidden, invalid, not_found, unprocessable
 from .ledger import DEFAULT_CASH, Ledger
-from .market import MarketClock, PriceFeed
+from .market import MarketClock, PriceFeed, Quote
 from .matching import Execution, far_side, next_execution
 from .numbers import fmt, is_sub_penny, optional_decimal, round_price, round_qty_down
 from .order_book import OrderBook
@@ -316,13 +316,17 @@ class Broker:
         book leaves out the resting ones it cannot reach)."""
         quote = self.feed.quote(symbol)
         for order in self.orders.to_match(symbol, quote.bid, quote.ask):
-            if order.status == "accepted" or not self._can_trade(order):
-                continue
-            execution = next_execution(order, quote, self.liquidity.get(symbol))
-            if execution is not None:
-                self._execute(order, execution)
-            if order.is_open and order.time_in_force in ("ioc", "fok"):
-                self._finish(order, "canceled")
+            self._match(order, quote)
+
+    def _match(self, order: Order, quote: Quote) -> None:
+        """One open order against its symbol's quote: the execution it can have, then an ioc/fok's rest canceled."""
+        if order.status == "accepted" or not self._can_trade(order):
+            return
+        execution = next_execution(order, quote, self.liquidity.get(order.symbol))
+        if execution is not None:
+            self._execute(order, execution)
+        if order.is_open and order.time_in_force in ("ioc", "fok"):
+            self._finish(order, "canceled")
 
     def _execute(self, order: Order, execution: Execution) -> None:
         now = self.now()
