@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -348,3 +349,30 @@ def test_state_file_when_its_last_line_is_cut_short_then_read_up_to_it(tmp_path:
     assert load(again, path)
 
     assert again.orders[order.id].status == "new" and again.orders.open() == [again.orders[order.id]]
+
+
+def test_state_file_when_a_save_fails_half_way_then_the_next_one_rewrites_it(tmp_path: Path, monkeypatch):
+    path = tmp_path / "state.json"
+    state = StateFile(path)
+    broker = Broker(seed=5)
+    state.save(broker)
+    order = broker.submit(
+        {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5", "time_in_force": "gtc"}
+    )
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        state.save(broker)
+    monkeypatch.undo()
+    with path.open("a") as handle:
+        handle.write('{"orders": [{"id": ')  # what a write cut short leaves behind
+    broker.cancel(order.id)
+
+    state.save(broker)
+
+    again = Broker(seed=5)
+    assert load(again, path)
+    assert again.orders[order.id].status == "canceled"

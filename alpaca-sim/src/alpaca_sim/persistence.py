@@ -96,15 +96,12 @@ def restore(broker: Broker, state: dict[str, Any]) -> None:
 
 def save(broker: Broker, path: Path) -> None:
     """Write the whole state to a temp file in the same folder, fsync, then rename over the old file."""
-    _replace(path, json.dumps(snapshot(broker)) + "\n")
-
-
-def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+            json.dump(snapshot(broker), handle)
+            handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -153,12 +150,11 @@ class StateFile:
 
     def _rewrite(self, broker: Broker) -> None:
         broker.orders.track_changes()
-        text = json.dumps(snapshot(broker)) + "\n"
-        _replace(self.path, text)
+        save(broker, self.path)
         self._broker, self._orders, self._activities = broker, broker.orders, broker.ledger.activities
         self._activities_saved = len(broker.ledger.activities)
         self._assets = (len(broker.assets.listings), len(broker.assets.renames))
-        self._snapshot_bytes, self._appended_bytes = len(text), 0
+        self._snapshot_bytes, self._appended_bytes = self.path.stat().st_size, 0
 
     def _append(self, broker: Broker) -> None:
         orders = broker.orders.take_changed()
@@ -170,10 +166,14 @@ class StateFile:
             **_whole_parts(broker),
         }
         line = json.dumps(change) + "\n"
-        with open(self.path, "a") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(self.path, "a") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            self._broker = None  # part of the line may be in the file: the next save rewrites it whole
+            raise
         self._activities_saved += len(activities)
         self._appended_bytes += len(line)
 
