@@ -332,14 +332,20 @@ def test_state_file_when_saved_after_every_step_then_it_reads_back_as_the_state(
     run(Broker, ops, check=saved_and_read_back)
 
 
-def test_state_file_when_its_last_line_is_cut_short_then_read_up_to_it(tmp_path: Path):
-    path = tmp_path / "state.json"
+def saved_then_one_order(path: Path) -> tuple[StateFile, Broker, Order]:
+    """A state file saved once (empty), and its broker with one resting order placed since."""
     state = StateFile(path)
     broker = Broker(seed=5)
     state.save(broker)
     order = broker.submit(
         {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5", "time_in_force": "gtc"}
     )
+    return state, broker, order
+
+
+def test_state_file_when_its_last_line_is_cut_short_then_read_up_to_it(tmp_path: Path):
+    path = tmp_path / "state.json"
+    state, broker, order = saved_then_one_order(path)
     state.save(broker)
     broker.cancel(order.id)
     state.save(broker)
@@ -353,12 +359,7 @@ def test_state_file_when_its_last_line_is_cut_short_then_read_up_to_it(tmp_path:
 
 def test_state_file_when_a_save_fails_half_way_then_the_next_one_rewrites_it(tmp_path: Path, monkeypatch):
     path = tmp_path / "state.json"
-    state = StateFile(path)
-    broker = Broker(seed=5)
-    state.save(broker)
-    order = broker.submit(
-        {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5", "time_in_force": "gtc"}
-    )
+    state, broker, order = saved_then_one_order(path)
 
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
