@@ -85,6 +85,30 @@ def test_restart_when_state_file_given_then_orders_positions_cash_and_client_ids
         assert again.terminate() == 0
 
 
+def test_restart_when_killed_then_every_answered_change_survives(state_file):
+    sim = CliSimulator("--state", str(state_file))
+    try:
+        client = sim.client()
+        kept, canceled = (client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
+                                                                time_in_force=TimeInForce.GTC, limit_price=5))
+                          for _ in range(2))
+        client.cancel_order_by_id(canceled.id)
+    finally:
+        sim.process.kill()  # no save at exit: what survives is what each answered request saved
+        sim.process.wait(timeout=10)
+        sim.process.stdout.close()
+        sim.process.stderr.close()
+
+    again = CliSimulator("--state", str(state_file))
+    try:
+        client = again.client()
+        assert client.get_order_by_id(kept.id).status == OrderStatus.NEW
+        assert client.get_order_by_id(canceled.id).status == OrderStatus.CANCELED
+        assert [o.id for o in client.get_orders()] == [kept.id]
+    finally:
+        assert again.terminate() == 0
+
+
 def test_start_when_key_id_without_secret_then_usage_error():
     result = subprocess.run([sys.executable, "-m", "alpaca_sim", "--key-id", "x"], capture_output=True, text=True, timeout=30)
 

@@ -21,7 +21,7 @@ from .ledger import DEFAULT_CASH
 from .logs import log, trade_update_logged
 from .market import in_regular_session
 from .marketdata_stream import MarketDataHub
-from .persistence import load, save
+from .persistence import StateFile, load
 from .stream import StreamHub
 from .webhooks import WebhookDispatcher
 
@@ -57,6 +57,7 @@ class Simulator:
         self.clock_overridden = False
         self.cancel_delay_ms = settings.cancel_delay_ms
         self._saved_version = self.broker.version
+        self.state = StateFile(settings.state_file) if settings.state_file is not None else None
         if settings.state_file is not None and load(self.broker, settings.state_file):
             self.broker.complete_pending_cancels()  # their timers died with the previous process
             log.info("state_restored", state_file=str(settings.state_file), orders=len(self.broker.orders))
@@ -116,10 +117,10 @@ class Simulator:
         asyncio.get_running_loop().call_later(self.cancel_delay_ms / 1000, run)
 
     def persist(self, force: bool = False) -> None:
-        path = self.settings.state_file
-        if path is None or (not force and self.broker.version == self._saved_version):
+        """Save what changed since the last save (a line appended to the state file: see StateFile)."""
+        if self.state is None or (not force and self.broker.version == self._saved_version):
             return
-        save(self.broker, path)
+        self.state.save(self.broker)
         self._saved_version = self.broker.version
 
     async def run_ticker(self) -> None:

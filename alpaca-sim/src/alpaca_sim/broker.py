@@ -7,6 +7,7 @@ calls it and forwards the trade updates it emits to the websocket and webhooks.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable
@@ -14,35 +15,16 @@ from typing import Any, Callable
 from .assets import Asset, AssetBook
 from .errors import forbidden, invalid, not_found, unprocessable
 from .ledger import DEFAULT_CASH, Ledger
-from .market import MarketClock, PriceFeed
+from .market import MarketClock, PriceFeed, Quote
 from .matching import Execution, far_side, next_execution
 from .numbers import fmt, is_sub_penny, optional_decimal, round_price, round_qty_down
+from .order_book import OrderBook
 from .orders import Order, OrderSpec, iso, parse_order_request
 
 TradeUpdate = dict[str, Any]
 Listener = Callable[[TradeUpdate], None]
 ZERO = Decimal(0)
 MARKET_COLLAR = Decimal("1.03")
-
-
-class OrderBook(dict[str, Order]):
-    """Every order by id, with the ones that may still be open kept apart: a final status is never left, so the
-    matching, buying-power and open-order scans (on every submit and tick) need not walk every order ever placed."""
-
-    def __init__(self, orders: dict[str, Order] | None = None) -> None:
-        super().__init__(orders or {})
-        self._maybe_open: dict[str, Order] = {k: o for k, o in self.items() if o.is_open}
-
-    def __setitem__(self, order_id: str, order: Order) -> None:
-        super().__setitem__(order_id, order)
-        self._maybe_open[order_id] = order
-
-    def open(self) -> list[Order]:
-        """The open orders, in the order they were placed (as iterating over all of them gives)."""
-        closed = [k for k, o in self._maybe_open.items() if not o.is_open]
-        for order_id in closed:
-            del self._maybe_open[order_id]
-        return list(self._maybe_open.values())
 
 
 class Broker:
@@ -73,7 +55,7 @@ class Broker:
         return self._orders
 
     @orders.setter
-    def orders(self, orders: dict[str, Order]) -> None:
+    def orders(self, orders: Mapping[str, Order]) -> None:
         self._orders = orders if isinstance(orders, OrderBook) else OrderBook(orders)
 
     def now(self) -> datetime:
@@ -95,7 +77,7 @@ class Broker:
             trail_price=spec.trail_price, trail_percent=spec.trail_percent, position_intent=intent,
             expires_at=self._expiry(spec.time_in_force, now),
         )
-        self.orders[order.id] = order
+        self.orders.add(order)
         self.client_order_ids[client_order_id] = order.id
         self.version += 1
         self._emit("pending_new", order)
@@ -148,7 +130,7 @@ class Broker:
             self._finish(order, "canceled")
 
     def complete_pending_cancels(self) -> None:
-        for order in list(self.orders.values()):
+        for order in [o for o in self.orders.open() if o.cancel_requested]:
             self.complete_cancel(order.id)
 
     def cancel_all(self, complete: bool = True) -> list[dict[str, Any]]:
@@ -203,7 +185,7 @@ class Broker:
             trail_percent=spec.trail_percent, position_intent=old.position_intent, replaces=old.id,
             expires_at=self._expiry(spec.time_in_force, self.now()),
         )
-        self.orders[new.id] = new
+        self.orders.add(new)
         self.client_order_ids[client_order_id] = new.id
         return new
 
@@ -217,17 +199,14 @@ class Broker:
         symbols: list[str] | None = None,
         side: str | None = None,
     ) -> list[Order]:
-        chosen = []
-        for order in self.orders.values():
-            if status == "open" and not order.is_open or status == "closed" and order.is_open:
-                continue
-            if after and order.created_at <= after or until and order.created_at > until:
-                continue
+        chosen: list[Order] = []
+        for order in self.orders.by_time(status, after, until, direction):
+            if len(chosen) >= limit:
+                break
             if symbols and order.symbol not in symbols or side and order.side != side:
                 continue
             chosen.append(order)
-        chosen.sort(key=lambda o: o.created_at, reverse=direction == "desc")
-        return chosen[:limit]
+        return chosen
 
     def _finish(self, order: Order, status: str, event: str | None = None) -> None:
         now = self.now()
@@ -278,7 +257,7 @@ class Broker:
             raise forbidden(
                 f"insufficient qty available for order (requested: {fmt(qty)}, available: {fmt(max(available, ZERO))})",
                 available=fmt(max(available, ZERO)), existing_qty=fmt(position), held_for_orders=fmt(held),
-                related_orders=[o.id for o in self._open_orders(spec.asset.symbol, "sell") if o is not exclude],
+                related_orders=[o.id for o in self.orders.open(spec.asset.symbol, "sell") if o is not exclude],
                 symbol=spec.asset.symbol,
             )
         self._check_short(spec.asset, qty * price, exclude)
@@ -291,24 +270,16 @@ class Broker:
         if cost > buying_power:
             raise forbidden("insufficient buying power", buying_power=fmt(buying_power), cost_basis=fmt(cost))
 
-    def _open_orders(self, symbol: str, side: str) -> list[Order]:
-        return [o for o in self.orders.open() if o.symbol == symbol and o.side == side]
-
     def pending_qty(self, symbol: str, side: str, exclude: Order | None = None) -> Decimal:
         """Unfilled quantity of the open orders on one side of a symbol."""
-        return sum((o.remaining_qty or ZERO for o in self._open_orders(symbol, side) if o is not exclude), ZERO)
+        return self.orders.pending_qty(symbol, side, exclude)
 
     def _held(self, exclude: Order | None = None) -> Decimal:
-        held = ZERO
-        for order in self.orders.open():
-            if order is exclude or order.position_intent not in ("buy_to_open", "sell_to_open"):
-                continue
-            if order.qty is None and order.target_qty is None:
-                held += order.notional
-                continue
-            quote = self.feed.quote(order.symbol)
-            price = order.limit_price or order.stop_price or quote.ask * MARKET_COLLAR
-            held += (order.remaining_qty or ZERO) * price
+        """Cash held by the open orders that open exposure: at their limit or stop price, or their notional (the
+        book's running total), and at 3% above the ask of the moment when they have no price."""
+        held = self.orders.held_at_fixed_prices(exclude)
+        for symbol, qty in self.orders.held_at_market(exclude):
+            held += qty * (self.feed.quote(symbol).ask * MARKET_COLLAR)
         return held
 
     # ---------------------------------------------------------------- account
@@ -337,19 +308,25 @@ class Broker:
 
     # --------------------------------------------------------------- matching
     def match_all(self) -> None:
-        for symbol in sorted({o.symbol for o in self.orders.open()}):
+        for symbol in self.orders.symbols():
             self.match_symbol(symbol)
 
     def match_symbol(self, symbol: str) -> None:
+        """Every open order of the symbol that this quote can fill, trigger, trail or end, in the order placed (the
+        book leaves out the resting ones it cannot reach)."""
         quote = self.feed.quote(symbol)
-        for order in [o for o in self.orders.open() if o.symbol == symbol]:
-            if order.status == "accepted" or not self._can_trade(order):
-                continue
-            execution = next_execution(order, quote, self.liquidity.get(symbol))
-            if execution is not None:
-                self._execute(order, execution)
-            if order.is_open and order.time_in_force in ("ioc", "fok"):
-                self._finish(order, "canceled")
+        for order in self.orders.to_match(symbol, quote.bid, quote.ask):
+            self._match(order, quote)
+
+    def _match(self, order: Order, quote: Quote) -> None:
+        """One open order against its symbol's quote: the execution it can have, then an ioc/fok's rest canceled."""
+        if order.status == "accepted" or not self._can_trade(order):
+            return
+        execution = next_execution(order, quote, self.liquidity.get(order.symbol))
+        if execution is not None:
+            self._execute(order, execution)
+        if order.is_open and order.time_in_force in ("ioc", "fok"):
+            self._finish(order, "canceled")
 
     def _execute(self, order: Order, execution: Execution) -> None:
         now = self.now()

@@ -86,7 +86,7 @@ def _split(broker: Broker, asset: Asset, payload: dict, action: CorporateAction)
     if new_rate == old_rate:
         raise invalid("new_rate and old_rate must differ")
     ratio = new_rate / old_rate
-    for order in _open_orders(broker, asset.symbol):
+    for order in broker.orders.open(asset.symbol):
         if ratio < 1 or not _adjust(broker, order, ratio):
             _cancel(broker, order)
     position = broker.ledger.split(asset.symbol, new_rate, old_rate, broker.now(), action,
@@ -116,7 +116,7 @@ def _name_change(broker: Broker, asset: Asset, payload: dict, action: CorporateA
         raise invalid(f"new_symbol {new_symbol} is already listed")
     if not asset.tradable:
         raise invalid(f"asset {asset.symbol} is not active")
-    for order in _open_orders(broker, asset.symbol):
+    for order in broker.orders.open(asset.symbol):
         _cancel(broker, order)
     cusip = broker.assets.cusip(asset.symbol)
     renamed = rename_symbol(broker, asset.symbol, new_symbol)
@@ -136,10 +136,6 @@ def _ex_date(broker: Broker, raw: Any) -> date:
     while not is_trading_day(day):
         day += timedelta(days=1)
     return day
-
-
-def _open_orders(broker: Broker, symbol: str) -> list[Order]:
-    return [o for o in broker.orders.open() if o.symbol == symbol]
 
 
 def _cancel(broker: Broker, order: Order) -> None:
