@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -89,8 +88,9 @@ class _TimeoutSession(requests.Session):
 
     def __init__(self, timeout_s: float, connections: int, base_url: Any) -> None:
         super().__init__()
-        self.proxies = requests.utils.get_environ_proxies(str(getattr(base_url, "value", base_url)))
-        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        # requests' own per-call reading of the environment, done once for the one host this session talks to
+        environment = self.merge_environment_settings(str(getattr(base_url, "value", base_url)), {}, None, None, None)
+        self.proxies, self.verify = environment["proxies"], environment["verify"]
         self.trust_env = False
         self._timeout_s = timeout_s
         for prefix in ("http://", "https://"):
