@@ -5,14 +5,16 @@
   writes the order row and the events the pure core decided on;
 * `record_report`: the same for a submitted order, in a transaction of its own, then publishes;
 * `confirm_submitted`: pending -> submitted, with ``OrderSubmitted`` and the first status (idempotent);
+  `confirm_recorded` the same in one statement for the row the submit itself wrote, while nothing else touched it;
 * `fail_pending`: pending -> failed, with ``SubmissionFailed``; `fail_unsent` the same inside the caller's
   transaction (an approval that could never be sent);
 * `adopt_late`: failed -> submitted when the broker reports an order we had given up on (a POST that landed after
   all): applied, never dropped, and said loudly.
 
-Every function here locks the order row first: submits, cancels, the stream and polling serialise on it. Events go
-into the outbox claimed by this process (`Outbox.add`) and out with `Outbox.publish_now` after the commit: no
-claim or read-back round trip on the way to the bus.
+Every function here locks the order row first (`confirm_recorded` instead writes only a row still at the version it
+wrote): submits, cancels, the stream and polling serialise on it. Events go into the outbox claimed by this process
+(`Outbox.add`, `Outbox.insert_claimed`) and out with `Outbox.publish_now` after the commit: no claim or read-back
+round trip on the way to the bus.
 """
 
 from __future__ import annotations
@@ -100,12 +102,51 @@ async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, so
             confirmed = await confirm(conn)
     if confirmed is None:
         return False
-    events, row = confirmed
+    await _announce(ctx, *confirmed, order)
+    return True
+
+
+async def confirm_recorded(ctx: Context, conn: asyncpg.Connection, pending: store.Pending, order: BrokerOrder,
+                           call: str) -> None:
+    """`confirm_submitted` for the row this submit wrote (`store.insert_new_pending`): when the row is as it was
+    written and the answer brings no fill, row, audit and events go in one statement on ``conn`` (the lease's);
+    otherwise — anything touched the row since — the locked, grouped transaction decides."""
+    submitted, row = _submitted(ctx, pending.row, order)
+    outcome = apply_report(row, order, "lookup", now=ctx.clock.now())
+    if not outcome.fills and outcome.status.change is not Change.ILLEGAL:
+        events = (submitted, *outcome.events)
+        written = await store.confirm_pending(
+            conn, pending, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
+            outcome.recorded.notional, BrokerCall(call, 200),
+            ctx.outbox.insert_claimed(events, first=9, only_if="EXISTS (SELECT 1 FROM upd)"))
+        if written:
+            ctx.outbox.claimed(events)
+            await _announce(ctx, events, _reported(row, outcome), order)
+            return
+    await confirm_submitted(ctx, pending.row.order_id, order, source="lookup", call=call, grouped=True)
+
+
+async def _announce(ctx: Context, events: tuple[Envelope, ...], row: OrderRow, order: BrokerOrder) -> None:
     ctx.remember(row)
-    log.info("gateway.submitted", order_id=str(order_id), broker_order_id=order.broker_order_id,
+    log.info("gateway.submitted", order_id=str(row.order_id), broker_order_id=order.broker_order_id,
              status=order.status.value)
     await ctx.outbox.publish_now(events)
-    return True
+
+
+def _submitted(ctx: Context, row: OrderRow, order: BrokerOrder) -> tuple[OrderSubmitted, OrderRow]:
+    """``OrderSubmitted`` for a pending row the broker has, and the row as submitted (before its first report)."""
+    submitted = OrderSubmitted(
+        producer=PRODUCER, order_id=row.order_id, correlation_id=str(row.order_id),
+        client_order_id=row.client_order_id, broker_order_id=order.broker_order_id, approval_id=row.approval_id,
+        status=order.status, submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
+    )
+    return submitted, dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+
+
+def _reported(row: OrderRow, outcome: ReportOutcome) -> OrderRow:
+    """The row after the report ``outcome`` was written to it."""
+    return dataclasses.replace(row, broker_status=_status(outcome) or row.broker_status,
+                               filled_qty=outcome.recorded.cum_qty, filled_notional=outcome.recorded.notional)
 
 
 async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order: BrokerOrder, source: StatusSource,
@@ -117,20 +158,14 @@ async def _confirm(ctx: Context, conn: asyncpg.Connection, order_id: UUID, order
         if call is not None:
             await store.record_broker_call(conn, order_id, BrokerCall(call, 200))
         return None
-    submitted = OrderSubmitted(
-        producer=PRODUCER, order_id=order_id, correlation_id=str(order_id), client_order_id=row.client_order_id,
-        broker_order_id=order.broker_order_id, approval_id=row.approval_id, status=order.status,
-        submitted_at=order.submitted_at or ctx.clock.now(), **dict(row.order_fields or {}),
-    )
     # the row as it now stands (still locked by this transaction): no need to read it back
-    row = dataclasses.replace(row, state=SubmitState.SUBMITTED, broker_order_id=order.broker_order_id)
+    submitted, row = _submitted(ctx, row, order)
     outcome = await decide_report(ctx, conn, row, order, source)
     await store.record_submitted(conn, order_id, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
                                  outcome.recorded.notional, BrokerCall(call, 200) if call is not None else None)
     events = (submitted, *outcome.events)
     await ctx.outbox.add(conn, *events)
-    return events, dataclasses.replace(row, broker_status=_status(outcome) or row.broker_status,
-                                       filled_qty=outcome.recorded.cum_qty, filled_notional=outcome.recorded.notional)
+    return events, _reported(row, outcome)
 
 
 async def fail_pending(ctx: Context, order_id: UUID, http_status: int | None, code: int | None, message: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -24,11 +25,20 @@ from .model import BrokerCall, OrderRow, SubmitState
 
 @contextlib.asynccontextmanager
 async def broker_lease(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[bool]:
-    """Whether this replica may talk to the broker about ``order_id`` now (True) or another one is (False).
+    """Whether this replica may talk to the broker about ``order_id`` now (True) or another one is (False)."""
+    async with leased_connection(pool, order_id) as conn:
+        yield conn is not None
+
+
+@contextlib.asynccontextmanager
+async def leased_connection(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[asyncpg.Connection | None]:
+    """The broker lease on ``order_id``: its connection while this replica holds it, None when another one does.
 
     A PostgreSQL session advisory lock on a connection of its own, held for as long as the talk lasts: a replica
     that dies — or loses its database connection — lets go at once, without a timeout to wait out. (A database
     restart mid-call also lets go; the next holder asks the broker before it sends anything, as on any redelivery.)
+    Statements about the order may run on the connection meanwhile (outside a transaction, each commits by itself):
+    the submit path's fast writes do, without a pool acquire of their own.
     """
     async with pool.acquire() as conn:
         key = f"order-gateway-broker:{order_id}"
@@ -38,7 +48,7 @@ async def broker_lease(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[bool
             _end(conn)  # cancelled or failed after the server may have granted it: the lock goes with it
             raise
         try:
-            yield held
+            yield conn if held else None
         finally:
             if held:
                 await _unlock(conn, key)
@@ -84,6 +94,58 @@ async def insert_pending(conn: asyncpg.Connection, order_id: UUID, client_order_
         order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at, event_id, outcome,
         reason,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A ``pending`` row as `insert_new_pending` wrote it, with its row version (PostgreSQL's ``xmin``): any later
+    write to the row — a cancel, a broker report, a sweep — gives it another."""
+
+    row: OrderRow
+    version: int
+
+
+async def insert_new_pending(conn: asyncpg.Connection, order_id: UUID, client_order_id: str, approval_id: UUID,
+                             symbol: str, order_fields: dict[str, object], expires_at: datetime,
+                             seen: tuple[UUID, str, str | None]) -> Pending | None:
+    """The ``pending`` row of an order that has none yet, with its `record_approval_seen` row, in one statement that
+    commits by itself (the submit path's one round trip before the POST). None when the order has a row already (a
+    redelivery, a cancel that came first): the caller decides again under the row lock."""
+    event_id, outcome, reason = seen
+    row = await conn.fetchrow(
+        """WITH ins AS (INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state,
+                                           expires_at)
+                        VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', $6) ON CONFLICT (order_id) DO NOTHING
+                        RETURNING *, xmin::text::bigint AS version),
+                seen AS (INSERT INTO approvals_seen (event_id, approval_id, order_id, outcome, reason)
+                         SELECT $7, $3, $1, $8, $9 FROM ins ON CONFLICT (event_id) DO NOTHING)
+           SELECT * FROM ins""",
+        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at, event_id, outcome,
+        reason,
+    )
+    return Pending(OrderRow.of(row), row["version"]) if row else None
+
+
+async def confirm_pending(conn: asyncpg.Connection, pending: Pending, broker_order_id: str, status: str | None,
+                          filled_qty: Decimal, filled_notional: Decimal, call: BrokerCall,
+                          events: tuple[str, list[object]]) -> bool:
+    """`record_submitted` for a row still exactly as `insert_new_pending` wrote it, with the audit row of the
+    ``call`` and the events (``events``: `Outbox.insert_claimed` numbered from $9, guarded by ``EXISTS (SELECT 1 FROM
+    upd)``), in one statement that commits by itself. False, and nothing written, when anything has touched the row
+    since: the caller takes the locked path."""
+    events_sql, events_args = events
+    written = await conn.fetchval(
+        f"""WITH upd AS (UPDATE orders SET state = 'submitted', broker_order_id = $3, broker_status = $4,
+                                           filled_qty = $5, filled_notional = $6, updated_at = now(),
+                                           broker_seen_at = now()
+                         WHERE order_id = $1 AND state = 'pending' AND xmin::text::bigint = $2 RETURNING order_id),
+                 call AS (INSERT INTO broker_calls (order_id, call, http_status) SELECT order_id, $7, $8 FROM upd),
+                 events AS ({events_sql})
+            SELECT count(*) FROM upd""",
+        pending.row.order_id, pending.version, broker_order_id, status, filled_qty, filled_notional, call.call, call.http_status,
+        *events_args,
+    )
+    return bool(written)
 
 
 async def insert_canceled_before_submit(conn: asyncpg.Connection, order_id: UUID, client_order_id: str,

@@ -16,15 +16,16 @@ publish that fails releases its remaining claims at once; the ones already publi
 still goes out twice: its publish succeeded and marking it failed (PostgreSQL gone at that instant).
 
 The hot path (`Outbox.add` + `publish_now`) needs no round trip of its own: `Outbox.add` writes the rows already
-claimed by this publisher, in the transaction that makes them true, so after the commit `publish_now` sends them from
-memory — no claim, no read-back. The publishes of one call, and of concurrent calls, go out without waiting for each
-other's PubAcks (sent in order, acknowledged together), and the rows are marked published by a background writer
-that puts the marks of many calls into one statement (`marked` waits for it). Within the process, order on the bus is
-order of commits: everything is sent under one lock, and a `flush` also takes this process's own claimed rows (never
-one already in flight), oldest first. A crash between commit and publish leaves the rows claimed for ``lease_s``;
-the relay of any replica then publishes them. A row whose publish went out but whose mark was not written (a crash
-in between, PostgreSQL gone) goes out again once its claim expires: JetStream keeps one copy (the duplicate window),
-core subscribers see two — the one way a row is sent twice.
+claimed by this publisher, in the transaction that makes them true (`Outbox.insert_claimed`: in the very statement),
+so after the commit `publish_now` sends them from memory — no claim, no read-back. The publishes of one call, and of
+concurrent calls, go out without waiting for each other's PubAcks (sent in order, acknowledged together), and the
+rows are marked published by a background writer that puts the marks of many calls into one statement (`marked`
+waits for it). Within the process, order on the bus is order of commits: everything is sent under one lock, and a
+`flush` also takes this process's own claimed rows (never one already in flight), oldest first. A crash between
+commit and publish leaves the rows claimed for ``lease_s``; the relay of any replica then publishes them. A row
+whose publish went out but whose mark was not written (a crash in between, PostgreSQL gone) goes out again once its
+claim expires: JetStream keeps one copy (the duplicate window), core subscribers see two — the one way a row is sent
+twice.
 
 A handler never waits long behind another publisher: `publish_now` and `flush` wait at most ``handoff_s`` (0.25 s)
 for the publishing lock, then leave their rows to the table — the publisher at work or the relay takes them, in
@@ -161,6 +162,22 @@ class Outbox:
         publisher: after the commit they go out from memory, with no claim round trip."""
         await conn.executemany(_ADD_CLAIMED, [(e.event_id, subject_for(e), encode_event(e), self._lease_s, self._me)
                                               for e in events])
+        self.claimed(events)
+
+    def insert_claimed(self, events: Sequence[Envelope], first: int, only_if: str) -> tuple[str, list[object]]:
+        """`add` as part of one statement that also writes the change the events describe (a data-modifying
+        ``WITH``): the ``INSERT`` of ``events``, already claimed by this publisher, taking effect only where
+        ``only_if`` holds (the change happened), and its parameters, numbered from ``$first``. Once that statement
+        has committed the events, `claimed` hands them to `publish_now`."""
+        sql = (f"INSERT INTO outbox (event_id, subject, payload, claimed_until, claimed_by) "
+               f"SELECT e.event_id, e.subject, e.payload, now() + make_interval(secs => ${first + 3}), ${first + 4} "
+               f"FROM unnest(${first}::uuid[], ${first + 1}::text[], ${first + 2}::bytea[]) AS e(event_id, subject, payload) "
+               f"WHERE {only_if} ON CONFLICT (event_id) DO NOTHING")
+        return sql, [[e.event_id for e in events], [subject_for(e) for e in events], [encode_event(e) for e in events],
+                     self._lease_s, self._me]
+
+    def claimed(self, events: Sequence[Envelope]) -> None:
+        """Events that a statement from `insert_claimed` committed: `publish_now` sends them from memory."""
         self._claimed_at_add.update(e.event_id for e in events)
 
     async def publish_now(self, events: Sequence[Envelope]) -> None:
