@@ -3,17 +3,18 @@
 1. decide — the gate (signature, expiry, trading state, REDUCING against the position and the gateway's own orders
    still working in the symbol, read in the transaction that locks the row) and the plan given the row we hold
    (pure: gate.py, decisions.py). A refusal is recorded, logged and dead-lettered, never retried;
-2. record — the order row is written ``pending`` BEFORE the broker is called. A new order's row is one statement
-   that inserts only where no row exists (a cancel that came first has written one; "cancel before submit" and
-   "submit" serialise on the row's key); any other is decided and written in the transaction that locks the row
-   (a cancel takes the same lock), shared with the approvals being worked on beside it (group_commit.py);
+2. record — the order row is written ``pending`` BEFORE the broker is called. A new order's row is written by the
+   statement that takes its broker lease, only where no row exists (a cancel that came first has written one;
+   "cancel before submit" and "submit" serialise on the row's key); any other is decided and written in the
+   transaction that locks the row (a cancel takes the same lock), shared with the approvals being worked on beside
+   it (group_commit.py);
 3. call the broker — `submit_at_broker`: the POST (alpaca-py's own retries off, a timeout, the rate limiter inside
    the adapter). On an ambiguous outcome (timeout, 5xx, 429, a crash, the redelivery of a pending order) the
    broker is asked by client_order_id before anything is sent again; a duplicate-id 422 means "already there:
    fetch it". Resending after "not found" is safe only because client_order_id is derived from order_id: the
    broker itself refuses a second order with the same id. A definitive 4xx is a refusal;
-4. record — submitted (``OrderSubmitted`` and the first status; one statement when the row is still as step 2 wrote
-   it) or failed (``SubmissionFailed``): recording.py.
+4. record — submitted (``OrderSubmitted`` and the first status; when the row is still as step 2 wrote it, one
+   statement that also ends the lease) or failed (``SubmissionFailed``): recording.py.
 
 Never given up while it may exist: once a POST may have been sent (any attempt, or a pending row found on a
 redelivery), "not found" proves nothing until the last moment that POST could have landed; an order that can no
@@ -105,9 +106,9 @@ class ApprovalHandler:
     async def on_approval(self, envelope: Envelope, msg: Msg) -> None:
         event = expect(RiskApproved, envelope, msg)
         ctx = self.ctx
-        await self.trading.current()  # the kill switch as it is now, read again after a reconnect (or wait)
-        async with store.leased_connection(ctx.pool, event.order_id) as lease:
-            if lease is None:
+        state = await self.trading.current()  # the kill switch as it is now, read again after a reconnect (or wait)
+        async with store.submit_lease(ctx.pool, event.order_id, self._new_order(event, state)) as lease:
+            if not lease.held:
                 raise OrderInHand(f"another replica is talking to the broker about order {event.order_id}")
             done = ctx.submitting[event.order_id] = asyncio.Event()
             try:
@@ -116,10 +117,19 @@ class ApprovalHandler:
                 del ctx.submitting[event.order_id]
                 done.set()
 
-    async def _submit(self, event: RiskApproved, lease: Connection) -> None:
+    def _new_order(self, event: RiskApproved, state: TradingState) -> store.PendingOrder | None:
+        """The pending row to write with the lease, in its statement, should the order have none yet: when the gate
+        passes without reading the database (any state but REDUCING). None: decide under the row lock."""
+        if state is TradingState.REDUCING:
+            return None
+        decided = plan(None, event, self._gate(event, state, working=[]))
+        return _pending_order(event, decided) if decided.action is Action.SUBMIT else None
+
+    async def _submit(self, event: RiskApproved, lease: store.Lease) -> None:
         ctx = self.ctx
-        # 1-2. decide and record pending (a new order: one statement; else under the row lock a cancel also takes)
-        decided, unsent, pending = await self._record(event, lease)
+        # 1-2. decide and record pending: written with the lease (a new order), or under the row lock a cancel takes
+        decided, unsent = (Plan(Action.SUBMIT), ()) if lease.pending is not None else \
+            await ctx.group.run(functools.partial(self._record_pending, event))
         if decided.action is Action.FAIL:
             log.warning("gateway.approval_unusable", order_id=str(event.order_id),
                         approval_id=str(event.approval_id), reason=decided.reason)
@@ -139,8 +149,8 @@ class ApprovalHandler:
         # 3. call the broker; 4. record what it said
         result = await submit_at_broker(ctx.broker, event, decided, ctx.clock, audit, self._halted)
         if isinstance(result, Placed):
-            if pending is not None:
-                await confirm_recorded(ctx, lease, pending, result.order, call=result.call)
+            if lease.pending is not None:
+                await confirm_recorded(ctx, lease, lease.pending, result.order, call=result.call)
             else:
                 await confirm_submitted(ctx, event.order_id, result.order, source="lookup", call=result.call,
                                         grouped=True)
@@ -151,34 +161,15 @@ class ApprovalHandler:
             await fail_pending(ctx, event.order_id, result.http_status, result.code, result.message,
                                causation_id=event.event_id)
 
-    async def _record(self, event: RiskApproved,
-                      lease: Connection) -> tuple[Plan, tuple[Envelope, ...], store.Pending | None]:
-        """Decide and record. An order seen for the first time, passed by a gate that reads nothing (any state but
-        REDUCING), is written ``pending`` in one statement on the lease's connection, with the row version that
-        lets its confirmation be one statement too; one that has a row already (a redelivery, a cancel first) or
-        is decided under REDUCING goes through the row lock, in the group's transaction."""
-        state = self.trading.state
-        if state is not TradingState.REDUCING:
-            decided = plan(None, event, await self._gate(lease, event, state))
-            if decided.action is Action.SUBMIT:
-                pending = await store.insert_new_pending(
-                    lease, event.order_id, client_order_id_for(event.order_id), event.approval_id, event.symbol,
-                    signed_order(event).model_dump(mode="json"), event.expires_at,
-                    seen=(event.event_id, decided.seen_as, decided.reason))
-                if pending is not None:
-                    return decided, (), pending
-        decided, unsent = await self.ctx.group.run(functools.partial(self._record_pending, event))
-        return decided, unsent, None
-
     async def _record_pending(self, event: RiskApproved, conn: Connection) -> tuple[Plan, tuple[Envelope, ...]]:
         """Inside the group's transaction: lock the row, decide, record ``pending`` (or the end of an order that can
         never be sent) and the approval as seen."""
         row = await store.lock_order(conn, event.order_id)
-        decided = plan(row, event, await self._gate(conn, event, self.trading.state))
+        state = self.trading.state
+        working = await self._working(conn, event) if state is TradingState.REDUCING else []
+        decided = plan(row, event, self._gate(event, state, working))
         if decided.action in (Action.SUBMIT, Action.FAIL):
-            await store.insert_pending(conn, event.order_id, client_order_id_for(event.order_id), event.approval_id,
-                                       event.symbol, signed_order(event).model_dump(mode="json"), event.expires_at,
-                                       seen=(event.event_id, decided.seen_as, decided.reason))
+            await store.insert_pending(conn, _pending_order(event, decided))
         else:
             await store.record_approval_seen(conn, event.event_id, event.approval_id, event.order_id,
                                              decided.seen_as, decided.reason)
@@ -192,17 +183,26 @@ class ApprovalHandler:
         return await self.trading.current() is TradingState.HALTED
 
 
-    async def _gate(self, conn: Connection, event: RiskApproved, state: TradingState) -> gate.Refusal | None:
-        """The gate's verdict in trading ``state``; while REDUCING, with what the gateway's other orders in the symbol
-        may still move: their remainders, and their fills the broker's positions may not have yet
-        (``projection.in_settled``). In any other state it reads nothing."""
-        position, as_of = self.positions.qty(event.symbol), self.positions.as_of
-        working: list[Working] = []
-        if state is TradingState.REDUCING and position is not None and as_of is not None:
-            working = await store.working_in(conn, event.symbol, event.order_id)
-            recent = await store.fills_recorded_since(conn, event.symbol, as_of - SETTLE_MARGIN)
-            working += [fill for fill, recorded_at in recent if not in_settled(recorded_at, as_of, SETTLE_MARGIN)]
-        return gate.check(event, self.trusted, self.ctx.clock.now(), state, position, working)
+    def _gate(self, event: RiskApproved, state: TradingState, working: list[Working]) -> gate.Refusal | None:
+        """The gate's verdict in trading ``state``, with ``working`` (`_working`) while REDUCING."""
+        return gate.check(event, self.trusted, self.ctx.clock.now(), state, self.positions.qty(event.symbol), working)
+
+    async def _working(self, conn: Connection, event: RiskApproved) -> list[Working]:
+        """What the gateway's other orders in the symbol may still move, which REDUCING weighs against the position:
+        their remainders, and their fills the broker's positions may not have yet (``projection.in_settled``)."""
+        as_of = self.positions.as_of
+        if self.positions.qty(event.symbol) is None or as_of is None:
+            return []
+        working = await store.working_in(conn, event.symbol, event.order_id)
+        recent = await store.fills_recorded_since(conn, event.symbol, as_of - SETTLE_MARGIN)
+        return working + [fill for fill, recorded_at in recent if not in_settled(recorded_at, as_of, SETTLE_MARGIN)]
+
+
+def _pending_order(event: RiskApproved, decided: Plan) -> store.PendingOrder:
+    """The pending row of the approved order (exactly the signed fields), with its approval seen as decided."""
+    return store.PendingOrder(event.order_id, client_order_id_for(event.order_id), event.approval_id, event.symbol,
+                              signed_order(event).model_dump(mode="json"), event.expires_at,
+                              seen=(event.event_id, decided.seen_as, decided.reason))
 
 
 async def _never_halted() -> bool:

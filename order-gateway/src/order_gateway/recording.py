@@ -5,7 +5,8 @@
   writes the order row and the events the pure core decided on;
 * `record_report`: the same for a submitted order, in a transaction of its own, then publishes;
 * `confirm_submitted`: pending -> submitted, with ``OrderSubmitted`` and the first status (idempotent);
-  `confirm_recorded` the same in one statement for the row the submit itself wrote, while nothing else touched it;
+  `confirm_recorded` the same in one statement, for the row the submit wrote with its lease while nothing else
+  touched it;
 * `fail_pending`: pending -> failed, with ``SubmissionFailed``; `fail_unsent` the same inside the caller's
   transaction (an approval that could never be sent);
 * `adopt_late`: failed -> submitted when the broker reports an order we had given up on (a POST that landed after
@@ -106,24 +107,23 @@ async def confirm_submitted(ctx: Context, order_id: UUID, order: BrokerOrder, so
     return True
 
 
-async def confirm_recorded(ctx: Context, conn: asyncpg.Connection, pending: store.Pending, order: BrokerOrder,
+async def confirm_recorded(ctx: Context, lease: store.Lease, pending: store.Pending, order: BrokerOrder,
                            call: str) -> None:
-    """`confirm_submitted` for the row this submit wrote (`store.insert_new_pending`): when the row is as it was
-    written and the answer brings no fill, row, audit and events go in one statement on ``conn`` (the lease's);
-    otherwise — anything touched the row since — the locked, grouped transaction decides."""
+    """`confirm_submitted` for the row this submit wrote with its lease (``pending``, `store.submit_lease`): when the
+    row is as it was written and the answer brings no fill, row, audit, events and the end of the lease go in one
+    statement; otherwise — anything touched the row since — the locked, grouped transaction decides."""
     submitted, row = _submitted(ctx, pending.row, order)
     outcome = apply_report(row, order, "lookup", now=ctx.clock.now())
     if not outcome.fills and outcome.status.change is not Change.ILLEGAL:
         events = (submitted, *outcome.events)
         written = await store.confirm_pending(
-            conn, pending, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
-            outcome.recorded.notional, BrokerCall(call, 200),
-            ctx.outbox.insert_claimed(events, first=9, only_if="EXISTS (SELECT 1 FROM upd)"))
+            lease, pending, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
+            outcome.recorded.notional, BrokerCall(call, 200), ctx.outbox.insert_claimed(events, first=10, only_if="EXISTS (SELECT 1 FROM upd)"))
         if written:
             ctx.outbox.claimed(events)
             await _announce(ctx, events, _reported(row, outcome), order)
             return
-    await confirm_submitted(ctx, pending.row.order_id, order, source="lookup", call=call, grouped=True)
+    await confirm_submitted(ctx, row.order_id, order, source="lookup", call=call, grouped=True)
 
 
 async def _announce(ctx: Context, events: tuple[Envelope, ...], row: OrderRow, order: BrokerOrder) -> None:

@@ -23,35 +23,94 @@ from tradebus_contracts.projection import Working, remaining
 from .model import BrokerCall, OrderRow, SubmitState
 
 
+@dataclass(frozen=True, slots=True)
+class PendingOrder:
+    """What an approved order's ``pending`` row holds, and its approval's `record_approval_seen` row (``seen``:
+    event_id, outcome, reason)."""
+
+    order_id: UUID
+    client_order_id: str
+    approval_id: UUID
+    symbol: str
+    order_fields: dict[str, object]
+    expires_at: datetime
+    seen: tuple[UUID, str, str | None]
+
+    def args(self) -> tuple[object, ...]:
+        """Parameters $1-$9 of the statements that write it."""
+        return (self.order_id, self.client_order_id, self.approval_id, self.symbol, json.dumps(self.order_fields),
+                self.expires_at, *self.seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A ``pending`` row as `submit_lease` wrote it, with its row version (PostgreSQL's ``xmin``): any later write to
+    the row — a cancel, a broker report, a sweep — gives it another."""
+
+    row: OrderRow
+    version: int
+
+
+@dataclass(slots=True)
+class Lease:
+    """The broker lease on one order (`submit_lease`): whether this replica holds it, the connection holding it, the
+    ``pending`` row written with it (if any), and whether it was let go before the end of the ``async with``."""
+
+    conn: asyncpg.Connection
+    key: str
+    held: bool = False
+    pending: Pending | None = None
+    released: bool = False
+
+
 @contextlib.asynccontextmanager
 async def broker_lease(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[bool]:
     """Whether this replica may talk to the broker about ``order_id`` now (True) or another one is (False)."""
-    async with leased_connection(pool, order_id) as conn:
-        yield conn is not None
+    async with submit_lease(pool, order_id) as lease:
+        yield lease.held
+
+
+# the lease and a new order's pending row (with its approval seen) in one statement: the row only if the lease is
+# held and the order has no row yet; the lease CTE is read twice, so it runs once
+_LEASE_AND_PENDING = """
+WITH lease AS MATERIALIZED (SELECT pg_try_advisory_lock(hashtext($10)) AS held),
+     ins AS (INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state, expires_at)
+             SELECT $1, $2, $3, $4, $5::jsonb, 'pending', $6 FROM lease WHERE held
+             ON CONFLICT (order_id) DO NOTHING RETURNING *, xmin::text::bigint AS version),
+     seen AS (INSERT INTO approvals_seen (event_id, approval_id, order_id, outcome, reason)
+              SELECT $7, $3, $1, $8, $9 FROM ins ON CONFLICT (event_id) DO NOTHING)
+SELECT lease.held, ins.* FROM lease LEFT JOIN ins ON true
+"""
 
 
 @contextlib.asynccontextmanager
-async def leased_connection(pool: asyncpg.Pool, order_id: UUID) -> AsyncIterator[asyncpg.Connection | None]:
-    """The broker lease on ``order_id``: its connection while this replica holds it, None when another one does.
+async def submit_lease(pool: asyncpg.Pool, order_id: UUID, new: PendingOrder | None = None) -> AsyncIterator[Lease]:
+    """The broker lease on ``order_id``: this replica talks to the broker about it only while ``lease.held``.
 
     A PostgreSQL session advisory lock on a connection of its own, held for as long as the talk lasts: a replica
     that dies — or loses its database connection — lets go at once, without a timeout to wait out. (A database
     restart mid-call also lets go; the next holder asks the broker before it sends anything, as on any redelivery.)
-    Statements about the order may run on the connection meanwhile (outside a transaction, each commits by itself):
-    the submit path's fast writes do, without a pool acquire of their own.
+    With ``new``, the same statement writes the order's ``pending`` row where it has none yet (``lease.pending``;
+    None: the order has a row, or the lease is another replica's): the submit path's one round trip before the
+    POST. `confirm_pending` may let go of the lease in its own statement (``lease.released``).
     """
     async with pool.acquire() as conn:
-        key = f"order-gateway-broker:{order_id}"
+        lease = Lease(conn, f"order-gateway-broker:{order_id}")
         try:
-            held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key))
+            if new is None:
+                lease.held = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lease.key))
+            else:
+                row = await conn.fetchrow(_LEASE_AND_PENDING, *new.args(), lease.key)
+                lease.held = bool(row["held"])
+                lease.pending = Pending(OrderRow.of(row), row["version"]) if row["order_id"] is not None else None
         except BaseException:
             _end(conn)  # cancelled or failed after the server may have granted it: the lock goes with it
             raise
         try:
-            yield conn if held else None
+            yield lease
         finally:
-            if held:
-                await _unlock(conn, key)
+            if lease.held and not lease.released:
+                await _unlock(conn, lease.key)
 
 
 async def _unlock(conn: asyncpg.Connection, key: str) -> None:
@@ -80,72 +139,41 @@ async def get_order(conn: asyncpg.Connection | asyncpg.Pool, order_id: UUID) -> 
     return OrderRow.of(row) if row else None
 
 
-async def insert_pending(conn: asyncpg.Connection, order_id: UUID, client_order_id: str, approval_id: UUID,
-                         symbol: str, order_fields: dict[str, object], expires_at: datetime,
-                         seen: tuple[UUID, str, str | None] | None = None) -> None:
-    """The ``pending`` row; with ``seen`` (event_id, outcome, reason) the approval's `record_approval_seen` row in the
-    same statement (one round trip fewer on the submit path)."""
-    event_id, outcome, reason = seen if seen is not None else (None, None, None)
+async def insert_pending(conn: asyncpg.Connection, order: PendingOrder) -> None:
+    """The ``pending`` row and its approval's `record_approval_seen` row, in one statement, inside the caller's
+    transaction (which holds the order's row lock)."""
     await conn.execute(
         """WITH seen AS (INSERT INTO approvals_seen (event_id, approval_id, order_id, outcome, reason)
-                         SELECT $7, $3, $1, $8, $9 WHERE $7::uuid IS NOT NULL ON CONFLICT (event_id) DO NOTHING)
+                         SELECT $7, $3, $1, $8, $9 ON CONFLICT (event_id) DO NOTHING)
            INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state, expires_at)
            VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', $6)""",
-        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at, event_id, outcome,
-        reason,
+        *order.args(),
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A ``pending`` row as `insert_new_pending` wrote it, with its row version (PostgreSQL's ``xmin``): any later
-    write to the row — a cancel, a broker report, a sweep — gives it another."""
-
-    row: OrderRow
-    version: int
-
-
-async def insert_new_pending(conn: asyncpg.Connection, order_id: UUID, client_order_id: str, approval_id: UUID,
-                             symbol: str, order_fields: dict[str, object], expires_at: datetime,
-                             seen: tuple[UUID, str, str | None]) -> Pending | None:
-    """The ``pending`` row of an order that has none yet, with its `record_approval_seen` row, in one statement that
-    commits by itself (the submit path's one round trip before the POST). None when the order has a row already (a
-    redelivery, a cancel that came first): the caller decides again under the row lock."""
-    event_id, outcome, reason = seen
-    row = await conn.fetchrow(
-        """WITH ins AS (INSERT INTO orders (order_id, client_order_id, approval_id, symbol, order_fields, state,
-                                           expires_at)
-                        VALUES ($1, $2, $3, $4, $5::jsonb, 'pending', $6) ON CONFLICT (order_id) DO NOTHING
-                        RETURNING *, xmin::text::bigint AS version),
-                seen AS (INSERT INTO approvals_seen (event_id, approval_id, order_id, outcome, reason)
-                         SELECT $7, $3, $1, $8, $9 FROM ins ON CONFLICT (event_id) DO NOTHING)
-           SELECT * FROM ins""",
-        order_id, client_order_id, approval_id, symbol, json.dumps(order_fields), expires_at, event_id, outcome,
-        reason,
-    )
-    return Pending(OrderRow.of(row), row["version"]) if row else None
-
-
-async def confirm_pending(conn: asyncpg.Connection, pending: Pending, broker_order_id: str, status: str | None,
+async def confirm_pending(lease: Lease, pending: Pending, broker_order_id: str, status: str | None,
                           filled_qty: Decimal, filled_notional: Decimal, call: BrokerCall,
                           events: tuple[str, list[object]]) -> bool:
-    """`record_submitted` for a row still exactly as `insert_new_pending` wrote it, with the audit row of the
-    ``call`` and the events (``events``: `Outbox.insert_claimed` numbered from $9, guarded by ``EXISTS (SELECT 1 FROM
-    upd)``), in one statement that commits by itself. False, and nothing written, when anything has touched the row
-    since: the caller takes the locked path."""
+    """`record_submitted` for the row ``lease`` wrote (``pending``), while it is still exactly as written, with the audit row
+    of the ``call`` and the events (``events``: `Outbox.insert_claimed` numbered from $10, guarded by ``EXISTS
+    (SELECT 1 FROM upd)``), in one statement that commits by itself and lets go of the lease (the broker has the
+    order: the talk is over). False — nothing written, the lease kept — when anything has touched the row since: the
+    caller takes the locked path."""
     events_sql, events_args = events
-    written = await conn.fetchval(
+    written = await lease.conn.fetchval(
         f"""WITH upd AS (UPDATE orders SET state = 'submitted', broker_order_id = $3, broker_status = $4,
                                            filled_qty = $5, filled_notional = $6, updated_at = now(),
                                            broker_seen_at = now()
                          WHERE order_id = $1 AND state = 'pending' AND xmin::text::bigint = $2 RETURNING order_id),
                  call AS (INSERT INTO broker_calls (order_id, call, http_status) SELECT order_id, $7, $8 FROM upd),
-                 events AS ({events_sql})
-            SELECT count(*) FROM upd""",
-        pending.row.order_id, pending.version, broker_order_id, status, filled_qty, filled_notional, call.call, call.http_status,
-        *events_args,
+                 events AS ({events_sql}),
+                 written AS (SELECT count(*) AS n FROM upd)
+            SELECT CASE WHEN n > 0 THEN pg_advisory_unlock(hashtext($9)) ELSE false END FROM written""",
+        pending.row.order_id, pending.version, broker_order_id, status, filled_qty, filled_notional, call.call,
+        call.http_status, lease.key, *events_args,
     )
-    return bool(written)
+    lease.released = bool(written)
+    return lease.released
 
 
 async def insert_canceled_before_submit(conn: asyncpg.Connection, order_id: UUID, client_order_id: str,
