@@ -118,7 +118,8 @@ async def confirm_recorded(ctx: Context, lease: store.Lease, pending: store.Pend
         events = (submitted, *outcome.events)
         written = await store.confirm_pending(
             lease, pending, order.broker_order_id, _status(outcome), outcome.recorded.cum_qty,
-            outcome.recorded.notional, BrokerCall(call, 200), ctx.outbox.insert_claimed(events, first=10, only_if="EXISTS (SELECT 1 FROM upd)"))
+            outcome.recorded.notional, BrokerCall(call, 200),
+            ctx.outbox.insert_claimed(events, first=10, only_if="EXISTS (SELECT 1 FROM upd)"))
         if written:
             ctx.outbox.claimed(events)
             await _announce(ctx, events, _reported(row, outcome), order)

@@ -154,11 +154,11 @@ async def insert_pending(conn: asyncpg.Connection, order: PendingOrder) -> None:
 async def confirm_pending(lease: Lease, pending: Pending, broker_order_id: str, status: str | None,
                           filled_qty: Decimal, filled_notional: Decimal, call: BrokerCall,
                           events: tuple[str, list[object]]) -> bool:
-    """`record_submitted` for the row ``lease`` wrote (``pending``), while it is still exactly as written, with the audit row
-    of the ``call`` and the events (``events``: `Outbox.insert_claimed` numbered from $10, guarded by ``EXISTS
-    (SELECT 1 FROM upd)``), in one statement that commits by itself and lets go of the lease (the broker has the
-    order: the talk is over). False — nothing written, the lease kept — when anything has touched the row since: the
-    caller takes the locked path."""
+    """`record_submitted` for the row ``lease`` wrote (``pending``), while it is still exactly as written, with the
+    audit row of the ``call`` and the events (``events``: `Outbox.insert_claimed` numbered from $10, guarded by
+    ``EXISTS (SELECT 1 FROM upd)``), in one statement that commits by itself and lets go of the lease (the broker has
+    the order: the talk is over). False — nothing written, the lease kept — when anything has touched the row since:
+    the caller takes the locked path."""
     events_sql, events_args = events
     written = await lease.conn.fetchval(
         f"""WITH upd AS (UPDATE orders SET state = 'submitted', broker_order_id = $3, broker_status = $4,

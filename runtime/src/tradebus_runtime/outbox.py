@@ -169,9 +169,10 @@ class Outbox:
         ``WITH``): the ``INSERT`` of ``events``, already claimed by this publisher, taking effect only where
         ``only_if`` holds (the change happened), and its parameters, numbered from ``$first``. Once that statement
         has committed the events, `claimed` hands them to `publish_now`."""
-        sql = (f"INSERT INTO outbox (event_id, subject, payload, claimed_until, claimed_by) "
+        sql = ("INSERT INTO outbox (event_id, subject, payload, claimed_until, claimed_by) "
                f"SELECT e.event_id, e.subject, e.payload, now() + make_interval(secs => ${first + 3}), ${first + 4} "
-               f"FROM unnest(${first}::uuid[], ${first + 1}::text[], ${first + 2}::bytea[]) AS e(event_id, subject, payload) "
+               f"FROM unnest(${first}::uuid[], ${first + 1}::text[], ${first + 2}::bytea[]) "
+               "AS e(event_id, subject, payload) "
                f"WHERE {only_if} ON CONFLICT (event_id) DO NOTHING")
         return sql, [[e.event_id for e in events], [subject_for(e) for e in events], [encode_event(e) for e in events],
                      self._lease_s, self._me]
