@@ -13,7 +13,17 @@ from uuid import UUID, uuid4
 from risk_service.batch import NewDecision
 from risk_service.booking import FillSeen
 from risk_service.handlers import RiskHandlers
-from tradebus_contracts import FillReported, OrderRequested, OrderSide, RiskApproved, RiskRejected
+from tradebus_contracts import (
+    FillReported,
+    OrderRequested,
+    OrderSide,
+    OrderStatusChanged,
+    OrderSubmitted,
+    RiskApproved,
+    RiskRejected,
+    SubmissionFailed,
+    signed_order,
+)
 
 
 class FakeStore:
@@ -153,3 +163,71 @@ async def test_requests_when_a_batch_is_decided_again_then_its_other_approvals_a
     assert [type(d) for d in bus.published] == [RiskApproved, RiskApproved]
     assert decider.book.open_sell_qty("AAPL") == Decimal(15)  # each approval counted once, not the first twice
     assert decider.book.submissions_in_window(now) == 2
+
+
+class OutcomeStore(FakeStore):
+    """Records the order-outcome writes in the order they are made; ``fail_submitted`` makes those writes raise."""
+
+    def __init__(self, fail_submitted: bool = False) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, list[UUID]]] = []
+        self.fail_submitted = fail_submitted
+
+    async def mark_submitted(self, submitted) -> None:
+        if self.fail_submitted:
+            raise ConnectionError("postgres: connection refused")
+        self.writes.append(("submitted", [order_id for order_id, _ in submitted]))
+
+    async def mark_closed(self, order_id: UUID, at, filled_qty, *, failed: bool = False) -> None:
+        self.writes.append(("closed", [order_id]))
+
+
+def gateway_says(approval: RiskApproved, what: str):
+    """An event the gateway publishes about an approved order: submitted, a status that ends nothing, failed."""
+    scoped = {"producer": "order-gateway", "order_id": approval.order_id, "correlation_id": str(approval.order_id),
+              "client_order_id": "tb-x", "symbol": approval.symbol}
+    if what == "submitted":
+        return OrderSubmitted(**(scoped | signed_order(approval).model_dump()), broker_order_id="b-x",
+                              approval_id=approval.approval_id, status="new", submitted_at=approval.issued_at)
+    if what == "new":
+        return OrderStatusChanged(**scoped, broker_order_id="b-x", status="new", filled_qty=Decimal(0),
+                                  source="stream")
+    return SubmissionFailed(**scoped, message="not at the broker after the landing window")
+
+
+async def approved_sells(decider, refdata, now, n: int) -> tuple[RiskHandlers, OutcomeStore, list[RiskApproved]]:
+    refdata.position = Decimal(10)
+    handlers, _, bus = handlers_over(decider, FillConsumer([]), now)
+    await decide(handlers, *(sell("1") for _ in range(n)))
+    assert all(isinstance(d, RiskApproved) for d in bus.published)
+    return handlers, handlers._store, bus.published
+
+
+async def test_order_events_when_a_batch_mixes_submits_and_an_end_then_written_in_order_submits_together(
+        decider, refdata, now):
+    handlers, _, (a, b, c) = await approved_sells(decider, refdata, now, 3)
+    store = handlers._store = OutcomeStore()
+    batch = [gateway_says(a, "submitted"), gateway_says(a, "new"), gateway_says(b, "submitted"),
+             gateway_says(c, "failed"), gateway_says(a, "submitted")]  # the last: a redelivery
+
+    outcomes = await handlers.on_order_events([(event, None) for event in batch])
+
+    assert outcomes == [None] * 5
+    assert store.writes == [("submitted", [a.order_id, b.order_id]), ("closed", [c.order_id]),
+                            ("submitted", [a.order_id])]
+    decider.book.advance(now + timedelta(days=1))  # past every approval's life: only the submitted still work
+    assert decider.book.open_sell_qty("AAPL") == Decimal(2)
+
+
+async def test_order_events_when_the_submits_cannot_be_written_then_they_come_back_and_the_end_still_counts(
+        decider, refdata, now):
+    handlers, _, (a, b, c) = await approved_sells(decider, refdata, now, 3)
+    store = handlers._store = OutcomeStore(fail_submitted=True)
+    batch = [gateway_says(a, "submitted"), gateway_says(b, "submitted"), gateway_says(c, "failed")]
+
+    outcomes = await handlers.on_order_events([(event, None) for event in batch])
+
+    assert [type(o) for o in outcomes] == [ConnectionError, ConnectionError, type(None)]  # redelivered, then acked
+    assert store.writes == [("closed", [c.order_id])]
+    decider.book.advance(now + timedelta(days=1))
+    assert not decider.book.open_sell_qty("AAPL")  # not marked submitted in memory either: they lapsed

@@ -89,7 +89,7 @@ async def bootstrap(io: Connections, settings: RiskSettings, limits: Limits, sig
     return Wiring(
         consumers=[
             Subscription(ConsumerSpec.of(RISK_REQUESTS), batch_handler=handlers.on_requests),
-            Subscription(ConsumerSpec.of(RISK_ORDER_OUTCOMES), handlers.on_order_event),
+            Subscription(ConsumerSpec.of(RISK_ORDER_OUTCOMES), batch_handler=handlers.on_order_events),
             Subscription(ConsumerSpec.of(RISK_FILLS), handlers.on_fill),
         ],
         responders={RISK_LIMITS: responders.limits_report, RISK_PREVIEW: responders.preview},

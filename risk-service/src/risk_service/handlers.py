@@ -15,7 +15,8 @@ Every change to the book is made under one lock together with the database write
 insert, an order's end, a fill), and the refresh loads the book under the same lock: so a refresh sees a change
 either both in PostgreSQL and in memory, or in neither, and never applies one twice. The one exception is an order
 submitted: its row is written before the lock is taken (so the next decision does not wait for that commit) and
-the book is changed under it; ``Book.record_submitted`` is idempotent, so a refresh in between is harmless.
+the book is changed under it; ``Book.record_submitted`` is idempotent, so a refresh in between is harmless. The
+order outcomes come a fetched batch at a time: the ``OrderSubmitted`` of a burst are written in one statement.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tradebus_runtime import Bus, PoisonMessage, expect, get_logger
 from tradebus_runtime.crashpoints import crash_point
 
 from .batch import BatchPlan, Outcome, Poison, Publish, Retry, plan_batch, take_back
-from .booking import FillSeen, closes_approval, filled_at_close, gave_up
+from .booking import ClosingEvent, FillSeen, closes_approval, filled_at_close, gave_up
 from .checks import LIFTED_BY_FILLS
 from .decider import Decider
 from .model import DecisionEvent
@@ -87,20 +88,47 @@ class RiskHandlers:
         async with self._lock:
             return await self._store_and_publish(self._plan(requests))
 
-    async def on_order_event(self, event: Envelope, _: Msg) -> None:
-        """Keep the book's open orders true: submitted, final, failed, cancelled before submit; an order submitted
-        after the gateway gave up on it (a late order, adopted) is open again."""
-        if isinstance(event, OrderSubmitted):
+    async def on_order_events(self, items: Sequence[tuple[Envelope, Msg]]) -> list[Exception | None]:
+        """Keep the book's open orders true, a fetched batch at a time and in its order: submitted, final, failed,
+        cancelled before submit; an order submitted after the gateway gave up on it (a late order, adopted) is open
+        again. The OrderSubmitted between two closing events are written in one statement (a burst's orders reach
+        the broker faster than one commit each); every other event changes nothing here."""
+        outcomes: list[Exception | None] = [None] * len(items)
+        submitted: list[tuple[int, OrderSubmitted]] = []
+        for i, (event, _) in enumerate(items):
+            if isinstance(event, OrderSubmitted):
+                submitted.append((i, event))
+            elif closes_approval(event):
+                await self._record_submitted(submitted, outcomes)  # what came before it, first
+                submitted = []
+                try:
+                    await self._record_closed(event)
+                except Exception as exc:
+                    outcomes[i] = exc
+        await self._record_submitted(submitted, outcomes)
+        return outcomes
+
+    async def _record_submitted(self, submitted: list[tuple[int, OrderSubmitted]],
+                                outcomes: list[Exception | None]) -> None:
+        if not submitted:
+            return
+        try:
             # written before the lock is taken: the next decision does not wait for this commit. Safe because
-            # record_submitted is idempotent — a refresh between the two loads the row and this applies it again.
-            await self._store.mark_submitted(event.order_id, event.occurred_at)
-            async with self._lock:
+            # record_submitted is idempotent — a refresh between the two loads the rows and this applies them again.
+            await self._store.mark_submitted([(event.order_id, event.occurred_at) for _, event in submitted])
+        except Exception as exc:
+            for i, _ in submitted:
+                outcomes[i] = exc
+            return
+        async with self._lock:
+            for _, event in submitted:
                 self._book.record_submitted(event.order_id, event.occurred_at)
-        elif closes_approval(event):
-            failed = gave_up(event)
-            async with self._lock:
-                await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event), failed=failed)
-                self._book.record_closed(event.order_id, filled_at_close(event), failed=failed)
+
+    async def _record_closed(self, event: ClosingEvent) -> None:
+        failed = gave_up(event)
+        async with self._lock:
+            await self._store.mark_closed(event.order_id, event.occurred_at, filled_at_close(event), failed=failed)
+            self._book.record_closed(event.order_id, filled_at_close(event), failed=failed)
 
     async def on_fill(self, envelope: Envelope, msg: Msg) -> None:
         """A fill moves its shares from the order's remainder into flight, until the settled position has them."""

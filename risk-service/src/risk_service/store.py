@@ -64,17 +64,22 @@ class DecisionStore:
         )
         return {r["order_id"] for r in rows}
 
-    async def mark_submitted(self, order_id: UUID, at: datetime) -> None:
-        """The broker has the order. One the gateway had given up on (closed by a failed submission: a POST that
-        landed late, adopted) is open again. Idempotent: only the first OrderSubmitted changes the row."""
+    async def mark_submitted(self, submitted: Sequence[tuple[UUID, datetime]]) -> None:
+        """The broker has these orders (order_id, when), all in one statement. One the gateway had given up on (closed
+        by a failed submission: a POST that landed late, adopted) is open again. Idempotent: only an order's first
+        OrderSubmitted changes its row (the first of the same order_id in ``submitted``, too)."""
+        first = dict(reversed(submitted))  # an order_id given twice: its first time wins, as row by row
+        if not first:
+            return
         await self._pool.execute(
-            """UPDATE decisions SET submitted_at = $2,
+            """UPDATE decisions SET submitted_at = m.at,
                       closed_at = CASE WHEN closed_by_failure THEN NULL ELSE closed_at END,
                       filled_at_close = CASE WHEN closed_by_failure THEN 0 ELSE filled_at_close END,
                       closed_by_failure = false
-               WHERE order_id = $1 AND approved AND submitted_at IS NULL""",
-            order_id,
-            at,
+               FROM unnest($1::uuid[], $2::timestamptz[]) AS m(order_id, at)
+               WHERE decisions.order_id = m.order_id AND approved AND submitted_at IS NULL""",
+            list(first),
+            list(first.values()),
         )
 
     async def mark_closed(self, order_id: UUID, at: datetime, filled_qty: Decimal, *, failed: bool = False) -> None:
