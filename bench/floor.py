@@ -17,9 +17,10 @@ plain SQL, no checks, no outbox, no logging):
         verify, commit the ``pending`` row, POST /v2/orders to the broker over one kept-alive HTTP/1.1 connection,
         commit the answer, publish a JSON ``OrderSubmitted`` stand-in to orders.submitted.* (JetStream), ack
 
-`bench/risk_stage.py` runs the plain risk floor side by side with the real risk-service; `bench/pipeline.py` runs
-both floors beside the real stack, so ratios are measured in one run on one machine. The structural stages run on
-uvloop, as the services do.
+Signing covers the RFC 8785 bytes of the request as tradebus makes them (`tradebus_contracts.signing.canonical_json`),
+so the floors pay for canonical JSON what the services pay. `bench/risk_stage.py` runs the plain risk floor side by
+side with the real risk-service; `bench/pipeline.py` runs both floors beside the real stack, so ratios are measured
+in one run on one machine. The structural stages run on uvloop, as the services do.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import nats
-import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+
+from tradebus_contracts.signing import canonical_json  # the RFC 8785 bytes tradebus signs, at the same cost
 
 FETCH = 64
 
@@ -74,7 +76,7 @@ async def risk(url: str) -> None:
 
     async def sign(_: nats.NATS, js: JetStreamContext, msg: Msg) -> None:
         order = json.loads(msg.data)
-        signature = key.sign(rfc8785.dumps(order))
+        signature = key.sign(canonical_json(order))
         reply = {**order, "signature": signature.hex(), "public_key": public_hex}
         await js.publish(f"risk.approved.{order['symbol']}", json.dumps(reply).encode())
 
@@ -86,7 +88,7 @@ async def gateway(url: str) -> None:
         approval = json.loads(msg.data)
         signature = bytes.fromhex(approval.pop("signature"))
         public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(approval.pop("public_key")))
-        public.verify(signature, rfc8785.dumps(approval))
+        public.verify(signature, canonical_json(approval))
         await nc.publish(f"floor.verified.{approval['symbol']}", msg.data[:64])
 
     await consume(url, "risk.approved.*", "floor-gateway", "RISK", verify)
@@ -104,7 +106,7 @@ async def durable_risk(url: str, database_url: str) -> None:
         approvals = []
         for msg in msgs:
             order = json.loads(msg.data)
-            signature = key.sign(rfc8785.dumps(order))
+            signature = key.sign(canonical_json(order))
             approvals.append({**order, "signature": signature.hex(), "public_key": public_hex})
         bodies = [json.dumps(a) for a in approvals]
         await db.execute("INSERT INTO floor_decisions SELECT * FROM unnest($1::uuid[], $2::text[]) "
@@ -151,7 +153,7 @@ async def durable_gateway(url: str, database_url: str, broker_url: str) -> None:
             approval = json.loads(msg.data)
             signature = bytes.fromhex(approval.pop("signature"))
             public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(approval.pop("public_key")))
-            public.verify(signature, rfc8785.dumps(approval))
+            public.verify(signature, canonical_json(approval))
             order_id = approval["order_id"]
             await db.execute("INSERT INTO floor_orders VALUES ($1, 'pending') ON CONFLICT DO NOTHING", order_id)
             body = {"symbol": approval["symbol"], "side": approval["side"], "type": approval["type"],

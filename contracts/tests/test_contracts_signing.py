@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import rfc8785
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tradebus_contracts import decode_event, encode_event, signing
 from tradebus_contracts.orders import OrderFields
@@ -146,6 +149,32 @@ def test_canonical_bytes_when_encoded_then_rfc8785_of_signed_fields_only(approve
     assert canonical["issued_at"] == "2026-11-24T14:30:00.000500Z"
     assert signing.canonical_approval_bytes(approved) == \
         json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+
+
+_JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1),
+                          st.text(st.characters(codec="utf-8")))
+
+
+@settings(max_examples=500)
+@example({"\U0001f600": 1, "\uffff": "\x1f\u2028\x7f\"\\\\é", "a": None, "b": True, "c": -(2**53) + 1})
+@given(st.dictionaries(st.text(st.characters(codec="utf-8")), _JSON_SCALARS, max_size=8))
+def test_canonical_json_when_any_flat_document_then_the_bytes_of_the_rfc8785_package(document):
+    """Names beyond the BMP sort by UTF-16 code units, control characters escape in short or lowercase forms, and
+    U+2028, DEL and non-ASCII pass as they are, exactly as RFC 8785 has it."""
+    assert signing.canonical_json(document) == rfc8785.dumps(document)
+
+
+@pytest.mark.parametrize("document", [{"k": "\ud800"}, {"\udfff": 1}, {"k": 2**53}, {"k": -(2**53)}])
+def test_canonical_json_when_not_valid_unicode_or_beyond_exact_integers_then_refused_as_rfc8785_does(document):
+    with pytest.raises(ValueError):
+        signing.canonical_json(document)
+    with pytest.raises(Exception):  # noqa: B017 — the package's own error types
+        rfc8785.dumps(document)
+
+
+def test_canonical_json_when_a_value_has_no_canonical_form_then_type_error():
+    with pytest.raises(TypeError, match="float"):
+        signing.canonical_json({"k": 1.5})
 
 
 def test_signed_order_when_approved_then_exactly_the_order_fields(approved):

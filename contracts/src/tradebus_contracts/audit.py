@@ -26,12 +26,11 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tradebus_contracts.events import AuditCheckpoint
-from tradebus_contracts.signing import canonical_value, key_id_for
+from tradebus_contracts.signing import canonical_json, canonical_value, key_id_for
 
 __all__ = [
     "GENESIS_HASH",
@@ -83,8 +82,8 @@ class CheckpointRejected(Exception):
 
 def canonical_checkpoint_bytes(seq: int, head_hash: str, signed_at: datetime, key_id: str) -> bytes:
     """The exact bytes a checkpoint's signature covers."""
-    return rfc8785.dumps({"seq": seq, "head_hash": head_hash, "signed_at": canonical_value(signed_at),
-                          "key_id": key_id})
+    return canonical_json({"seq": seq, "head_hash": head_hash, "signed_at": canonical_value(signed_at),
+                           "key_id": key_id})
 
 
 def sign_checkpoint(seq: int, head_hash: bytes, *, private_key: Ed25519PrivateKey, signed_at: datetime,

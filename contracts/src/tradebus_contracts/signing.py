@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,7 +28,6 @@ from enum import Enum
 from typing import Any
 from uuid import UUID, uuid4
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -42,6 +42,7 @@ __all__ = [
     "SIGNED_FIELDS",
     "DEFAULT_CLOCK_SKEW",
     "canonical_value",
+    "canonical_json",
     "canonical_approval_bytes",
     "sign_approval",
     "verify_approval",
@@ -62,6 +63,8 @@ SIGNED_FIELDS: tuple[str, ...] = tuple(
 
 DEFAULT_CLOCK_SKEW = timedelta(seconds=5)
 _SIGNATURE_BYTES = 64
+_MAX_SAFE_INTEGER = 2**53 - 1
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # its C form, non-ASCII kept
 
 
 class ApprovalRejected(Exception):
@@ -90,9 +93,37 @@ def canonical_value(value: Any) -> Any:
     raise TypeError(f"no canonical form for {type(value).__name__}")  # a new field type needs a rule here
 
 
+def canonical_json(document: Mapping[str, str | int | bool | None]) -> bytes:
+    """RFC 8785 (JCS) bytes of a flat JSON object of strings, integers, booleans and nulls: what `canonical_value`
+    makes of a signed document's fields. The same bytes as the ``rfc8785`` package gives (a property test holds
+    them equal) at half its cost, which every approval pays twice, in risk and in the gateway: members sorted by
+    the UTF-16 code units of their names; strings escaped as ECMAScript's JSON.stringify does, which is exactly
+    ``json``'s escaping with non-ASCII kept (only ``"``, ``\\`` and the control characters, in short forms or
+    lowercase ``\\u00xx``); integers only within ±(2**53 − 1). Raises ValueError on a string that is not valid
+    Unicode (a lone surrogate) or an integer out of range, TypeError on any other value."""
+    names = sorted(document) if all(name.isascii() for name in document) else \
+        sorted(document, key=lambda name: name.encode("utf-16-be", "surrogatepass"))
+    members = ",".join(f"{_json_string(name)}:{_json_scalar(document[name])}" for name in names)
+    return f"{{{members}}}".encode()  # strict UTF-8: a lone surrogate raises (UnicodeEncodeError is a ValueError)
+
+
+def _json_scalar(value: str | int | bool | None) -> str:
+    if isinstance(value, str):
+        return _json_string(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise ValueError(f"{value} is beyond the integers JSON numbers hold exactly")
+        return str(value)
+    raise TypeError(f"no canonical JSON for {type(value).__name__}")
+
+
 def canonical_approval_bytes(approved: RiskApproved) -> bytes:
     """The exact bytes the signature covers."""
-    return rfc8785.dumps({name: canonical_value(getattr(approved, name)) for name in SIGNED_FIELDS})
+    return canonical_json({name: canonical_value(getattr(approved, name)) for name in SIGNED_FIELDS})
 
 
 def sign_approval(
