@@ -1,3 +1,4 @@
+import asyncio
 import sys
 import textwrap
 
@@ -5,6 +6,8 @@ import asyncpg
 import pytest
 
 from tradebus_runtime.db import MigrationError, load_migrations, migrate, open_database, schema_for
+from tradebus_runtime.inbox import ensure_inbox
+from tradebus_runtime.outbox import ensure_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +99,32 @@ async def test_migrate_when_a_file_fails_then_nothing_of_it_is_applied(database_
     finally:
         await conn.close()
     assert "half" not in tables
+
+
+async def test_start_up_ddl_when_two_replicas_start_together_on_a_fresh_database_then_neither_fails(
+        database_url, migrations_pkg):
+    """What every service does at start (its migrations, then the inbox and outbox tables), by two replicas at once
+    on schemas that do not exist yet, several times over: CREATE ... IF NOT EXISTS alone let the second fail with
+    "type ... already exists" (seen in the chaos suite's first start of two gateways)."""
+    name, folder = migrations_pkg
+    write(folder, "0001_create.sql", "CREATE TABLE things (id int PRIMARY KEY);")
+
+    async def start(service: str) -> None:
+        pool = await open_database(database_url, service, name)
+        try:
+            async with pool.acquire() as conn:
+                await ensure_inbox(conn)
+                await ensure_outbox(conn)
+        finally:
+            await pool.close()
+
+    for attempt in range(8):
+        service = f"svc-race-{attempt}"
+        await asyncio.gather(start(service), start(service))
+
+    check = await asyncpg.connect(database_url)
+    try:
+        tables = await check.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname LIKE 'svc_race_%'")
+    finally:
+        await check.close()
+    assert tables == 8 * 4  # schema_migrations, things, inbox, outbox in each

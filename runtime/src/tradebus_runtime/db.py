@@ -9,8 +9,10 @@ A migration that was applied and later edited is refused (checksum mismatch): hi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -65,23 +67,35 @@ def load_migrations(package: str) -> list[Migration]:
     return found
 
 
+@contextlib.asynccontextmanager
+async def schema_ddl(conn: asyncpg.Connection, schema: str | None = None) -> AsyncIterator[None]:
+    """A transaction holding the DDL lock of ``schema`` (None: the connection's current schema), for creating and
+    migrating what is in it: replicas starting together on a fresh database then create each object once.
+    ``CREATE ... IF NOT EXISTS`` alone is not enough — two at once both pass the check, and the second fails on the
+    catalog's unique index ("type ... already exists"); under the lock the second finds the first's and skips it."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tradebus-migrate:' || "
+                           "coalesce($1::text, current_schema())))", schema)
+        yield
+
+
 async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> list[int]:
     """Apply the migrations not yet applied to ``schema``; returns the versions applied now."""
     # Create only what is missing, asked of the catalog first: a role that may not create (the audit recorder's,
     # whose schema provisioning owns and migrates) must get through here when everything is already in place.
-    if await conn.fetchval("SELECT to_regnamespace($1)", schema) is None:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     if await conn.fetchval("SELECT to_regclass($1)", f'"{schema}".schema_migrations') is None:
-        await conn.execute(
-            f"""CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
-                    version integer PRIMARY KEY,
-                    name text NOT NULL,
-                    checksum text NOT NULL,
-                    applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
+        async with schema_ddl(conn, schema):
+            if await conn.fetchval("SELECT to_regnamespace($1)", schema) is None:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations (
+                        version integer PRIMARY KEY,
+                        name text NOT NULL,
+                        checksum text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
     applied_now: list[int] = []
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"tradebus-migrate:{schema}")
+    async with schema_ddl(conn, schema):
         rows = await conn.fetch(f'SELECT version, name, checksum FROM "{schema}".schema_migrations')
         applied = {r["version"]: r for r in rows}
         known = {m.version for m in migrations}

@@ -12,6 +12,8 @@ import asyncpg
 
 from tradebus_contracts import Envelope as Event
 
+from .db import schema_ddl
+
 INBOX_DDL = """
 CREATE TABLE IF NOT EXISTS inbox (
     event_id       uuid PRIMARY KEY,
@@ -25,9 +27,11 @@ CREATE TABLE IF NOT EXISTS inbox (
 
 
 async def ensure_inbox(conn: asyncpg.Connection) -> None:
-    """Create the inbox table in the current schema unless it is there (asked first: see `db.migrate`)."""
+    """Create the inbox table in the current schema unless it is there (asked first: see `db.migrate`), under the
+    schema's DDL lock (replicas starting together: `db.schema_ddl`)."""
     if await conn.fetchval("SELECT to_regclass('inbox')") is None:
-        await conn.execute(INBOX_DDL)
+        async with schema_ddl(conn):
+            await conn.execute(INBOX_DDL)
 
 
 async def record(conn: asyncpg.Connection | asyncpg.Pool, event: Event, subject: str, payload: bytes) -> bool:

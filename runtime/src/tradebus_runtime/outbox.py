@@ -50,6 +50,7 @@ import asyncpg
 from tradebus_contracts import Envelope, encode_event, subject_for
 
 from .bus import Bus
+from .db import schema_ddl
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -112,8 +113,7 @@ async def ensure_outbox(conn: asyncpg.Connection) -> None:
     is complete (asked first: a role that may not create gets through, see `db.migrate`)."""
     if await conn.fetchval("SELECT to_regclass('outbox')") is not None and not set(_ADDED_COLUMNS) - await _columns(conn):
         return
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tradebus-outbox:' || current_schema()))")
+    async with schema_ddl(conn):  # replicas starting together: each creates or adds once
         await conn.execute(OUTBOX_DDL)
         present = await _columns(conn)
         for column, sql_type in _ADDED_COLUMNS.items():
