@@ -83,7 +83,7 @@ from tradectl.control import set_trading_state
 from tradectl.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, embedded_nats_servers, stop_process
 from tradectl.keys import ensure_signing_key
 from tradectl.plan import ChildPlan, StackFacts, plan_stack
-from tradectl.provision import provision_nats
+from tradectl.provision import jetstream_ready, provision_nats
 from tradectl.supervisor import FAST_DELAY_S
 from tradectl.testing import stack_env, wait_for_reference_data
 
@@ -421,18 +421,10 @@ async def nats_cluster() -> AsyncIterator[list[EmbeddedNats]]:
 
 
 async def provision_cluster(url: str, timeout: float = 60.0) -> None:
-    """Once the cluster has a JetStream leader: everything provisioned with three replicas."""
+    """Once the cluster has a JetStream leader (`jetstream_ready`): everything provisioned with three replicas."""
     nc = await nats.connect(nats_servers(url))
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                await nc.jetstream().account_info()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
+        await jetstream_ready(nc.jetstream(), timeout)
         await provision_nats(nc.jetstream(timeout=10), replicas=3)
     finally:
         await nc.close()

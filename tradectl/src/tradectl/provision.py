@@ -14,6 +14,8 @@ handed to their schema's owner. Every statement is idempotent: it runs at each `
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -42,6 +44,20 @@ class ProvisionError(RuntimeError):
     """Provisioning cannot go on; the message says what is missing."""
 
 AUDIT_TABLES = ("events", "stream_identity")
+
+
+async def jetstream_ready(js: JetStreamContext, timeout_s: float = 60.0) -> None:
+    """Return once JetStream answers. A cluster's servers listen a second or two before they have elected the leader
+    that answers JetStream requests; provisioning before that times out. Raises the last error past ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await js.account_info()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def provision_nats(js: JetStreamContext, *, replicas: int = 1) -> None:

@@ -1,7 +1,7 @@
 """``tradectl up``: the whole stack on one machine, each service its own process.
 
-Order of start: embedded NATS (JetStream, fsync always) and PostgreSQL unless NATS_URL / DATABASE_URL point
-elsewhere; the streams; the broker (alpaca-sim unless Alpaca credentials are configured); then every service; then,
+Order of start: embedded NATS (JetStream, fsync always) with its streams, and at the same time PostgreSQL with its
+roles, unless NATS_URL / DATABASE_URL point elsewhere; the broker (alpaca-sim unless Alpaca credentials are configured); then every service; then,
 with the simulator, its signed fill webhooks to webhook-ingest (the secret: ``$TRADEBUS_HOME/keys/webhook.secret``,
 0600, made once). ``endpoints.json`` is written only once every child reports healthy and the webhooks are wired.
 A child that dies is restarted (logged): within half a second for its first crashes in a row, with a growing
@@ -27,9 +27,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -48,11 +49,13 @@ from .identities import PG_ROLES, SecretFileError, StackIdentities, ensure_ident
 from .keys import AUDIT_KEY_NAME, ensure_signing_key
 from .natsconf import auth_config
 from .plan import ALPACA_URLS, BrokerKind, Mode, StackFacts, StackPlan, WebhookSubscription, plan_stack
-from .provision import provision_nats, provision_postgres
+from .provision import jetstream_ready, provision_nats, provision_postgres
 from .supervisor import StartFailed, Supervisor
 
 SERVER_STOP_S = 2.5
 WEBHOOK_SECRET_FILE = "webhook.secret"
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class UpError(RuntimeError):
@@ -150,12 +153,7 @@ class Stack:
 
     async def _gather_facts(self) -> StackFacts:
         """Everything the plan needs that takes I/O: the servers' URLs, the broker, free ports, the signing key."""
-        nats_url = await self._start_nats()
-        database_url = await self._start_postgres()
-        await self._provision_nats(nats_url)
-        if not self.opts.database_url:
-            await self._provision_postgres(database_url, self.identities)
-            self._superuser = self.identities
+        nats_url, database_url = await _both(self._nats_ready(), self._postgres_ready())
         broker = await self._choose_broker(database_url)
         simulator_port, webhook_port, spare_port = free_ports(3)
         return StackFacts(
@@ -175,6 +173,18 @@ class Stack:
             nats_identities=None if self.opts.nats_url else self.identities,
             pg_identities=self._superuser,
         )
+
+    async def _nats_ready(self) -> str:
+        url = await self._start_nats()
+        await self._provision_nats(url)
+        return url
+
+    async def _postgres_ready(self) -> str:
+        url = await self._start_postgres()
+        if not self.opts.database_url:
+            await self._provision_postgres(url, self.identities)
+            self._superuser = self.identities
+        return url
 
     async def _choose_broker(self, database_url: str) -> BrokerKind:
         """Alpaca when credentials for this mode are stored, else the simulator (never for live trading)."""
@@ -244,6 +254,7 @@ class Stack:
                                 max_reconnect_attempts=3)
         try:
             replicas = self.opts.nats_cluster if not self.opts.nats_url else 1
+            await jetstream_ready(nc.jetstream())  # a cluster that has just started elects its leader first
             await provision_nats(nc.jetstream(), replicas=replicas)
         finally:
             await nc.drain()
@@ -306,6 +317,16 @@ def subscribe_webhooks(subscription: WebhookSubscription) -> None:
             pass
     except (urllib.error.URLError, OSError) as exc:
         raise UpError(f"the simulator refused its webhook subscription ({subscription.admin_url}): {exc}") from None
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Both at once (NATS starts and gets its streams while PostgreSQL starts). Should one fail, the other is let
+    finish, so that every server started is in ``Stack.servers`` for the stop, and the first failure is raised."""
+    one, two = await asyncio.gather(first, second, return_exceptions=True)
+    for outcome in (one, two):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return one, two  # type: ignore[return-value]
 
 
 def _hide_password(dsn: str) -> str:
