@@ -110,9 +110,10 @@ async def restarted(stack: dict[str, str], old_pid: int, since: int) -> dict[str
     return await eventually(probe, "position-sync restarted and its start sync", 30)
 
 
-async def broker_read_asked(nats_url: str, ready: asyncio.Event, asked: asyncio.Event) -> None:
-    """Sets ``asked`` when position-sync next asks the gateway for the broker's positions (its sync then waits for the
-    answer); ``ready`` once listening."""
+async def broker_read_asked(nats_url: str, ready: asyncio.Event, asked: asyncio.Event, done: asyncio.Event) -> None:
+    """Sets ``asked`` whenever position-sync asks the gateway for the broker's positions (its sync then waits for the
+    answer), until ``done``; ``ready`` once listening. It keeps listening after an ask: the caller clears ``asked`` to
+    wait for the next one (stopping at the first let a sync that came before the clear end the listening)."""
     nc = await nats.connect(nats_url)
     try:
         async def on(_msg) -> None:
@@ -121,7 +122,7 @@ async def broker_read_asked(nats_url: str, ready: asyncio.Event, asked: asyncio.
         await nc.subscribe(GATEWAY_POSITIONS, cb=on)
         await nc.flush()
         ready.set()
-        await asked.wait()
+        await done.wait()
     finally:
         await nc.drain()
 
@@ -209,8 +210,8 @@ async def test_sync_when_position_sync_is_killed_while_it_waits_for_the_broker_t
     before = await ledger(nats_url)
     old = position_sync_process(stack)
 
-    ready, asked = asyncio.Event(), asyncio.Event()
-    listening = asyncio.create_task(broker_read_asked(nats_url, ready, asked))
+    ready, asked, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    listening = asyncio.create_task(broker_read_asked(nats_url, ready, asked, done))
     try:
         await ready.wait()
         await simulator_admin(broker_url, "POST", "/admin/faults",
@@ -222,7 +223,7 @@ async def test_sync_when_position_sync_is_killed_while_it_waits_for_the_broker_t
         old.kill()
         await asyncio.to_thread(old.wait, 5)
     finally:
-        asked.set()
+        done.set()
         await listening
         await simulator_admin(broker_url, "DELETE", "/admin/faults")
     start = await restarted(stack, old.pid, killed_at)

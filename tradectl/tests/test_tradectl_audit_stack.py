@@ -116,8 +116,7 @@ async def test_replay_when_orders_went_through_the_stack_then_each_story_in_orde
     cancel = CancelRequested(producer="test", order_id=resting.order_id, correlation_id=str(resting.order_id),
                              symbol="AAPL", requested_by="test")
     await place(nc, cancel, lambda e: getattr(e, "status", None) == "canceled")
-    await nc.jetstream().publish(subject_for(refused), encode_event(refused))
-    await until(nc, refused.order_id, lambda e: e.event_type == "RiskRejected")
+    await place(nc, refused, lambda e: e.event_type == "RiskRejected")  # listening before it is sent
     await wait_recorded(nats_url, database_url)
 
     story = tradectl("replay", "--order", str(filled.order_id))
