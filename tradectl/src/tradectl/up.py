@@ -1,9 +1,10 @@
 """``tradectl up``: the whole stack on one machine, each service its own process.
 
 Order of start: embedded NATS (JetStream, fsync always) with its streams, and at the same time PostgreSQL with its
-roles, unless NATS_URL / DATABASE_URL point elsewhere; the broker (alpaca-sim unless Alpaca credentials are configured); then every service; then,
-with the simulator, its signed fill webhooks to webhook-ingest (the secret: ``$TRADEBUS_HOME/keys/webhook.secret``,
-0600, made once). ``endpoints.json`` is written only once every child reports healthy and the webhooks are wired.
+roles, unless NATS_URL / DATABASE_URL point elsewhere; the broker (alpaca-sim unless Alpaca credentials are
+configured); then every service; then, with the simulator, its signed fill webhooks to webhook-ingest (the secret:
+``$TRADEBUS_HOME/keys/webhook.secret``, 0600, made once). ``endpoints.json`` is written only once every child
+reports healthy and the webhooks are wired.
 A child that dies is restarted (logged): within half a second for its first crashes in a row, with a growing
 delay only if it keeps crashing (supervisor.py). SIGTERM / Ctrl-C stops the services, then the broker, NATS and
 PostgreSQL, in that order, within 15 s, and removes ``endpoints.json``. One ``up`` per home: a second one is refused.
